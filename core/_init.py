@@ -1,0 +1,504 @@
+"""``tracker.init``: resolve settings, create or resume the run, start its writer.
+
+``init`` returns after creating the id, the run directory, the first record and the
+writer thread; run capture (git, packages, host) happens in the writer afterwards.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import string
+import sys
+import time
+import warnings
+from pathlib import Path
+from typing import Any, Final
+
+from tracker import _process
+from tracker._capture import ConsoleTee, capture
+from tracker._run import Run
+from tracker._settings import (
+    ENV_CONSOLE,
+    ENV_DISABLE_GIT,
+    ENV_ENTITY,
+    ENV_FSYNC,
+    ENV_HOST,
+    ENV_JOB_TYPE,
+    ENV_MODE,
+    ENV_NOTES,
+    ENV_PROJECT,
+    ENV_RESUME,
+    ENV_RUN_GROUP,
+    ENV_RUN_ID,
+    ENV_RUN_NAME,
+    ENV_SWEEP_ID,
+    ENV_TAGS,
+    ENV_UI_URL,
+    Settings,
+    coerce_settings,
+    data_root,
+    env,
+    env_bool,
+)
+from tracker._version import __version__
+from tracker._writer import Writer
+from tracker.errors import RunNotFoundError, StorageError, TrackerWarning, UsageError
+from tracker.storage._format import FORMAT_VERSION, R, file_header, read_frames, repair
+from tracker.storage._replay import RunState
+
+__all__ = ["init", "run_dir_for"]
+
+DEFAULT_PROJECT: Final = "uncategorized"
+DEFAULT_UI: Final = "http://127.0.0.1:6011"
+LOG_NAME: Final = "run.tlog"
+_NAME_RE: Final = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+_ID_RE: Final = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+_ID_ALPHABET: Final = string.ascii_lowercase + string.digits
+_MODES: Final = {"offline": "offline", "dryrun": "offline", "online": "online", "run": "online",
+                 "shared": "online", "disabled": "disabled"}
+_REINIT: Final = {"default", "return_previous", "finish_previous", "create_new"}
+_RESUME: Final = {"allow", "must", "never", "auto"}
+# wandb.init keywords tracker accepts but does not act on: a TrackerWarning when set.
+_IGNORED: Final = ("force", "anonymous", "save_code", "tensorboard", "sync_tensorboard", "monitor_gym")
+_online_warned = False
+
+
+def run_dir_for(root: Path, project: str, run_id: str) -> Path:
+    """Where a run's files live: ``<root>/projects/<project>/runs/<id>``."""
+    return root / "projects" / project / "runs" / run_id
+
+
+def _check_name(value: str, what: str) -> str:
+    if not isinstance(value, str) or not _NAME_RE.match(value):
+        raise UsageError(
+            f"{what} {value!r} is not valid: use 1-128 letters, digits, '.', '_' or '-', "
+            "starting with a letter or digit."
+        )
+    return value
+
+
+def _check_id(value: Any) -> str:
+    if not isinstance(value, str) or not _ID_RE.match(value):
+        raise UsageError(f"run id {value!r} is not valid: use 1-64 letters, digits, '_' or '-'.")
+    return value
+
+
+def _new_id() -> str:
+    # 8 base-36 characters from the OS's random source (no `secrets`/`random` import).
+    n = int.from_bytes(os.urandom(8), "big")
+    out = []
+    for _ in range(8):
+        n, r = divmod(n, 36)
+        out.append(_ID_ALPHABET[r])
+    return "".join(out)
+
+
+def _proc_start_time() -> int | None:
+    """This process's start time in clock ticks since boot (Linux), for crash detection."""
+    try:
+        with open(f"/proc/{os.getpid()}/stat", "rb") as f:
+            stat = f.read()
+        return int(stat[stat.rindex(b")") + 2 :].split()[19])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def _resolve_mode(mode: str | None, settings: Settings) -> str:
+    raw = mode or settings.get("mode") or env(ENV_MODE)
+    if raw is None:
+        return "online" if env(ENV_HOST) else "offline"
+    norm = _MODES.get(str(raw).lower())
+    if norm is None:
+        raise UsageError(f"init(mode={raw!r}): use 'offline', 'online' or 'disabled'.")
+    return norm
+
+
+def _resolve_reinit(reinit: Any, settings: Settings) -> str:
+    value = reinit if reinit is not None else settings.get("reinit", "default")
+    if value is True:
+        return "finish_previous"
+    if value is False or value is None:
+        value = "default"
+    if value not in _REINIT:
+        raise UsageError(f"init(reinit={value!r}): use one of {sorted(_REINIT)} or a bool.")
+    if value == "default":
+        return "finish_previous" if "ipykernel" in sys.modules else "return_previous"
+    return str(value)
+
+
+def _resolve_resume(resume: Any) -> str | None:
+    if resume is None:
+        resume = env(ENV_RESUME)
+    if resume is True:
+        return "auto"
+    if resume is False or resume is None:
+        return None
+    if resume not in _RESUME:
+        raise UsageError(f"init(resume={resume!r}): use 'allow', 'must', 'never', 'auto' or a bool.")
+    return str(resume)
+
+
+def _parse_resume_from(value: str) -> tuple[str, int]:
+    run_id, sep, query = value.partition("?")
+    key, eq, num = query.partition("=")
+    if not sep or key != "_step" or not eq:
+        raise UsageError(f"resume_from={value!r}: use '<run_id>?_step=<N>'.")
+    try:
+        step = int(num)
+    except ValueError:
+        raise UsageError(f"resume_from={value!r}: the step {num!r} is not an integer.") from None
+    if step < 0:
+        raise UsageError(f"resume_from={value!r}: the step must not be negative.")
+    return _check_id(run_id), step
+
+
+def _auto_resume_file(root: Path) -> Path:
+    import hashlib
+
+    key = f"{os.getcwd()}\0{sys.argv[0] if sys.argv else ''}".encode()
+    return root / ".resume" / (hashlib.sha1(key, usedforsecurity=False).hexdigest()[:16] + ".id")
+
+
+def init(
+    *,
+    entity: str | None = None,
+    project: str | None = None,
+    dir: str | os.PathLike[str] | None = None,  # noqa: A002 - W&B's keyword
+    id: str | None = None,  # noqa: A002 - W&B's keyword
+    name: str | None = None,
+    notes: str | None = None,
+    tags: list[str] | tuple[str, ...] | None = None,
+    config: Any = None,
+    config_exclude_keys: list[str] | None = None,
+    config_include_keys: list[str] | None = None,
+    allow_val_change: bool | None = None,
+    group: str | None = None,
+    job_type: str | None = None,
+    mode: str | None = None,
+    force: bool | None = None,
+    anonymous: str | None = None,
+    reinit: bool | str | None = None,
+    resume: bool | str | None = None,
+    resume_from: str | None = None,
+    fork_from: str | None = None,
+    save_code: bool | None = None,
+    tensorboard: bool | None = None,
+    sync_tensorboard: bool | None = None,
+    monitor_gym: bool | None = None,
+    settings: Settings | dict[str, Any] | None = None,
+    **unknown: Any,
+) -> Run:
+    """Start (or resume) a run and make it the current one; W&B's ``wandb.init``.
+
+    Every ``wandb.init`` keyword is accepted. ``dir`` is the data root for this run
+    (default ``$TRACKER_DIR`` or ``~/.tracker``). Keywords tracker does not act on
+    (``force``, ``anonymous``, ``save_code``, ``tensorboard``, ``sync_tensorboard``,
+    ``monitor_gym``, ``fork_from``) and unknown keywords give one ``TrackerWarning``.
+
+    Args:
+        entity: Recorded as the run's entity.
+        project: Project name (default ``$TRACKER_PROJECT`` or ``uncategorized``).
+        dir: Data root override.
+        id: Run id (generated when omitted).
+        name: Display name (defaults to the id).
+        notes: Free text.
+        tags: Tags.
+        config: Hyperparameters: dict, dataclass, argparse.Namespace, OmegaConf or a
+            path to a YAML file.
+        config_exclude_keys: Config keys to leave out.
+        config_include_keys: The only config keys to keep.
+        allow_val_change: Accepted (config values may always change).
+        group: Group name (e.g. one per distributed job).
+        job_type: Job type (``train``, ``eval``, ...).
+        mode: ``offline`` (default), ``online`` (also streams to the configured team
+            server) or ``disabled`` (every call is a cheap no-op).
+        force: Ignored (no accounts needed).
+        anonymous: Ignored.
+        reinit: What a second ``init`` does while a run is active: ``return_previous``,
+            ``finish_previous``, ``create_new`` or ``default``; ``True`` means
+            ``finish_previous``.
+        resume: ``allow``, ``must``, ``never``, ``auto`` (or ``True`` = ``auto``).
+        resume_from: ``"<run_id>?_step=N"``: continue that run after step N; rows with
+            ``_step > N`` are marked superseded (kept on disk, hidden).
+        fork_from: Not supported yet (warns).
+        save_code: Ignored (the git diff is captured instead).
+        tensorboard: Ignored.
+        sync_tensorboard: Ignored.
+        monitor_gym: Ignored.
+        settings: ``tracker.Settings`` or a dict of settings.
+        **unknown: Unknown keywords: ignored with one warning each.
+
+    Returns:
+        The :class:`tracker.Run`.
+
+    Raises:
+        UsageError: Invalid names, ids, modes or resume values.
+        RunNotFoundError: ``resume="must"`` or ``resume_from`` names a run that does not exist.
+
+    Example:
+        >>> import tracker
+        >>> run = tracker.init(project="demo", config={"lr": 1e-3})  # doctest: +SKIP
+        >>> run.log({"loss": 0.5})  # doctest: +SKIP
+        >>> run.finish()  # doctest: +SKIP
+    """
+    st = coerce_settings(settings)
+    ignored = {k: v for k, v in zip(_IGNORED, (force, anonymous, save_code, tensorboard,
+                                               sync_tensorboard, monitor_gym)) if v}
+    if fork_from is not None:
+        ignored["fork_from"] = fork_from
+    ignored.update(unknown)
+    for key in [*ignored, *st.unimplemented()]:
+        warnings.warn(
+            f"tracker.init: {key!r} is not supported by tracker and is ignored.",
+            TrackerWarning,
+            stacklevel=2,
+        )
+    run_mode = _resolve_mode(mode, st)
+    policy = _resolve_reinit(reinit, st)
+    existing = _process.active()
+    if existing:
+        if policy == "return_previous":
+            warnings.warn(
+                f"tracker.init: run {existing[-1].id} is still active; returning it. Pass "
+                "reinit='finish_previous' or 'create_new' to start another.",
+                TrackerWarning,
+                stacklevel=2,
+            )
+            return existing[-1]  # type: ignore[no-any-return]
+        if policy == "finish_previous":
+            for old in reversed(existing):
+                old.finish()
+    if run_mode == "disabled":
+        from tracker._disabled import DisabledRun
+
+        disabled = DisabledRun(project=project or DEFAULT_PROJECT, name=name, run_id=id, config=config)
+        _process.register(disabled, handle_sigterm=False)
+        return disabled
+    return _start(
+        st=st, run_mode=run_mode, entity=entity or st.get("entity") or env(ENV_ENTITY),
+        project=project or st.get("project") or env(ENV_PROJECT) or DEFAULT_PROJECT,
+        root=data_root(dir if dir is not None else st.get("root_dir")),
+        run_id=id or st.get("run_id") or env(ENV_RUN_ID), name=name or st.get("run_name") or env(ENV_RUN_NAME),
+        notes=notes or st.get("run_notes") or env(ENV_NOTES),
+        tags=tags if tags is not None else (st.get("run_tags") or _env_tags()),
+        group=group or st.get("run_group") or env(ENV_RUN_GROUP),
+        job_type=job_type or st.get("run_job_type") or env(ENV_JOB_TYPE),
+        resume=_resolve_resume(resume if resume is not None else st.get("resume")),
+        resume_from=resume_from or st.get("resume_from"), config=config,
+        include=config_include_keys, exclude=config_exclude_keys,
+    )
+
+
+def _env_tags() -> tuple[str, ...]:
+    raw = env(ENV_TAGS)
+    return tuple(t.strip() for t in raw.split(",") if t.strip()) if raw else ()
+
+
+def _load_config(config: Any) -> Any:
+    if isinstance(config, (str, os.PathLike)):
+        path = Path(config)
+        if path.suffix not in (".yaml", ".yml") or not path.is_file():
+            raise UsageError(f"init(config={str(config)!r}): a string config must be a YAML file path.")
+        import yaml
+
+        loaded = yaml.safe_load(path.read_text())
+        if not isinstance(loaded, dict):
+            raise UsageError(f"{path}: the YAML config must be a mapping at the top level.")
+        # W&B's config-defaults.yaml style: {"lr": {"value": 0.1, "desc": ...}}
+        return {k: v["value"] if isinstance(v, dict) and "value" in v else v for k, v in loaded.items()}
+    return config
+
+
+def _start(
+    *, st: Settings, run_mode: str, entity: str | None, project: str, root: Path, run_id: str | None,
+    name: str | None, notes: str | None, tags: Any, group: str | None, job_type: str | None,
+    resume: str | None, resume_from: str | None, config: Any, include: list[str] | None,
+    exclude: list[str] | None,
+) -> Any:
+    global _online_warned
+    _check_name(project, "project")
+    config = _load_config(config)
+    rewind: int | None = None
+    auto_file: Path | None = None
+    if resume_from is not None:
+        rid, rewind = _parse_resume_from(resume_from)
+        if run_id is not None and run_id != rid:
+            raise UsageError(f"init(id={run_id!r}, resume_from={resume_from!r}) name different runs.")
+        run_id = rid
+        resume = "must"
+    if resume == "auto":
+        auto_file = _auto_resume_file(root)
+        if run_id is None and auto_file.is_file():
+            prev_project, _, prev_id = auto_file.read_text().strip().partition("/")
+            prev_log = run_dir_for(root, prev_project, prev_id) / LOG_NAME
+            if prev_project == project and prev_log.is_file():
+                run_id = prev_id
+    if run_id is None:
+        run_id = _new_id()
+    _check_id(run_id)
+    run_dir = run_dir_for(root, project, run_id)
+    log_path = run_dir / LOG_NAME
+    exists = log_path.is_file()
+    if exists and resume in (None, "never"):
+        raise UsageError(
+            f"run {project}/{run_id} already exists; pass resume='allow' (or 'must') to continue "
+            "it, or choose another id."
+        )
+    if not exists and resume == "must":
+        raise RunNotFoundError(
+            f"init(resume='must'): no run {run_id!r} in project {project!r} under {root}; "
+            "check the id, project and TRACKER_DIR.",
+            run_id=run_id,
+            path=str(log_path),
+        )
+    if tags is not None and (isinstance(tags, str) or not all(isinstance(t, str) for t in tags)):
+        raise UsageError("init(tags=...) must be a list of strings.")
+    fsync = st.get("fsync") if st.is_set("fsync") else env_bool(ENV_FSYNC, True)
+    disable_git = st.get("disable_git") or env_bool(ENV_DISABLE_GIT, False)
+    heartbeat = float(st.get("heartbeat_seconds") or 30.0)
+    now = time.time()
+    resumed_state: RunState | None = None
+    start_step = 0
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        if exists:
+            resumed_state = RunState(keep_rows=rewind is not None)
+            resumed_state.feed(repair(log_path).records)
+            start_step = resumed_state.max_step + 1
+            if rewind is not None:
+                start_step = min(rewind, resumed_state.max_step) + 1
+    except OSError as exc:
+        raise StorageError(f"cannot create run directory {run_dir}: {exc}", path=str(run_dir)) from exc
+    summary: dict[str, Any] | None = None
+    if resumed_state is not None:
+        summary = dict(resumed_state.summary)
+        if rewind is not None:
+            summary = {}
+            for row in resumed_state.rows:
+                if row[0] <= rewind:
+                    summary.update(row[2])
+    cwd = Path.cwd()
+    argv = list(sys.argv)
+    capture_git = not disable_git
+    writer = Writer(
+        log_path,
+        run_id=run_id,
+        fsync=bool(fsync),
+        flush_interval=float(st.get("flush_interval")),
+        heartbeat=heartbeat,
+        start_step=start_step,
+        summary=summary,
+        capture=lambda: capture(cwd=cwd, argv=argv, git=capture_git),
+    )
+    meta = resumed_state.meta if resumed_state is not None else {}
+    run_name = name or meta.get("name") or run_id
+    base_url = (env(ENV_UI_URL) or DEFAULT_UI).rstrip("/")
+    run = Run(
+        run_id=run_id, name=run_name, project=project, entity=entity or meta.get("entity"),
+        group=group or meta.get("group"), job_type=job_type or meta.get("job_type"),
+        tags=tuple(tags or meta.get("tags") or ()), notes=notes or meta.get("notes"),
+        run_dir=run_dir, writer=writer, start_step=start_step, mode=run_mode,
+        resumed=resumed_state is not None, max_rows=int(st.get("queue_max_rows")),
+        finish_timeout=float(st.get("finish_timeout")),
+        url=f"{base_url}/projects/{project}/runs/{run_id}", sweep_id=env(ENV_SWEEP_ID),
+    )
+    host = os.uname().nodename if hasattr(os, "uname") else ""
+    try:
+        if resumed_state is None:
+            writer.open(file_header())
+            writer.write_now([R.RUN, {
+                "id": run_id, "project": project, "entity": run.entity, "name": run_name,
+                "group": run.group, "job_type": run.job_type, "tags": list(run.tags), "notes": run.notes,
+                "created": now, "pid": os.getpid(), "host": host, "start_time": _proc_start_time(),
+                "mode": run_mode, "format_version": FORMAT_VERSION, "tracker_version": __version__,
+                "sweep_id": run.sweep_id,
+            }])
+        else:
+            writer.open(None)
+            writer.write_now([R.RESUME, {
+                "ts": now, "pid": os.getpid(), "host": host, "start_time": _proc_start_time(),
+                "rewind": rewind, "mode": run_mode, "step": start_step,
+                "name": name, "tags": list(tags) if tags is not None else None, "notes": notes,
+            }])
+            run.config._load(resumed_state.config)
+    except OSError as exc:
+        raise StorageError(f"cannot open run log {log_path}: {exc}", path=str(log_path)) from exc
+    writer.start()
+    _process.register(run, handle_sigterm=bool(st.get("handle_sigterm")))
+    if auto_file is not None:
+        _write_auto_file(auto_file, project, run_id, run)
+    if config is not None:
+        items = _filter_config(config, include, exclude)
+        if items:
+            run.config.update(items)
+    console = st.get("console") if st.is_set("console") else (env(ENV_CONSOLE) or "auto")
+    if console not in ("off", False):
+        _tee_console(run, writer)
+    if run_mode == "online" and not env(ENV_HOST) and not _online_warned:
+        _online_warned = True
+        warnings.warn(
+            "tracker.init(mode='online'): no team server is configured (tracker login or "
+            "TRACKER_HOST); logging locally. `tracker sync` can upload the run later.",
+            TrackerWarning,
+            stacklevel=3,
+        )
+    return run
+
+
+def _filter_config(config: Any, include: list[str] | None, exclude: list[str] | None) -> dict[str, Any]:
+    from tracker._values import to_plain_mapping
+
+    items = to_plain_mapping(config, "init(config=...)")
+    if include:
+        items = {k: v for k, v in items.items() if k in include}
+    if exclude:
+        items = {k: v for k, v in items.items() if k not in exclude}
+    return items
+
+
+def _write_auto_file(path: Path, project: str, run_id: str, run: Any) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(f"{project}/{run_id}")
+    except OSError:
+        return
+
+    def _cleanup() -> None:
+        if run._exit_state is None:
+            path.unlink(missing_ok=True)
+
+    run._on_finish.append(_cleanup)
+
+
+def _tee_console(run: Any, writer: Writer) -> None:
+    console = writer.console
+
+    def sink(line: list[Any]) -> None:
+        if len(console) == console.maxlen:
+            writer.dropped_console += 1
+        console.append(line)
+
+    out = ConsoleTee(sys.stdout, 0, sink) if sys.stdout is not None else None
+    err = ConsoleTee(sys.stderr, 1, sink) if sys.stderr is not None else None
+    if out is not None:
+        sys.stdout = out  # type: ignore[assignment]
+    if err is not None:
+        sys.stderr = err  # type: ignore[assignment]
+
+    def restore() -> None:
+        for tee, attr in ((out, "stdout"), (err, "stderr")):
+            if tee is None:
+                continue
+            tee.finish()
+            if getattr(sys, attr) is tee:
+                setattr(sys, attr, tee.wrapped)
+
+    run._on_finish.append(restore)
+
+
+def read_log(path: Path) -> RunState:
+    """Fold a whole run log (helper for tests and the CLI)."""
+    state = RunState()
+    state.feed(read_frames(path).records)
+    return state

@@ -1,0 +1,417 @@
+"""``Run``: W&B's step/commit semantics, config, summary, alerts and finishing.
+
+The calling thread only validates cheaply, snapshots and appends to the writer's
+deque; everything else (encoding, summary, I/O) happens in :mod:`tracker._writer`.
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from collections.abc import Mapping
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Final
+
+from tracker._config import Config
+from tracker._summary import Summary
+from tracker._values import FAST_TYPES, log_value
+from tracker._writer import Ctl, Writer
+from tracker.errors import Error, TrackerWarning, UsageError
+from tracker.storage._format import R
+
+__all__ = ["Run"]
+
+_SUMMARY_MODES: Final = frozenset({"min", "max", "mean", "last", "best", "none", "first"})
+_GOALS: Final = {"minimize": "minimize", "min": "minimize", "maximize": "maximize", "max": "maximize"}
+_ALERT_LEVELS: Final = frozenset({"INFO", "WARN", "ERROR"})
+_now = time.time
+
+
+class Run:
+    """One tracked run, returned by :func:`tracker.init`.
+
+    Attributes:
+        id: The run id (unique within its project).
+        name: Display name.
+        project: Project name.
+        entity: Entity (recorded, as W&B's).
+        dir: The run's directory under the data root.
+        config: Hyperparameters (:class:`tracker.Config`).
+        summary: Last value of each metric unless overridden (:class:`tracker.Summary`).
+        resumed: True when this run continues an earlier one.
+
+    Use it as a context manager to finish it (failed on an exception)::
+
+        with tracker.init(project="demo") as run:
+            run.log({"loss": 0.5})
+    """
+
+    def __init__(
+        self,
+        *,
+        run_id: str,
+        name: str,
+        project: str,
+        entity: str | None,
+        group: str | None,
+        job_type: str | None,
+        tags: tuple[str, ...],
+        notes: str | None,
+        run_dir: Path,
+        writer: Writer | None,
+        start_step: int,
+        mode: str,
+        resumed: bool,
+        max_rows: int,
+        finish_timeout: float,
+        url: str,
+        sweep_id: str | None = None,
+    ) -> None:
+        self.id: Final = run_id
+        self.name = name
+        self.project: Final = project
+        self.entity = entity
+        self.group = group
+        self.job_type = job_type
+        self.tags = tags
+        self.notes = notes
+        self.dir = str(run_dir)
+        self.mode = mode
+        self.resumed = resumed
+        self.url = url
+        self.sweep_id = sweep_id
+        self.start_time = _now()
+        self._writer = writer
+        self._step = start_step
+        self._pending: dict[str, Any] | None = None
+        self._max_rows = max_rows
+        self._finish_timeout = finish_timeout
+        self._finished = False
+        self._inert = False
+        self._exit_state: str | None = None
+        self._problems: list[tuple[str, str]] = writer.problems if writer is not None else []
+        self._warned: set[str] = set()
+        self._backpressure_warned = False
+        self._on_finish: list[Any] = []
+        if writer is not None:
+            self._append = writer.queue.append
+            self._queue = writer.queue
+        self.config = Config(self._emit_config)
+        self.summary = Summary(self._read_summary, self._emit_summary)
+
+    # ------------------------------------------------------------------ identity
+    @property
+    def path(self) -> str:
+        """``entity/project/id`` (entity defaults to ``local``)."""
+        return f"{self.entity or 'local'}/{self.project}/{self.id}"
+
+    @property
+    def step(self) -> int:
+        """The step the next committed row gets."""
+        return self._step
+
+    @property
+    def offline(self) -> bool:
+        """True unless the run streams to a team server."""
+        return self.mode != "online"
+
+    @property
+    def disabled(self) -> bool:
+        """True for ``mode="disabled"`` runs."""
+        return False
+
+    def __repr__(self) -> str:
+        return f"<tracker.Run {self.project}/{self.id} ({self.name})>"
+
+    # ------------------------------------------------------------------ logging
+    def log(self, data: dict[str, Any], step: int | None = None, commit: bool | None = None) -> None:
+        """Log a row of metrics (W&B semantics).
+
+        Each call without ``step``/``commit`` commits one row at the current ``_step`` and
+        advances it. ``commit=False`` accumulates into the current row. ``step=N``
+        (N above the current step) commits any pending row and opens row N, which stays
+        open until a higher step or ``commit=True``. A step lower than the current one is
+        kept in log order and counted in the summary (``_tracker.out_of_order_rows``),
+        never dropped. Values are snapshotted at call time.
+
+        Args:
+            data: ``{name: value}``; nested dicts become ``outer.inner`` keys.
+            step: Explicit step (a non-negative int).
+            commit: False to keep accumulating into the current row.
+
+        Raises:
+            UsageError: ``data`` is not a dict, a key is not a string, or a value type
+                is unsupported. Nothing from the call is logged then.
+
+        Example:
+            >>> run.log({"loss": 0.25, "acc": 0.9})  # doctest: +SKIP
+        """
+        if type(data) is not dict:
+            data = self._coerce(data)
+        for k, v in data.items():
+            if type(k) is not str or type(v) not in FAST_TYPES:
+                row = self._normalise(data)
+                break
+        else:
+            row = dict(data)
+        if step is None and commit is None and self._pending is None:
+            s = self._step
+            self._append((s, _now(), row))
+            self._step = s + 1
+        else:
+            self._log_slow(row, step, commit)
+        if len(self._queue) > self._max_rows:
+            self._backpressure()
+        if self._problems:
+            self._surface_problems()
+
+    def _coerce(self, data: Any) -> dict[str, Any]:
+        if isinstance(data, Mapping):
+            return dict(data)
+        raise UsageError(
+            f"log() takes a dict of metrics, not {type(data).__name__}; "
+            "e.g. run.log({'loss': loss})."
+        )
+
+    @staticmethod
+    def _normalise(data: dict[str, Any]) -> dict[str, Any]:
+        row: dict[str, Any] = {}
+        for key, value in data.items():
+            log_value(key, value, row)
+        return row
+
+    def _log_slow(self, row: dict[str, Any], step: Any, commit: bool | None) -> None:
+        if step is not None:
+            step = self._check_step(step)
+            if step < self._step:
+                # W&B drops these; we keep them (in log order) and the writer counts them.
+                self._append((step, _now(), row))
+                return
+            if step > self._step:
+                self._commit_pending()
+                self._step = step
+            if self._pending is None:
+                self._pending = row
+            else:
+                self._pending.update(row)
+            if commit:
+                self._commit_pending()
+            return
+        if self._pending is None:
+            self._pending = row
+        else:
+            self._pending.update(row)
+        if commit is not False:
+            self._commit_pending()
+
+    @staticmethod
+    def _check_step(step: Any) -> int:
+        if type(step) is not int:
+            if isinstance(step, bool) or not hasattr(step, "__index__"):
+                raise UsageError(f"log(step=...) must be an int, not {type(step).__name__} {step!r}.")
+            step = int(step.__index__())
+        if step < 0:
+            raise UsageError(f"log(step=...) must not be negative (got {step}).")
+        return int(step)
+
+    def _commit_pending(self) -> None:
+        if self._pending is not None:
+            s = self._step
+            self._append((s, _now(), self._pending))
+            self._pending = None
+            self._step = s + 1
+
+    def _backpressure(self) -> None:
+        writer = self._writer
+        assert writer is not None
+        if not self._backpressure_warned:
+            self._backpressure_warned = True
+            self._warn(
+                "backpressure",
+                f"log() is producing faster than the disk takes it ({len(self._queue)} rows "
+                "queued); log() now waits for the writer so nothing is dropped.",
+            )
+        low = self._max_rows // 2
+        writer.wake.set()
+        with writer.drained:
+            while len(self._queue) > low and writer.alive:
+                writer.drained.wait(0.5)
+
+    # ------------------------------------------------------------------ config / summary
+    def _emit_config(self, changed: dict[str, Any], deleted: list[str]) -> None:
+        if self._writer is not None and not self._finished:
+            self._append(Ctl("record", [R.CONFIG, changed, deleted]))
+
+    def _emit_summary(self, updates: dict[str, Any], deleted: list[str]) -> None:
+        self._require_live("summary update")
+        self._append(Ctl("summary_set", updates, deleted))
+
+    def _read_summary(self) -> dict[str, Any]:
+        writer = self._writer
+        if writer is None:
+            return {}
+        if not self._finished:
+            writer.flush(self._finish_timeout)
+        return writer.summary_snapshot()
+
+    def _require_live(self, what: str) -> None:
+        if self._finished:
+            raise UsageError(f"{what} after run {self.id} finished; start a new run with tracker.init().")
+
+    def define_metric(
+        self,
+        name: str,
+        step_metric: str | None = None,
+        step_sync: bool | None = None,
+        hidden: bool | None = None,
+        summary: str | None = None,
+        goal: str | None = None,
+        overwrite: bool | None = None,
+    ) -> None:
+        """Customise a metric (or a glob of metrics such as ``"val/*"``), as in W&B.
+
+        Args:
+            name: Metric name or glob pattern.
+            step_metric: Another metric to use as this metric's x axis.
+            step_sync: Carry the latest ``step_metric`` value into rows that lack it
+                (default True when ``step_metric`` is given).
+            hidden: Hide the metric in the dashboard.
+            summary: Comma-separated aggregates kept in the summary:
+                ``min``, ``max``, ``mean``, ``last``, ``best``, ``first`` or ``none``.
+            goal: ``minimize`` or ``maximize`` (what ``best`` means).
+            overwrite: Accepted for W&B compatibility.
+
+        Raises:
+            UsageError: An empty name, an unknown summary mode or goal.
+        """
+        self._require_live("define_metric()")
+        if not isinstance(name, str) or not name:
+            raise UsageError("define_metric() needs a non-empty metric name.")
+        modes: tuple[str, ...] | None = None
+        if summary is not None:
+            modes = tuple(m.strip() for m in summary.split(",") if m.strip())
+            bad = [m for m in modes if m not in _SUMMARY_MODES]
+            if bad or not modes:
+                raise UsageError(
+                    f"define_metric(summary={summary!r}): unknown mode(s) {bad}; use a "
+                    f"comma-separated subset of {sorted(_SUMMARY_MODES)}."
+                )
+            if "none" in modes and len(modes) > 1:
+                raise UsageError("define_metric(summary=...): 'none' cannot be combined with other modes.")
+        norm_goal: str | None = None
+        if goal is not None:
+            norm_goal = _GOALS.get(str(goal).lower())
+            if norm_goal is None:
+                raise UsageError(f"define_metric(goal={goal!r}): use 'minimize' or 'maximize'.")
+        if modes and "best" in modes and norm_goal is None:
+            norm_goal = "minimize"
+        spec: dict[str, Any] = {"name": name}
+        if step_metric is not None:
+            spec["step_metric"] = step_metric
+            spec["step_sync"] = True if step_sync is None else bool(step_sync)
+        if hidden is not None:
+            spec["hidden"] = bool(hidden)
+        if modes is not None:
+            spec["summary"] = modes
+        if norm_goal is not None:
+            spec["goal"] = norm_goal
+        self._append(Ctl("define_metric", spec))
+
+    def alert(self, title: str, text: str, level: Any = "INFO", wait_duration: Any = None) -> None:
+        """Record an alert (listed by ``Api`` ``run.alerts()`` and shown in the dashboard).
+
+        Args:
+            title: Short title.
+            text: Body text.
+            level: ``INFO``, ``WARN`` or ``ERROR`` (a string or an enum with ``.value``).
+            wait_duration: Accepted for W&B compatibility.
+
+        Raises:
+            UsageError: Unknown level or non-string title/text.
+        """
+        self._require_live("alert()")
+        lvl = str(getattr(level, "value", level)).upper()
+        if lvl == "WARNING":
+            lvl = "WARN"
+        if lvl not in _ALERT_LEVELS:
+            raise UsageError(f"alert(level={level!r}): use INFO, WARN or ERROR.")
+        if not isinstance(title, str) or not isinstance(text, str):
+            raise UsageError("alert() title and text must be strings.")
+        self._append(Ctl("record", [R.ALERT, {"title": title, "text": text, "level": lvl, "ts": _now(), "step": self._step}]))
+
+    # ------------------------------------------------------------------ finishing
+    def finish(self, exit_code: int | None = None, quiet: bool | None = None) -> None:
+        """Finish the run: drain the queue, write the exit record, fsync, stop the writer.
+
+        A second call does nothing. ``exit_code`` other than 0 marks the run failed.
+
+        Args:
+            exit_code: Process-style exit code (0 or None = finished).
+            quiet: Accepted for W&B compatibility.
+        """
+        if self._finished or self._inert:
+            return
+        from tracker import _process
+
+        self._commit_pending()
+        self._finished = True
+        state = self._exit_state or ("finished" if not exit_code else "failed")
+        timeout = 0.9 if state == "preempted" else self._finish_timeout
+        for hook in self._on_finish:
+            hook()
+        writer = self._writer
+        if writer is not None:
+            ok = writer.close({"state": state, "exit_code": int(exit_code or 0)}, timeout)
+            if not ok:
+                self._warn("finish-timeout", f"run {self.id}: the writer did not finish within {timeout} s; "
+                           "the last rows may be missing.")
+        _process.forget(self)
+        if self._problems:
+            self._surface_problems()
+
+    def mark_preempted(self) -> None:
+        """Record that the process is being stopped from outside (SIGTERM, sweep stop)."""
+        self._exit_state = "preempted"
+
+    def __enter__(self) -> Run:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if exc_type is None:
+            self.finish()
+        else:
+            if issubclass(exc_type, KeyboardInterrupt):
+                self._exit_state = "killed"
+            self.finish(exit_code=1)
+
+    # ------------------------------------------------------------------ problems
+    def _warn(self, key: str, message: str) -> None:
+        if key not in self._warned:
+            self._warned.add(key)
+            warnings.warn(message, TrackerWarning, stacklevel=4)
+
+    def _surface_problems(self) -> None:
+        from tracker._settings import strict
+
+        problems = list(self._problems)
+        self._problems.clear()
+        if strict():
+            raise Error("; ".join(msg for _key, msg in problems))
+        for key, message in problems:
+            self._warn(key, message)
+
+    def _become_inert(self) -> None:
+        """After fork: the child has no writer thread; every call becomes a no-op."""
+        self._inert = True
+        self._finished = True
+        self.log = self._inert_log  # type: ignore[method-assign]
+
+    def _inert_log(self, data: Any, step: Any = None, commit: Any = None) -> None:
+        self._warn(
+            "fork",
+            f"run {self.id} was started in the parent process; tracker does nothing in a forked "
+            "child. Call tracker.init() in the child to log from it.",
+        )

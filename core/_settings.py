@@ -1,0 +1,231 @@
+"""Settings: every environment variable name, strict parsing, and ``tracker.Settings``.
+
+Values resolve as argument > environment > default, and are read at call time
+(never cached at import), so tests and users can change the environment freely.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Final
+
+from tracker.errors import TrackerWarning, UsageError
+
+__all__ = ["Settings"]
+
+ENV_DIR: Final = "TRACKER_DIR"
+ENV_INDEX_DIR: Final = "TRACKER_INDEX_DIR"
+ENV_MODE: Final = "TRACKER_MODE"
+ENV_STRICT: Final = "TRACKER_STRICT"
+ENV_PROJECT: Final = "TRACKER_PROJECT"
+ENV_ENTITY: Final = "TRACKER_ENTITY"
+ENV_RUN_ID: Final = "TRACKER_RUN_ID"
+ENV_RUN_NAME: Final = "TRACKER_NAME"
+ENV_RUN_GROUP: Final = "TRACKER_RUN_GROUP"
+ENV_JOB_TYPE: Final = "TRACKER_JOB_TYPE"
+ENV_TAGS: Final = "TRACKER_TAGS"
+ENV_NOTES: Final = "TRACKER_NOTES"
+ENV_RESUME: Final = "TRACKER_RESUME"
+ENV_FSYNC: Final = "TRACKER_FSYNC"
+ENV_DISABLE_GIT: Final = "TRACKER_DISABLE_GIT"
+ENV_CONSOLE: Final = "TRACKER_CONSOLE"
+ENV_STATS_INTERVAL: Final = "TRACKER_STATS_INTERVAL"
+ENV_HOST: Final = "TRACKER_HOST"
+ENV_API_KEY: Final = "TRACKER_API_KEY"
+ENV_SWEEP_ID: Final = "TRACKER_SWEEP_ID"
+ENV_UI_URL: Final = "TRACKER_UI_URL"
+
+_TRUE: Final = frozenset({"1", "true"})
+_FALSE: Final = frozenset({"0", "false"})
+
+
+def env(name: str) -> str | None:
+    """Return the environment variable ``name``, or None when unset or empty."""
+    value = os.environ.get(name)
+    return value if value else None
+
+
+def env_bool(name: str, default: bool) -> bool:
+    """Parse a boolean environment variable strictly (``1/0/true/false``).
+
+    Raises:
+        UsageError: The value is anything else; the message names the variable.
+    """
+    raw = env(name)
+    if raw is None:
+        return default
+    low = raw.strip().lower()
+    if low in _TRUE:
+        return True
+    if low in _FALSE:
+        return False
+    raise UsageError(f"{name}={raw!r} is not a boolean; use 1, 0, true or false.", key=name)
+
+
+def env_float(name: str, default: float) -> float:
+    """Parse a float environment variable, naming the variable on error."""
+    raw = env(name)
+    if raw is None:
+        return default
+    try:
+        return float(raw)
+    except ValueError:
+        raise UsageError(f"{name}={raw!r} is not a number.", key=name) from None
+
+
+def strict() -> bool:
+    """True when ``TRACKER_STRICT=1``: background failures raise instead of degrading."""
+    return env_bool(ENV_STRICT, False)
+
+
+def data_root(override: str | os.PathLike[str] | None = None) -> Path:
+    """The data root: ``override`` > ``$TRACKER_DIR`` > ``~/.tracker``."""
+    if override is not None:
+        return Path(override).expanduser().absolute()
+    raw = env(ENV_DIR)
+    if raw is not None:
+        return Path(raw).expanduser().absolute()
+    return Path.home() / ".tracker"
+
+
+def index_dir(root: Path) -> Path:
+    """Where the SQLite index and state store live: ``$TRACKER_INDEX_DIR`` or the root."""
+    raw = env(ENV_INDEX_DIR)
+    return Path(raw).expanduser().absolute() if raw is not None else root
+
+
+# W&B's documented ``wandb.Settings`` keys (wandb 0.31). Accepted so that W&B code runs;
+# the ones tracker acts on are in _IMPLEMENTED. Keys starting with ``x_`` are W&B's
+# experimental namespace and are accepted too.
+_WANDB_KEYS: Final = frozenset(
+    """allow_offline_artifacts allow_val_change anonymous api_key azure_account_url_to_access_key
+    base_url code_dir config_paths console console_multipart credentials_file disable_code
+    disable_git disable_job_creation docker email entity force fork_from git_commit git_remote
+    git_remote_url git_root heartbeat_seconds host http_proxy https_proxy identity_token_file
+    ignore_globs init_timeout insecure_disable_ssl job_name job_source label_disable launch
+    launch_config_path login_timeout max_end_of_run_history_metrics
+    max_end_of_run_summary_metrics mode notebook_name organization program program_abspath
+    program_relpath project quiet reinit relogin resume resume_from resumed root_dir run_group
+    run_id run_job_type run_name run_notes run_tags sagemaker_disable save_code settings_system
+    show_errors show_info show_warnings silent start_method strict summary_timeout
+    summary_warnings sweep_id sweep_param_path symlink sync_tensorboard
+    table_raise_on_max_row_limit_exceeded username""".split()
+)
+# tracker's own keys.
+_OWN_KEYS: Final = frozenset(
+    {"fsync", "flush_interval", "finish_timeout", "queue_max_rows", "queue_max_bytes",
+     "stats_interval", "capture_packages", "handle_sigterm"}
+)
+_IMPLEMENTED: Final = frozenset(
+    {"mode", "console", "disable_git", "root_dir", "project", "entity", "run_id", "run_name",
+     "run_notes", "run_tags", "run_group", "run_job_type", "resume", "resume_from", "reinit",
+     "silent", "quiet", "strict", "x_stats_sampling_interval", "x_disable_stats",
+     "heartbeat_seconds", "fork_from", "sweep_id", "save_code", "disable_code", "init_timeout",
+     "host", "base_url", "api_key"}
+) | _OWN_KEYS
+
+_DEFAULTS: Final[dict[str, Any]] = {
+    "fsync": True,
+    "flush_interval": 0.1,
+    "finish_timeout": 30.0,
+    "queue_max_rows": 100_000,
+    "queue_max_bytes": 256 * 1024 * 1024,
+    "stats_interval": 10.0,
+    "capture_packages": True,
+    "handle_sigterm": True,
+    "heartbeat_seconds": 30.0,
+    "console": "auto",
+    "disable_git": False,
+}
+
+
+class Settings:
+    """Run settings, W&B-compatible: ``tracker.init(settings=tracker.Settings(...))``.
+
+    Accepts W&B's documented ``wandb.Settings`` keys (those tracker does not act on are
+    stored and ignored) and tracker's own keys (``fsync``, ``flush_interval``,
+    ``finish_timeout``, ``queue_max_rows``, ``queue_max_bytes``, ``stats_interval``,
+    ``capture_packages``, ``handle_sigterm``). An unknown key is an error.
+
+    Args:
+        **kwargs: Setting names and values.
+
+    Raises:
+        UsageError: A key is neither a W&B nor a tracker setting.
+
+    Example:
+        >>> s = Settings(console="off", fsync=False)
+        >>> s.console
+        'off'
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        self._values: dict[str, Any] = {}
+        self.update(kwargs)
+
+    def update(self, values: Mapping[str, Any] | None = None, **kwargs: Any) -> None:
+        """Set several settings at once, validating each key."""
+        merged = dict(values or {}, **kwargs)
+        for key, value in merged.items():
+            if key not in _WANDB_KEYS and key not in _OWN_KEYS and not key.startswith("x_"):
+                raise UsageError(
+                    f"Unknown setting {key!r}: tracker.Settings accepts W&B's documented "
+                    "settings and tracker's own (fsync, flush_interval, finish_timeout, "
+                    "queue_max_rows, queue_max_bytes, stats_interval, capture_packages, "
+                    "handle_sigterm).",
+                    key=key,
+                )
+            self._values[key] = value
+
+    def unimplemented(self) -> list[str]:
+        """Keys that were set but that tracker does not act on."""
+        return sorted(k for k in self._values if k not in _IMPLEMENTED)
+
+    def get(self, key: str, default: Any = None) -> Any:
+        """Return a setting's value, its default, or ``default``."""
+        if key in self._values:
+            return self._values[key]
+        return _DEFAULTS.get(key, default)
+
+    def is_set(self, key: str) -> bool:
+        """True when the user set ``key`` explicitly."""
+        return key in self._values
+
+    def __getattr__(self, key: str) -> Any:
+        if key.startswith("_"):
+            raise AttributeError(key)
+        if key in _WANDB_KEYS or key in _OWN_KEYS or key.startswith("x_"):
+            return self.get(key)
+        raise AttributeError(f"Settings has no attribute {key!r}")
+
+    def __setattr__(self, key: str, value: Any) -> None:
+        if key.startswith("_"):
+            object.__setattr__(self, key, value)
+        else:
+            self.update({key: value})
+
+    def to_dict(self) -> dict[str, Any]:
+        """The explicitly set values."""
+        return dict(self._values)
+
+    def __repr__(self) -> str:
+        inner = ", ".join(f"{k}={v!r}" for k, v in sorted(self._values.items()))
+        return f"Settings({inner})"
+
+
+def coerce_settings(value: Settings | Mapping[str, Any] | None) -> Settings:
+    """Accept a Settings, a plain dict (as W&B does) or None."""
+    if value is None:
+        return Settings()
+    if isinstance(value, Settings):
+        return value
+    if isinstance(value, Mapping):
+        return Settings(**dict(value))
+    raise UsageError(f"settings must be tracker.Settings or a dict, not {type(value).__name__}.")
+
+
+def unused_warning_category() -> type[Warning]:
+    """The category used for ignored settings and keywords."""
+    return TrackerWarning

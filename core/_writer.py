@@ -1,0 +1,504 @@
+"""The writer thread: the only code that touches a run's log file (G10).
+
+Producers (``Run.log``, config and summary changes, the console tee, samplers) only
+append to deques. The writer wakes every ``flush_interval`` seconds (or when asked),
+drains everything queued, keeps the run summary, encodes msgpack frames and appends
+them with one ``write()`` per cycle; it fsyncs at most once a second and at close.
+
+Failures here never reach the training loop: they are recorded in ``problems``
+(surfaced as one warning each by the run, in the caller's thread) and the writer
+keeps going; bytes that could not be written are retried on the next cycle.
+"""
+
+from __future__ import annotations
+
+import collections
+import errno
+import fnmatch
+import math
+import os
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Final
+
+from tracker.storage._format import R, frame
+
+__all__: list[str] = []
+
+
+#: A history row as the caller enqueues it: (step, unix time, {key: value}).
+Row = tuple[int, float, dict[str, Any]]
+
+_BATCH_ROWS: Final = 8192
+_SUMMARY_EVERY: Final = 2.0
+_FSYNC_EVERY: Final = 1.0
+
+
+class Ctl:
+    """A non-row item in the queue: a record to write or a request to the writer."""
+
+    __slots__ = ("args", "kind")
+
+    def __init__(self, kind: str, *args: Any) -> None:
+        self.kind = kind
+        self.args = args
+
+
+class _Agg:
+    """Running min / max / mean / best / last for one metric with a define_metric summary."""
+
+    __slots__ = ("count", "goal", "last", "max", "min", "modes", "total")
+
+    def __init__(self, modes: tuple[str, ...], goal: str | None) -> None:
+        self.modes = modes
+        self.goal = goal
+        self.min = math.inf
+        self.max = -math.inf
+        self.total = 0.0
+        self.count = 0
+        self.last: Any = None
+
+    def add(self, value: Any) -> None:
+        self.last = value
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            v = float(value)
+            if v == v:  # NaN never wins min/max
+                self.min = min(self.min, v)
+                self.max = max(self.max, v)
+            self.total += v
+            self.count += 1
+
+    def restore(self, saved: Any) -> None:
+        if isinstance(saved, dict):
+            if "min" in saved:
+                self.min = float(saved["min"])
+            if "max" in saved:
+                self.max = float(saved["max"])
+            if "best" in saved:
+                if self.goal == "maximize":
+                    self.max = float(saved["best"])
+                else:
+                    self.min = float(saved["best"])
+            if "mean" in saved and "_count" in saved:
+                self.count = int(saved["_count"])
+                self.total = float(saved["mean"]) * self.count
+            self.last = saved.get("last", self.last)
+
+    def value(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for mode in self.modes:
+            if mode == "min" and self.min != math.inf:
+                out["min"] = self.min
+            elif mode == "max" and self.max != -math.inf:
+                out["max"] = self.max
+            elif mode == "mean" and self.count:
+                out["mean"] = self.total / self.count
+                out["_count"] = self.count
+            elif mode == "last" and self.last is not None:
+                out["last"] = self.last
+            elif mode == "best":
+                best = self.max if self.goal == "maximize" else self.min
+                if abs(best) != math.inf:
+                    out["best"] = best
+        return out
+
+
+def _default(obj: Any) -> Any:
+    """msgpack hook for values snapshotted lazily by the caller (numpy, torch on device)."""
+    mod = type(obj).__module__
+    if mod.startswith("torch"):
+        value = obj.detach()
+        return value.item() if value.numel() == 1 else value.cpu().tolist()
+    if hasattr(obj, "tolist"):  # numpy scalars and arrays
+        return obj.tolist()
+    if hasattr(obj, "_tracker_value"):
+        return obj._tracker_value()
+    return repr(obj)
+
+
+class Writer:
+    """Owns one run's log file and the thread that appends to it.
+
+    Lifecycle: construct (opens nothing), :meth:`start` (thread), producers append to
+    :attr:`queue`, :meth:`close` (drain, exit record, fsync, join with a timeout).
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        *,
+        run_id: str,
+        fsync: bool,
+        flush_interval: float,
+        heartbeat: float,
+        start_step: int = 0,
+        summary: dict[str, Any] | None = None,
+        capture: Callable[[], dict[str, Any]] | None = None,
+    ) -> None:
+        self.path = path
+        self.run_id = run_id
+        self.queue: collections.deque[Row | Ctl] = collections.deque()
+        self.console: collections.deque[list[Any]] = collections.deque(maxlen=20_000)
+        self.system: collections.deque[list[Any]] = collections.deque(maxlen=10_000)
+        self.wake = threading.Event()
+        self.drained = threading.Condition()
+        self.problems: list[tuple[str, str]] = []
+        self.write_listeners: list[Callable[[int], None]] = []
+        self.dropped_console = 0
+        self.dropped_system = 0
+        self._fsync = fsync
+        self._interval = flush_interval
+        self._heartbeat = heartbeat
+        self._capture = capture
+        self._stop = False
+        self._thread: threading.Thread | None = None
+        self._fd = -1
+        self._end = 0
+        self._unwritten: list[bytes] = []
+        self._unwritten_bytes = 0
+        self._max_unwritten = 256 * 1024 * 1024
+        self._last_fsync = 0.0
+        self._last_write = time.time()
+        self._last_summary = 0.0
+        self._summary: dict[str, Any] = dict(summary or {})
+        self._summary_dirty = False
+        self._max_step = start_step - 1
+        self._last_step_written = start_step - 1
+        self._out_of_order = 0
+        self._aggs: dict[str, _Agg | None] = {}
+        self._metric_defs: list[dict[str, Any]] = []
+        self._sync: dict[str, str] = {}
+        self._seen: set[str] = set()
+        self._resolve_needed = False
+        self._start_time = time.time()
+        self._seen_problems: set[str] = set()
+        self._packer: Any = None
+
+    # ---------------------------------------------------------------- lifecycle
+    def open(self, header: bytes | None) -> None:
+        """Open the log for appending (the caller has created or repaired it)."""
+        import msgpack
+
+        self._packer = msgpack.Packer(use_bin_type=True, default=_default, autoreset=True)
+        flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_CLOEXEC", 0)
+        self._fd = os.open(self.path, flags, 0o644)
+        if header is not None:
+            os.write(self._fd, header)
+        self._end = os.fstat(self._fd).st_size
+
+    def write_now(self, record: list[Any]) -> None:
+        """Append one record synchronously (init's run record, before the thread starts)."""
+        data = frame(self._packer.pack(record))
+        os.write(self._fd, data)
+        self._end += len(data)
+
+    def start(self) -> None:
+        """Start the writer thread."""
+        self._thread = threading.Thread(
+            target=self._main, name=f"tracker-writer-{self.run_id}", daemon=True
+        )
+        self._thread.start()
+
+    @property
+    def alive(self) -> bool:
+        """True while the writer thread runs."""
+        return self._thread is not None and self._thread.is_alive()
+
+    def flush(self, timeout: float | None = None) -> bool:
+        """Wait until everything queued so far is written; False on timeout."""
+        if not self.alive:
+            return False
+        done = threading.Event()
+        self.queue.append(Ctl("barrier", done))
+        self.wake.set()
+        return done.wait(timeout)
+
+    def close(self, exit_record: dict[str, Any], timeout: float) -> bool:
+        """Drain, append the exit record, fsync, close; False if the join timed out."""
+        self.queue.append(Ctl("exit", exit_record))
+        self._stop = True
+        self.wake.set()
+        if self._thread is None:
+            return True
+        self._thread.join(timeout)
+        return not self._thread.is_alive()
+
+    # ---------------------------------------------------------------- the thread
+    def _main(self) -> None:
+        if self._capture is not None:
+            try:
+                self.queue.appendleft(Ctl("record", [R.META, self._capture()]))
+            except Exception as exc:  # noqa: BLE001 - capture is best effort, never fatal
+                self._problem("capture", f"run capture failed: {exc!r}")
+        while True:
+            self.wake.wait(self._interval)
+            self.wake.clear()
+            stopping = self._stop
+            try:
+                self._cycle(final=stopping and not self.queue)
+            except Exception as exc:  # noqa: BLE001 - the writer must outlive its own bugs
+                _debug("writer cycle failed", exc_info=True)
+                self._problem("writer", f"internal writer error: {exc!r}")
+            if stopping and not self.queue:
+                break
+        self._close_fd()
+
+    def _cycle(self, final: bool) -> None:
+        out: list[bytes] = []
+        barriers: list[threading.Event] = []
+        rows: list[Row] = []
+        queue = self.queue
+        popleft = queue.popleft
+        exit_rec: dict[str, Any] | None = None
+        while queue:
+            item = popleft()
+            if type(item) is tuple:
+                rows.append(item)
+                if len(rows) >= _BATCH_ROWS:
+                    self._emit_rows(rows, out)
+                    rows = []
+                continue
+            assert isinstance(item, Ctl)
+            if rows:
+                self._emit_rows(rows, out)
+                rows = []
+            kind = item.kind
+            if kind == "barrier":
+                barriers.append(item.args[0])
+            elif kind == "exit":
+                exit_rec = item.args[0]
+            else:
+                self._control(item, out)
+        if rows:
+            self._emit_rows(rows, out)
+        with self.drained:
+            self.drained.notify_all()
+        self._emit_side_channels(out)
+        now = time.time()
+        if exit_rec is not None or (self._summary_dirty and now - self._last_summary > _SUMMARY_EVERY):
+            self._emit_summary(out)
+        if exit_rec is not None:
+            exit_rec.setdefault("ts", now)
+            exit_rec["runtime"] = now - self._start_time
+            out.append(self._frame([R.EXIT, exit_rec]))
+        if not out and not self._unwritten and now - self._last_write >= self._heartbeat:
+            out.append(self._frame([R.HEARTBEAT, now]))
+        self._write(out, force_sync=exit_rec is not None or final)
+        for event in barriers:
+            event.set()
+
+    # ---------------------------------------------------------------- rows & summary
+    def _emit_rows(self, rows: list[Row], out: list[bytes]) -> None:
+        summary = self._summary
+        top = self._max_step
+        if self._metric_defs:
+            for row in rows:
+                self._apply_metrics(row[2])
+        for step, _ts, data in rows:
+            if step < top:
+                self._out_of_order += 1
+            else:
+                top = step
+            summary.update(data)
+        if self._aggs:
+            for key, agg in self._aggs.items():
+                if key in summary:
+                    if agg is None:
+                        summary.pop(key, None)
+                    else:
+                        # Feed every value of this key from the batch, in order.
+                        for _step, _ts, data in rows:
+                            if key in data:
+                                agg.add(data[key])
+                        summary[key] = agg.value()
+        last = rows[-1]
+        summary["_step"] = max(top, self._max_step)
+        summary["_timestamp"] = last[1]
+        summary["_runtime"] = last[1] - self._start_time
+        self._max_step = top
+        self._summary_dirty = True
+        try:
+            out.append(self._frame([R.HISTORY, rows]))
+        except Exception as exc:  # noqa: BLE001 - one bad value must not lose the batch
+            self._problem("encode", f"a logged value could not be encoded ({exc!r}); stored its repr")
+            safe = [(s, t, {k: _safe(v) for k, v in d.items()}) for s, t, d in rows]
+            out.append(self._frame([R.HISTORY, safe]))
+        self._last_step_written = top
+
+    def _apply_metrics(self, data: dict[str, Any]) -> None:
+        if self._resolve_needed or not self._seen.issuperset(data):
+            for key in data:
+                if key not in self._seen:
+                    self._seen.add(key)
+                    self._resolve(key)
+            self._resolve_needed = False
+        if self._sync:
+            for key in list(data):
+                step_key = self._sync.get(key)
+                if step_key is not None and step_key not in data:
+                    value = self._summary.get(step_key)
+                    if value is not None:
+                        data[step_key] = value
+
+    def _resolve(self, key: str) -> None:
+        """Attach the latest matching define_metric to ``key`` (exact names beat globs)."""
+        match: dict[str, Any] | None = None
+        for spec in self._metric_defs:
+            name = spec["name"]
+            if name == key:
+                match = spec
+            elif match is None or match["name"] != key:
+                if ("*" in name or "?" in name) and fnmatch.fnmatchcase(key, name):
+                    match = spec
+        if match is None:
+            return
+        step_key = match.get("step_metric")
+        if step_key and match.get("step_sync", True) and step_key != key:
+            self._sync[key] = step_key
+        modes = match.get("summary")
+        if modes:
+            if modes == ("none",):
+                self._aggs[key] = None
+            else:
+                agg = _Agg(modes, match.get("goal"))
+                agg.restore(self._summary.get(key))
+                self._aggs[key] = agg
+
+    def _emit_summary(self, out: list[bytes]) -> None:
+        summary = dict(self._summary)
+        if self._out_of_order:
+            summary["_tracker.out_of_order_rows"] = self._out_of_order
+        if self.dropped_console:
+            summary["_tracker.dropped_console_lines"] = self.dropped_console
+        if self.dropped_system:
+            summary["_tracker.dropped_system_samples"] = self.dropped_system
+        out.append(self._frame([R.SUMMARY, summary]))
+        self._last_summary = time.time()
+        self._summary_dirty = False
+
+    def summary_snapshot(self) -> dict[str, Any]:
+        """The current summary (call after :meth:`flush` for an exact view)."""
+        return dict(self._summary)
+
+    def _control(self, item: Ctl, out: list[bytes]) -> None:
+        kind = item.kind
+        if kind == "record":
+            out.append(self._frame(item.args[0]))
+        elif kind == "summary_set":
+            updates, deletes = item.args
+            self._summary.update(updates)
+            for key in deletes:
+                self._summary.pop(key, None)
+            self._summary_dirty = True
+            self._emit_summary(out)
+        elif kind == "define_metric":
+            spec = item.args[0]
+            self._metric_defs.append(spec)
+            for key in self._seen:
+                self._resolve(key)
+            self._resolve_needed = True
+            out.append(self._frame([R.DEFINE_METRIC, spec]))
+
+    def _emit_side_channels(self, out: list[bytes]) -> None:
+        if self.console:
+            lines = []
+            while self.console:
+                lines.append(self.console.popleft())
+            out.append(self._frame([R.CONSOLE, lines]))
+        if self.system:
+            samples = []
+            while self.system:
+                samples.append(self.system.popleft())
+            out.append(self._frame([R.SYSTEM, samples]))
+
+    # ---------------------------------------------------------------- I/O
+    def _frame(self, record: list[Any]) -> bytes:
+        return frame(self._packer.pack(record))
+
+    def _write(self, out: list[bytes], force_sync: bool) -> None:
+        if out:
+            self._unwritten.extend(out)
+            self._unwritten_bytes += sum(map(len, out))
+        if self._unwritten:
+            data = b"".join(self._unwritten)
+            try:
+                self._write_all(data)
+            except OSError as exc:
+                self._write_failed(exc)
+                return
+            self._unwritten.clear()
+            self._unwritten_bytes = 0
+            self._last_write = time.time()
+            for listener in self.write_listeners:
+                listener(self._last_step_written)
+        now = time.time()
+        if self._fsync and (force_sync or now - self._last_fsync >= _FSYNC_EVERY):
+            try:
+                os.fsync(self._fd)
+            except OSError as exc:
+                self._problem("fsync", f"fsync of {self.path} failed: {exc}")
+            self._last_fsync = now
+
+    def _write_all(self, data: bytes) -> None:
+        view = memoryview(data)
+        start = self._end
+        try:
+            while view:
+                n = write(self._fd, view)
+                view = view[n:]
+                self._end += n
+        except OSError:
+            # A partial frame at the end would corrupt everything appended after it.
+            if self._end != start:
+                os.ftruncate(self._fd, start)
+                self._end = start
+            raise
+
+    def _write_failed(self, exc: OSError) -> None:
+        cause = "disk full" if exc.errno == errno.ENOSPC else errno.errorcode.get(exc.errno or 0, "error")
+        self._problem(
+            f"write:{cause}",
+            f"cannot write to {self.path} ({exc.strerror or exc}); keeping "
+            f"{self._unwritten_bytes} bytes in memory and retrying; training continues",
+        )
+        while self._unwritten_bytes > self._max_unwritten and len(self._unwritten) > 1:
+            dropped = self._unwritten.pop(0)
+            self._unwritten_bytes -= len(dropped)
+
+    def _close_fd(self) -> None:
+        if self._fd >= 0:
+            try:
+                if self._fsync:
+                    os.fsync(self._fd)
+                os.close(self._fd)
+            except OSError as exc:
+                self._problem("close", f"closing {self.path} failed: {exc}")
+            self._fd = -1
+
+    def _problem(self, key: str, message: str) -> None:
+        if key not in self._seen_problems:
+            self._seen_problems.add(key)
+            self.problems.append((key, message))
+            _debug("tracker writer problem: %s", message)
+
+
+def _debug(msg: str, *args: Any, exc_info: bool = False) -> None:
+    import logging
+
+    logging.getLogger(__name__).debug(msg, *args, exc_info=exc_info)
+
+
+def _safe(value: Any) -> Any:
+    import msgpack
+
+    try:
+        msgpack.packb(value, default=_default)
+    except Exception:  # noqa: BLE001 - anything unencodable is stored as its repr
+        return repr(value)
+    return value
+
+
+# Indirection so tests can simulate a full disk without touching the real os module.
+write: Callable[[int, memoryview], int] = os.write

@@ -1,0 +1,127 @@
+"""Replay: fold a run log's records into the run's state, incrementally.
+
+One folding used by everyone who reads a log: ``resume`` in the writer, ``Api()``
+through the index, the CLI. Feeding the records of a log in order, in any number
+of calls (by byte offset), gives the same state as feeding them at once.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tracker.storage._format import R
+
+__all__ = ["RunState"]
+
+
+class RunState:
+    """The folded state of one run log.
+
+    Attributes:
+        meta: The run record (id, project, name, created, pid, host, ...) of the latest session.
+        config: Merged config.
+        summary: Latest summary snapshot.
+        rows: History rows ``[step, timestamp, {key: value}]`` in log order, live ones only
+            (rows superseded by ``resume_from`` are moved to ``superseded``).
+        superseded: Rows hidden by a rewind; kept, never shown by default.
+        exit: The exit record of the latest session, or None while running / after a crash.
+        alerts: Alert records in order.
+        capture: Run capture (git, python, host, packages).
+        metrics: define_metric records by name.
+        sessions: Number of run/resume records seen (1 + number of resumes).
+        last_time: Timestamp of the last record that carries one (heartbeat included).
+        max_step: Largest live ``_step`` (``-1`` when there are no rows).
+    """
+
+    def __init__(self, keep_rows: bool = True) -> None:
+        self.meta: dict[str, Any] = {}
+        self.config: dict[str, Any] = {}
+        self.summary: dict[str, Any] = {}
+        self.rows: list[list[Any]] = []
+        self.superseded: list[list[Any]] = []
+        self.exit: dict[str, Any] | None = None
+        self.alerts: list[dict[str, Any]] = []
+        self.capture: dict[str, Any] = {}
+        self.metrics: dict[str, dict[str, Any]] = {}
+        self.console: list[list[Any]] = []
+        self.system: list[list[Any]] = []
+        self.files: list[dict[str, Any]] = []
+        self.artifacts: list[dict[str, Any]] = []
+        self.sessions = 0
+        self.last_time = 0.0
+        self.max_step = -1
+        self.keep_rows = keep_rows
+
+    def feed(self, records: list[tuple[int, list[Any]]]) -> None:
+        """Fold records (``(offset, record)`` pairs from ``read_frames``) into the state."""
+        for _off, rec in records:
+            self.apply(rec)
+
+    def apply(self, rec: list[Any]) -> None:
+        """Fold one decoded record."""
+        kind = rec[0]
+        if kind == R.HISTORY:
+            batch = rec[1]
+            if batch:
+                if self.keep_rows:
+                    self.rows.extend(batch)
+                top = max(r[0] for r in batch)
+                if top > self.max_step:
+                    self.max_step = top
+                self.last_time = max(self.last_time, batch[-1][1])
+        elif kind == R.CONFIG:
+            self.config.update(rec[1])
+            for key in rec[2] if len(rec) > 2 else ():
+                self.config.pop(key, None)
+        elif kind == R.SUMMARY:
+            self.summary = rec[1]
+        elif kind == R.RUN:
+            self.meta = rec[1]
+            self.sessions += 1
+            self.exit = None
+            self.last_time = max(self.last_time, float(rec[1].get("created", 0.0)))
+        elif kind == R.RESUME:
+            self.sessions += 1
+            self.exit = None
+            info = rec[1]
+            self.meta.update({k: info[k] for k in ("pid", "host", "start_time") if k in info})
+            self.last_time = max(self.last_time, float(info.get("ts", 0.0)))
+            rewind = info.get("rewind")
+            if rewind is not None:
+                self._rewind(int(rewind))
+        elif kind == R.EXIT:
+            self.exit = rec[1]
+            self.last_time = max(self.last_time, float(rec[1].get("ts", 0.0)))
+        elif kind == R.HEARTBEAT:
+            self.last_time = max(self.last_time, float(rec[1]))
+        elif kind == R.ALERT:
+            self.alerts.append(rec[1])
+        elif kind == R.META:
+            self.capture.update(rec[1])
+        elif kind == R.DEFINE_METRIC:
+            self.metrics[rec[1]["name"]] = rec[1]
+        elif kind == R.CONSOLE:
+            self.console.extend(rec[1])
+        elif kind == R.SYSTEM:
+            self.system.extend(rec[1])
+        elif kind == R.FILES:
+            self.files.extend(rec[1])
+        elif kind == R.ARTIFACT:
+            self.artifacts.append(rec[1])
+        # Unknown record types are skipped: a newer minor writer may add kinds.
+
+    def _rewind(self, step: int) -> None:
+        keep: list[list[Any]] = []
+        for row in self.rows:
+            (keep if row[0] <= step else self.superseded).append(row)
+        self.rows = keep
+        self.max_step = min(self.max_step, step)
+
+    @property
+    def state(self) -> str:
+        """``finished``/``failed``/``killed``/``preempted`` from the exit record, else ``running``.
+
+        Whether a ``running`` run has in fact crashed needs the process table and the
+        heartbeat age; the index decides that.
+        """
+        return str(self.exit["state"]) if self.exit else "running"

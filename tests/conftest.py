@@ -1,0 +1,38 @@
+"""Shared fixtures: every test gets its own data root, a clean environment and strict mode."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+
+@pytest.fixture(autouse=True)
+def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """Isolate env vars and the data root; turn strict mode on; finish leftover runs."""
+    for key in list(os.environ):
+        if key.startswith(("TRACKER_", "WANDB_")):
+            monkeypatch.delenv(key, raising=False)
+    root = tmp_path / "tracker-root"
+    monkeypatch.setenv("TRACKER_DIR", str(root))
+    monkeypatch.setenv("TRACKER_STRICT", "1")
+    monkeypatch.setenv("TRACKER_CONSOLE", "off")
+    stdout, stderr = sys.stdout, sys.stderr
+    yield root
+    from tracker import _process
+
+    for run in reversed(_process.active()):
+        try:
+            run.finish()
+        except Exception:  # a failing test may leave a run in a bad state; never mask it
+            pass
+    sys.stdout, sys.stderr = stdout, stderr
+
+
+@pytest.fixture
+def root(_isolated: Path) -> Path:
+    """The isolated data root of this test."""
+    return _isolated
