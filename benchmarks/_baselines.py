@@ -16,7 +16,7 @@ Tools (``TOOLS``):
 * ``wandb``        ``wandb.init(mode="offline")``, ``wandb.log(d, step=i)``, ``run.finish()``
 * ``trackio``      ``trackio.init(project=...)``, ``trackio.log(d, step=i)``, ``trackio.finish()``
 * ``mlflow``       file store, ``mlflow.log_metrics(d, step=i)``, ``mlflow.end_run()``
-* ``tensorboardX`` ``SummaryWriter(dir)``, 10 x ``add_scalar(k, v, i)`` per "log", ``close()``
+* ``tensorboardX`` ``tensorboardX.SummaryWriter(dir)``, 10 x ``add_scalar(k, v, i)`` per "log", ``close()``
 * ``floor``        ``collections.deque.append(dict(d))`` with a consumer thread that
   drains the deque every 10 ms (the physical floor of a hand-off to a thread).
 
@@ -217,7 +217,9 @@ def _timed_loop(log: Callable[..., object], rows: list[tuple[float, ...]], lat: 
         lat[i] = t1 - t0
 
 
-def _floor_loop(append: Callable[[object], None], rows: list[tuple[float, ...]], lat: list[int]) -> None:
+def _floor_loop(
+    append: Callable[[dict[str, float]], None], rows: list[tuple[float, ...]], lat: list[int]
+) -> None:
     """Same as :func:`_timed_loop` with ``append(dict(d))`` inlined (no adapter call)."""
     pc = time.perf_counter_ns
     k0, k1, k2, k3, k4, k5, k6, k7, k8, k9 = KEYS
@@ -281,10 +283,10 @@ def measure(tool: str, calls: int, store: str) -> dict[str, object]:
     elif tool == "mlflow":
         import mlflow as mod
     elif tool == "tensorboardX":
-        from tensorboardX import SummaryWriter as mod  # type: ignore[assignment]
+        import tensorboardX as mod  # noqa: N813
     else:
         import collections
-        import threading as mod  # type: ignore[no-redef]
+        import threading as mod
     import_s = pc() - t0
 
     rows = _rows(calls)
@@ -309,7 +311,7 @@ def measure(tool: str, calls: int, store: str) -> dict[str, object]:
         log = mod.log_metrics
         finish = mod.end_run
     elif tool == "tensorboardX":
-        writer = mod(os.path.join(store, "tb"))
+        writer = mod.SummaryWriter(os.path.join(store, "tb"))
         add_scalar = writer.add_scalar
 
         def log(d: dict[str, float], step: int) -> None:
@@ -436,6 +438,7 @@ def _worker_main(argv: list[str]) -> int:
         os.makedirs(os.environ["HOME"], exist_ok=True)
         os.makedirs(store, exist_ok=True)
         os.chdir(store)
+        sys.stderr.write(f"worker: isolated in {root} (kept for inspection)\n")
 
     try:
         result: dict[str, object] = measure(tool, calls, store)
@@ -564,6 +567,44 @@ def run_worker(
             shutil.rmtree(root, ignore_errors=True)
 
 
+def check_installed(tools: Iterable[str], python: str | None = None) -> None:
+    """Fail fast if any tool's package is missing from ``python``.
+
+    Args:
+        tools: Tool names.
+        python: Interpreter to check (default ``sys.executable``).
+
+    Raises:
+        BaselineError: One or more packages are missing (all are named).
+    """
+    import json
+    import subprocess
+
+    python = python or sys.executable
+    modules = {t: _IMPORTS[t][0] for t in tools}
+    code = (
+        "import importlib.util, json, sys; "
+        "print(json.dumps([m for m in sys.argv[1:] if importlib.util.find_spec(m) is None]))"
+    )
+    try:
+        proc = subprocess.run(
+            [python, "-c", code, *modules.values()],
+            capture_output=True, text=True, timeout=120, check=False,
+        )  # fmt: skip
+    except OSError as exc:
+        raise BaselineError(f"cannot run benchmark interpreter {python!r}: {exc}") from exc
+    if proc.returncode != 0:
+        raise BaselineError(f"benchmark interpreter {python!r} failed: {proc.stderr.strip()[-2000:]}")
+    missing = set(json.loads(proc.stdout.strip().splitlines()[-1]))
+    bad = [t for t, m in modules.items() if m in missing]
+    if bad:
+        raise BaselineError(
+            f"baseline(s) {', '.join(bad)} FAILED: package(s) {', '.join(modules[t] for t in bad)} "
+            f"not installed in {python}; install the benchmark deps with "
+            f"`{python} -m pip install -r {_REQUIREMENTS}`"
+        )
+
+
 def _warm_up(tools: Iterable[str], python: str) -> None:
     """Import each tool once in a throwaway process (fills .pyc and page caches)."""
     import subprocess
@@ -633,6 +674,7 @@ def run_baselines(
         raise ValueError("repeat must be >= 1")
     python = python or sys.executable
     per_tool = _resolve_calls(tools, calls)
+    check_installed(tools, python)
     if warmup:
         _warm_up(tools, python)
     raw: dict[str, list[dict[str, object]]] = {t: [] for t in tools}
@@ -720,10 +762,16 @@ def main(argv: list[str] | None = None) -> int:
     import json
 
     parser = argparse.ArgumentParser(description="Measure incumbent trackers (baselines for bench_log.py).")
-    parser.add_argument("--tools", default=",".join(TOOLS), help=f"comma-separated subset of {','.join(TOOLS)}")
-    parser.add_argument("--calls", default=None, help="N for all tools, or tool=N,... overrides (default: per-tool)")
+    parser.add_argument(
+        "--tools", default=",".join(TOOLS), help=f"comma-separated subset of {','.join(TOOLS)}"
+    )
+    parser.add_argument(
+        "--calls", default=None, help="N for all tools, or tool=N,... overrides (default: per-tool)"
+    )
     parser.add_argument("--repeat", type=int, default=1, help="measurements per tool (medians reported)")
-    parser.add_argument("--python", default=None, help="interpreter with the tools installed (default: this one)")
+    parser.add_argument(
+        "--python", default=None, help="interpreter with the tools installed (default: this one)"
+    )
     parser.add_argument("--no-warmup", action="store_true", help="skip the throwaway import per tool")
     parser.add_argument("--timeout", type=float, default=600.0, help="per-measurement timeout, s")
     parser.add_argument("--json", default=None, help="also write all results to this JSON file")
@@ -746,7 +794,8 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     wall = time.perf_counter() - t0
     print(format_table(results))
-    print(f"\n(wall time {wall:.1f} s; python {args.python or sys.executable}; one fresh process per measurement)")
+    python = args.python or sys.executable
+    print(f"\n(wall time {wall:.1f} s; python {python}; one fresh process per measurement)")
     if args.json:
         with open(args.json, "w", encoding="utf-8") as fh:
             json.dump({"wall_s": wall, "results": results}, fh, indent=2)

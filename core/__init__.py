@@ -112,7 +112,9 @@ class _NoRun:
         self._what = what
 
     def _fail(self) -> errors.UsageError:
-        return errors.UsageError(f"tracker.{self._what} used before tracker.init(); call tracker.init() first.")
+        return errors.UsageError(
+            f"tracker.{self._what} used before tracker.init(); call tracker.init() first."
+        )
 
     def __getattr__(self, name: str) -> Any:
         if name.startswith("__"):

@@ -5,41 +5,49 @@ from __future__ import annotations
 from typing import Any
 
 from tracker._config import Config
+from tracker._run import Run
 
 __all__: list[str] = []
 
 
-class DisabledSummary(dict[str, Any]):
-    """A plain dict standing in for the summary of a disabled run."""
+class DisabledRun(Run):
+    """A :class:`tracker.Run` that logs nothing, writes no file and starts no thread.
 
-
-class DisabledRun:
-    """Quacks like :class:`tracker.Run`; logs nothing, writes no file, starts no thread."""
-
-    disabled = True
-    offline = True
-    mode = "disabled"
-    resumed = False
-    url = ""
-    dir = ""
-    entity = None
-    group = None
-    job_type = None
-    notes = None
-    tags: tuple[str, ...] = ()
-    sweep_id = None
-    step = 0
+    ``config`` still works (values are kept in memory) and ``summary`` is a plain dict.
+    """
 
     def __init__(self, *, project: str, name: str | None, run_id: str | None, config: Any) -> None:
-        self.id = run_id or "disabled"
+        # Deliberately not calling Run.__init__: no writer, no queue, no files.
+        self.id = run_id or "disabled"  # type: ignore[misc]
         self.name = name or self.id
-        self.project = project
-        self.path = f"local/{project}/{self.id}"
+        self.project = project  # type: ignore[misc]
+        self.entity = None
+        self.group = None
+        self.job_type = None
+        self.tags = ()
+        self.notes = None
+        self.dir = ""
+        self.mode = "disabled"
+        self.resumed = False
+        self.url = ""
+        self.sweep_id = None
+        self._finished = False
+        self._inert = False
+        self._exit_state = None
         self.config = Config(None)
         if config is not None and not isinstance(config, str):
             self.config.update(config)
-        self.summary = DisabledSummary()
-        self._finished = False
+        self.summary = {}  # type: ignore[assignment]
+
+    @property
+    def step(self) -> int:
+        """Always 0."""
+        return 0
+
+    @property
+    def disabled(self) -> bool:
+        """True."""
+        return True
 
     def log(self, data: Any = None, step: Any = None, commit: Any = None) -> None:
         """Do nothing."""
@@ -55,16 +63,10 @@ class DisabledRun:
         from tracker import _process
 
         self._finished = True
-        _process.forget(self)  # type: ignore[arg-type]
+        _process.forget(self)
 
     def mark_preempted(self) -> None:
         """Do nothing."""
 
     def _become_inert(self) -> None:
         self._finished = True
-
-    def __enter__(self) -> DisabledRun:
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.finish()

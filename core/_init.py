@@ -164,8 +164,8 @@ def init(
     *,
     entity: str | None = None,
     project: str | None = None,
-    dir: str | os.PathLike[str] | None = None,  # noqa: A002 - W&B's keyword
-    id: str | None = None,  # noqa: A002 - W&B's keyword
+    dir: str | os.PathLike[str] | None = None,  # W&B's keyword
+    id: str | None = None,  # W&B's keyword
     name: str | None = None,
     notes: str | None = None,
     tags: list[str] | tuple[str, ...] | None = None,
@@ -244,7 +244,7 @@ def init(
     """
     st = coerce_settings(settings)
     ignored = {k: v for k, v in zip(_IGNORED, (force, anonymous, save_code, tensorboard,
-                                               sync_tensorboard, monitor_gym)) if v}
+                                               sync_tensorboard, monitor_gym), strict=True) if v}
     if fork_from is not None:
         ignored["fork_from"] = fork_from
     ignored.update(unknown)
@@ -265,7 +265,7 @@ def init(
                 TrackerWarning,
                 stacklevel=2,
             )
-            return existing[-1]  # type: ignore[no-any-return]
+            return existing[-1]
         if policy == "finish_previous":
             for old in reversed(existing):
                 old.finish()
@@ -279,7 +279,8 @@ def init(
         st=st, run_mode=run_mode, entity=entity or st.get("entity") or env(ENV_ENTITY),
         project=project or st.get("project") or env(ENV_PROJECT) or DEFAULT_PROJECT,
         root=data_root(dir if dir is not None else st.get("root_dir")),
-        run_id=id or st.get("run_id") or env(ENV_RUN_ID), name=name or st.get("run_name") or env(ENV_RUN_NAME),
+        run_id=id or st.get("run_id") or env(ENV_RUN_ID),
+        name=name or st.get("run_name") or env(ENV_RUN_NAME),
         notes=notes or st.get("run_notes") or env(ENV_NOTES),
         tags=tags if tags is not None else (st.get("run_tags") or _env_tags()),
         group=group or st.get("run_group") or env(ENV_RUN_GROUP),
@@ -315,7 +316,7 @@ def _start(
     name: str | None, notes: str | None, tags: Any, group: str | None, job_type: str | None,
     resume: str | None, resume_from: str | None, config: Any, include: list[str] | None,
     exclude: list[str] | None,
-) -> Any:
+) -> Run:
     global _online_warned
     _check_name(project, "project")
     config = _load_config(config)
@@ -482,9 +483,9 @@ def _tee_console(run: Any, writer: Writer) -> None:
     out = ConsoleTee(sys.stdout, 0, sink) if sys.stdout is not None else None
     err = ConsoleTee(sys.stderr, 1, sink) if sys.stderr is not None else None
     if out is not None:
-        sys.stdout = out  # type: ignore[assignment]
+        sys.stdout = out
     if err is not None:
-        sys.stderr = err  # type: ignore[assignment]
+        sys.stderr = err
 
     def restore() -> None:
         for tee, attr in ((out, "stdout"), (err, "stderr")):

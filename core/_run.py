@@ -338,7 +338,8 @@ class Run:
             raise UsageError(f"alert(level={level!r}): use INFO, WARN or ERROR.")
         if not isinstance(title, str) or not isinstance(text, str):
             raise UsageError("alert() title and text must be strings.")
-        self._append(Ctl("record", [R.ALERT, {"title": title, "text": text, "level": lvl, "ts": _now(), "step": self._step}]))
+        alert = {"title": title, "text": text, "level": lvl, "ts": _now(), "step": self._step}
+        self._append(Ctl("record", [R.ALERT, alert]))
 
     # ------------------------------------------------------------------ finishing
     def finish(self, exit_code: int | None = None, quiet: bool | None = None) -> None:

@@ -13,7 +13,9 @@ __all__: list[str] = []
 #: Value types that need no conversion and are immutable: the log() fast path.
 FAST_TYPES: Final = frozenset({float, int, str, bool, type(None)})
 
-_SECRET = re.compile(r"(^|[^a-z0-9])(api_?key|key|token|secret|password|passwd|credentials?|auth)($|[^a-z0-9])", re.I)
+_SECRET = re.compile(
+    r"(^|[^a-z0-9])(api_?key|key|token|secret|password|passwd|credentials?|auth)($|[^a-z0-9])", re.I
+)
 REDACTED: Final = "***REDACTED***"
 
 
@@ -54,7 +56,7 @@ def to_plain_mapping(obj: Any, what: str) -> dict[str, Any]:
         omegaconf = importlib.import_module("omegaconf")
         return dict(omegaconf.OmegaConf.to_container(obj, resolve=True))
     if hasattr(obj, "keys") and hasattr(obj, "__getitem__"):
-        return {k: obj[k] for k in obj.keys()}  # noqa: SIM118 - duck-typed mappings
+        return {k: obj[k] for k in obj.keys()}
     raise UsageError(
         f"{what} must be a dict, dataclass, argparse.Namespace or OmegaConf config, "
         f"not {type(obj).__name__}."

@@ -31,7 +31,9 @@ __all__: list[str] = []
 #: A history row as the caller enqueues it: (step, unix time, {key: value}).
 Row = tuple[int, float, dict[str, Any]]
 
-_BATCH_ROWS: Final = 8192
+# Rows per HISTORY frame. Small batches keep each stretch of GIL-holding encode work short
+# (the writer yields between batches), so a log() call never waits long for the GIL.
+_BATCH_ROWS: Final = 256
 _SUMMARY_EVERY: Final = 2.0
 _FSYNC_EVERY: Final = 1.0
 
@@ -259,6 +261,7 @@ class Writer:
                 if len(rows) >= _BATCH_ROWS:
                     self._emit_rows(rows, out)
                     rows = []
+                    _yield_gil()
                 continue
             assert isinstance(item, Ctl)
             if rows:
@@ -291,17 +294,49 @@ class Writer:
 
     # ---------------------------------------------------------------- rows & summary
     def _emit_rows(self, rows: list[Row], out: list[bytes]) -> None:
+        """Encode a batch of rows as one HISTORY frame and fold it into the summary.
+
+        Rows are stored against per-frame key tables (``[keys_index, step, ts, *values]``),
+        so key strings are written once per frame, not once per row.
+        """
         summary = self._summary
         top = self._max_step
         if self._metric_defs:
             for row in rows:
                 self._apply_metrics(row[2])
-        for step, _ts, data in rows:
-            if step < top:
-                self._out_of_order += 1
-            else:
-                top = step
-            summary.update(data)
+        row_keys = [tuple(r[2]) for r in rows]
+        first = row_keys[0]
+        keylists: list[tuple[str, ...]]
+        if row_keys.count(first) == len(row_keys):
+            # The common case: every row of the batch has the same keys (comprehensions,
+            # no per-row Python bookkeeping).
+            keylists = [first]
+            packed = [[0, s, t, *d.values()] for s, t, d in rows]
+            summary.update(rows[-1][2])
+        else:
+            tables: dict[tuple[str, ...], int] = {}
+            keylists = []
+            last_at: dict[int, int] = {}
+            packed = []
+            for i, (keys, (step, ts, data)) in enumerate(zip(row_keys, rows, strict=True)):
+                idx = tables.get(keys)
+                if idx is None:
+                    idx = tables[keys] = len(keylists)
+                    keylists.append(keys)
+                packed.append([idx, step, ts, *data.values()])
+                last_at[idx] = i
+            # The last value of every key: the last row of each key table, in log order.
+            for i in sorted(last_at.values()):
+                summary.update(rows[i][2])
+        steps = [r[0] for r in rows]
+        if top <= steps[0] and steps == sorted(steps):
+            top = steps[-1]
+        else:
+            for step in steps:
+                if step < top:
+                    self._out_of_order += 1
+                else:
+                    top = step
         if self._aggs:
             for key, agg in self._aggs.items():
                 if key in summary:
@@ -320,11 +355,11 @@ class Writer:
         self._max_step = top
         self._summary_dirty = True
         try:
-            out.append(self._frame([R.HISTORY, rows]))
+            out.append(self._frame([R.HISTORY, keylists, packed]))
         except Exception as exc:  # noqa: BLE001 - one bad value must not lose the batch
             self._problem("encode", f"a logged value could not be encoded ({exc!r}); stored its repr")
-            safe = [(s, t, {k: _safe(v) for k, v in d.items()}) for s, t, d in rows]
-            out.append(self._frame([R.HISTORY, safe]))
+            safe = [[*row[:3], *map(_safe, row[3:])] for row in packed]
+            out.append(self._frame([R.HISTORY, keylists, safe]))
         self._last_step_written = top
 
     def _apply_metrics(self, data: dict[str, Any]) -> None:
@@ -482,6 +517,12 @@ class Writer:
             self._seen_problems.add(key)
             self.problems.append((key, message))
             _debug("tracker writer problem: %s", message)
+
+
+def _yield_gil() -> None:
+    # Not a synchronisation sleep: sleep(0) releases the GIL so a waiting training
+    # thread runs now instead of after the 5 ms switch interval.
+    time.sleep(0)
 
 
 def _debug(msg: str, *args: Any, exc_info: bool = False) -> None:

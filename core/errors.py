@@ -4,7 +4,7 @@ Every error tracker raises on purpose derives from :class:`Error`, so one
 ``except tracker.Error`` catches them all. The names follow
 ``wandb.errors`` where the two overlap::
 
-    Error
+    tracker.Error
     ├── UsageError              misuse of the API, raised at once in the caller
     │   └── UnsupportedError    a valid request tracker does not support (yet)
     ├── MissingExtraError       an optional dependency is missing (also a ModuleNotFoundError)

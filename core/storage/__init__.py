@@ -1,0 +1,1 @@
+"""Storage: the run-log format, replay, the index and the state store."""

@@ -11,7 +11,13 @@ from typing import Any
 
 from tracker.storage._format import R
 
-__all__ = ["RunState"]
+__all__ = ["RunState", "history_rows"]
+
+
+def history_rows(rec: list[Any]) -> list[list[Any]]:
+    """Expand a HISTORY record ``[3, key_tables, packed]`` into ``[step, ts, {key: value}]`` rows."""
+    tables = rec[1]
+    return [[p[1], p[2], dict(zip(tables[p[0]], p[3:], strict=True))] for p in rec[2]]
 
 
 class RunState:
@@ -61,14 +67,14 @@ class RunState:
         """Fold one decoded record."""
         kind = rec[0]
         if kind == R.HISTORY:
-            batch = rec[1]
-            if batch:
+            rows = history_rows(rec)
+            if rows:
                 if self.keep_rows:
-                    self.rows.extend(batch)
-                top = max(r[0] for r in batch)
+                    self.rows.extend(rows)
+                top = max(r[0] for r in rows)
                 if top > self.max_step:
                     self.max_step = top
-                self.last_time = max(self.last_time, batch[-1][1])
+                self.last_time = max(self.last_time, rows[-1][1])
         elif kind == R.CONFIG:
             self.config.update(rec[1])
             for key in rec[2] if len(rec) > 2 else ():
