@@ -85,6 +85,7 @@ class Run:
         self._writer = writer
         self._step = start_step
         self._pending: dict[str, Any] | None = None
+        self._pending_ts = 0.0
         self._max_rows = max_rows
         self._finish_timeout = finish_timeout
         self._finished = False
@@ -155,10 +156,24 @@ class Run:
                 break
         else:
             row = dict(data)
-        if step is None and commit is None and self._pending is None:
-            s = self._step
-            self._append((s, _now(), row))
-            self._step = s + 1
+        if commit is None:
+            if step is None:
+                if self._pending is None:
+                    s = self._step
+                    self._append((s, _now(), row))
+                    self._step = s + 1
+                else:
+                    self._log_slow(row, step, commit)
+            elif type(step) is int and step > self._step:
+                # log(d, step=i) each iteration: commit the open row, open row i.
+                pending = self._pending
+                if pending is not None:
+                    self._append((self._step, self._pending_ts, pending))
+                self._pending = row
+                self._pending_ts = _now()
+                self._step = step
+            else:
+                self._log_slow(row, step, commit)
         else:
             self._log_slow(row, step, commit)
         if len(self._queue) > self._max_rows:
@@ -193,6 +208,7 @@ class Run:
                 self._step = step
             if self._pending is None:
                 self._pending = row
+                self._pending_ts = _now()
             else:
                 self._pending.update(row)
             if commit:
@@ -200,6 +216,7 @@ class Run:
             return
         if self._pending is None:
             self._pending = row
+            self._pending_ts = _now()
         else:
             self._pending.update(row)
         if commit is not False:
@@ -218,7 +235,7 @@ class Run:
     def _commit_pending(self) -> None:
         if self._pending is not None:
             s = self._step
-            self._append((s, _now(), self._pending))
+            self._append((s, self._pending_ts, self._pending))
             self._pending = None
             self._step = s + 1
 
@@ -254,6 +271,9 @@ class Run:
         if not self._finished:
             writer.flush(self._finish_timeout)
         return writer.summary_snapshot()
+
+    def _log_after_finish(self, data: Any, step: Any = None, commit: Any = None) -> None:
+        self._require_live("log()")
 
     def _require_live(self, what: str) -> None:
         if self._finished:
@@ -357,6 +377,7 @@ class Run:
 
         self._commit_pending()
         self._finished = True
+        self.log = self._log_after_finish  # type: ignore[method-assign]  # raises, as in W&B
         state = self._exit_state or ("finished" if not exit_code else "failed")
         timeout = 0.9 if state == "preempted" else self._finish_timeout
         for hook in self._on_finish:

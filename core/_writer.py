@@ -34,6 +34,8 @@ Row = tuple[int, float, dict[str, Any]]
 # Rows per HISTORY frame. Small batches keep each stretch of GIL-holding encode work short
 # (the writer yields between batches), so a log() call never waits long for the GIL.
 _BATCH_ROWS: Final = 256
+# With a backlog this long the producer is not waiting on anything: don't yield, drain.
+_YIELD_BELOW: Final = 8192
 _SUMMARY_EVERY: Final = 2.0
 _FSYNC_EVERY: Final = 1.0
 
@@ -172,6 +174,8 @@ class Writer:
         self._aggs: dict[str, _Agg | None] = {}
         self._metric_defs: list[dict[str, Any]] = []
         self._sync: dict[str, str] = {}
+        self._step_keys: set[str] = set()  # every define_metric step_metric
+        self._step_values: dict[str, Any] = {}  # their latest logged values, row by row
         self._seen: set[str] = set()
         self._resolve_needed = False
         self._start_time = time.time()
@@ -261,7 +265,8 @@ class Writer:
                 if len(rows) >= _BATCH_ROWS:
                     self._emit_rows(rows, out)
                     rows = []
-                    _yield_gil()
+                    if len(queue) < _YIELD_BELOW:
+                        _yield_gil()
                 continue
             assert isinstance(item, Ctl)
             if rows:
@@ -329,17 +334,21 @@ class Writer:
             for i in sorted(last_at.values()):
                 summary.update(rows[i][2])
         steps = [r[0] for r in rows]
-        if top <= steps[0] and steps == sorted(steps):
+        if top < steps[0] and steps == sorted(steps) and len(set(steps)) == len(steps):
             top = steps[-1]
         else:
             for step in steps:
-                if step < top:
+                # A step at or below the last committed one: log(step=N) with N behind the
+                # run's step (W&B drops such rows; we keep and count them).
+                if step <= top:
                     self._out_of_order += 1
                 else:
                     top = step
         if self._aggs:
+            logged = set().union(*keylists)
             for key, agg in self._aggs.items():
-                if key in summary:
+                # Only keys logged in this batch: an explicit summary value holds until then.
+                if key in logged:
                     if agg is None:
                         summary.pop(key, None)
                     else:
@@ -373,9 +382,11 @@ class Writer:
             for key in list(data):
                 step_key = self._sync.get(key)
                 if step_key is not None and step_key not in data:
-                    value = self._summary.get(step_key)
+                    value = self._step_values.get(step_key, self._summary.get(step_key))
                     if value is not None:
                         data[step_key] = value
+        for step_key in self._step_keys.intersection(data):
+            self._step_values[step_key] = data[step_key]
 
     def _resolve(self, key: str) -> None:
         """Attach the latest matching define_metric to ``key`` (exact names beat globs)."""
@@ -402,6 +413,12 @@ class Writer:
                 self._aggs[key] = agg
 
     def _emit_summary(self, out: list[bytes]) -> None:
+        out.append(self._frame([R.SUMMARY, self.summary_snapshot()]))
+        self._last_summary = time.time()
+        self._summary_dirty = False
+
+    def summary_snapshot(self) -> dict[str, Any]:
+        """The summary plus tracker's counters (call after :meth:`flush` for an exact view)."""
         summary = dict(self._summary)
         if self._out_of_order:
             summary["_tracker.out_of_order_rows"] = self._out_of_order
@@ -409,13 +426,7 @@ class Writer:
             summary["_tracker.dropped_console_lines"] = self.dropped_console
         if self.dropped_system:
             summary["_tracker.dropped_system_samples"] = self.dropped_system
-        out.append(self._frame([R.SUMMARY, summary]))
-        self._last_summary = time.time()
-        self._summary_dirty = False
-
-    def summary_snapshot(self) -> dict[str, Any]:
-        """The current summary (call after :meth:`flush` for an exact view)."""
-        return dict(self._summary)
+        return summary
 
     def _control(self, item: Ctl, out: list[bytes]) -> None:
         kind = item.kind
@@ -431,6 +442,8 @@ class Writer:
         elif kind == "define_metric":
             spec = item.args[0]
             self._metric_defs.append(spec)
+            if spec.get("step_metric"):
+                self._step_keys.add(spec["step_metric"])
             for key in self._seen:
                 self._resolve(key)
             self._resolve_needed = True
