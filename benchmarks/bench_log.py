@@ -252,9 +252,9 @@ def main(argv: list[str] | None = None) -> int:
         if name in baselines:
             other = float(baselines[name]["log_p50_us"])  # type: ignore[arg-type]
             ratio = other / p50 if p50 > 0 else float("inf")
-            verdict = (
-                "" if need is None else (" (target >= %gx: %s)" % (need, "yes" if ratio >= need else "NO"))
-            )
+            verdict = ""
+            if need is not None:
+                verdict = f" (target >= {need:g}x: {'yes' if ratio >= need else 'NO'})"
             if need is not None and ratio < need:
                 failed.append(f"{name} ratio")
             print(f"log() p50: {name} / tracker = {ratio:,.1f}x{verdict}")

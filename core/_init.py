@@ -320,6 +320,8 @@ def _start(
     global _online_warned
     _check_name(project, "project")
     config = _load_config(config)
+    # Validated before anything is created: a bad config must not leave a half-started run.
+    items = _filter_config(config, include, exclude) if config is not None else {}
     rewind: int | None = None
     auto_file: Path | None = None
     if resume_from is not None:
@@ -429,10 +431,8 @@ def _start(
     _process.register(run, handle_sigterm=bool(st.get("handle_sigterm")))
     if auto_file is not None:
         _write_auto_file(auto_file, project, run_id, run)
-    if config is not None:
-        items = _filter_config(config, include, exclude)
-        if items:
-            run.config.update(items)
+    if items:
+        run.config.update(items)
     console = st.get("console") if st.is_set("console") else (env(ENV_CONSOLE) or "auto")
     if console not in ("off", False):
         _tee_console(run, writer)
@@ -455,6 +455,9 @@ def _filter_config(config: Any, include: list[str] | None, exclude: list[str] | 
         items = {k: v for k, v in items.items() if k in include}
     if exclude:
         items = {k: v for k, v in items.items() if k not in exclude}
+    for key in items:
+        if not isinstance(key, str):
+            raise UsageError(f"init(config=...) keys must be strings; got {type(key).__name__} {key!r}.")
     return items
 
 

@@ -67,14 +67,15 @@ class RunState:
         """Fold one decoded record."""
         kind = rec[0]
         if kind == R.HISTORY:
-            rows = history_rows(rec)
-            if rows:
+            packed = rec[2]
+            if packed:
                 if self.keep_rows:
-                    self.rows.extend(rows)
-                top = max(r[0] for r in rows)
+                    self.rows.extend(history_rows(rec))
+                # From the packed rows: resume (keep_rows=False) must not build a dict per row.
+                top = max(p[1] for p in packed)
                 if top > self.max_step:
                     self.max_step = top
-                self.last_time = max(self.last_time, rows[-1][1])
+                self.last_time = max(self.last_time, packed[-1][2])
         elif kind == R.CONFIG:
             self.config.update(rec[1])
             for key in rec[2] if len(rec) > 2 else ():
