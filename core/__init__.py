@@ -25,15 +25,24 @@ from tracker._run import Run
 from tracker._settings import Settings
 from tracker._summary import Summary
 from tracker._version import __version__
+from tracker.api import Api
 from tracker.errors import Error, TrackerWarning
+from tracker.media import Audio, Histogram, Html, Image, Table, Video, plot
 
 __all__ = [
+    "Api",
+    "Audio",
     "Config",
     "Error",
+    "Histogram",
+    "Html",
+    "Image",
     "Run",
     "Settings",
     "Summary",
+    "Table",
     "TrackerWarning",
+    "Video",
     "__version__",
     "alert",
     "config",
@@ -43,7 +52,9 @@ __all__ = [
     "init",
     "log",
     "login",
+    "plot",
     "run",
+    "save",
     "summary",
 ]
 
@@ -69,6 +80,18 @@ def finish(exit_code: int | None = None, quiet: bool | None = None) -> None:
     run = _process.current()
     if run is not None:
         run.finish(exit_code=exit_code, quiet=quiet)
+
+
+def save(glob_str: Any = None, base_path: Any = None, policy: str = "live") -> list[str]:
+    """Copy files into the current run (``Run.save``; W&B's ``wandb.save``).
+
+    Raises:
+        UsageError: No run is active, or the arguments are invalid.
+
+    Example:
+        >>> tracker.save("checkpoints/*.pt", policy="end")  # doctest: +SKIP
+    """
+    return _current("save()").save(glob_str, base_path=base_path, policy=policy)
 
 
 def define_metric(name: str, **kwargs: Any) -> None:

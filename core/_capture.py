@@ -14,6 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Final, TextIO
 
+from tracker._settings import environ_copy
 from tracker._values import REDACTED, looks_secret
 
 __all__: list[str] = []
@@ -47,7 +48,7 @@ def redact_argv(argv: list[str]) -> list[str]:
 def captured_env() -> dict[str, str]:
     """The tracker/launcher variables worth keeping, with secrets redacted."""
     keep: dict[str, str] = {}
-    for key, value in os.environ.items():
+    for key, value in environ_copy().items():
         if key.startswith(("TRACKER_", "WANDB_")) or key in _ENV_KEEP:
             keep[key] = REDACTED if looks_secret(key) else value
     return keep

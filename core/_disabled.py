@@ -55,6 +55,10 @@ class DisabledRun(Run):
     def define_metric(self, *args: Any, **kwargs: Any) -> None:
         """Do nothing."""
 
+    def save(self, glob_str: Any = None, base_path: Any = None, policy: str = "live") -> list[str]:
+        """Do nothing; no file is copied."""
+        return []
+
     def alert(self, *args: Any, **kwargs: Any) -> None:
         """Do nothing."""
 

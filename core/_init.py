@@ -15,7 +15,7 @@ import warnings
 from pathlib import Path
 from typing import Any, Final
 
-from tracker import _process
+from tracker import _distributed, _process, _stats
 from tracker._capture import ConsoleTee, capture
 from tracker._run import Run
 from tracker._settings import (
@@ -272,7 +272,9 @@ def init(
     if run_mode == "disabled":
         from tracker._disabled import DisabledRun
 
-        disabled = DisabledRun(project=project or DEFAULT_PROJECT, name=name, run_id=id, config=config)
+        disabled = DisabledRun(
+            project=project or DEFAULT_PROJECT, name=name, run_id=id, config=_load_config(config)
+        )
         _process.register(disabled, handle_sigterm=False)
         return disabled
     return _start(
@@ -337,6 +339,17 @@ def _start(
             prev_log = run_dir_for(root, prev_project, prev_id) / LOG_NAME
             if prev_project == project and prev_log.is_file():
                 run_id = prev_id
+    stats_every = _stats.interval(st)
+    topo = _distributed.detect()
+    if run_id is None and (run_id := _distributed.derived_run_id(topo)) is not None:
+        resume = resume or "allow"  # every process of the job, and a relaunch, joins one run
+        if topo.role != "main":
+            node = _distributed.secondary_run(
+                topo, project=project, run_dir=run_dir_for(root, project, run_id), run_id=run_id,
+                name=name, config=items, interval=stats_every, label=st.get("x_label"),
+            )
+            _process.register(node, handle_sigterm=bool(st.get("handle_sigterm")))
+            return node
     if run_id is None:
         run_id = _new_id()
     _check_id(run_id)
@@ -393,6 +406,7 @@ def _start(
         start_step=start_step,
         summary=summary,
         capture=lambda: capture(cwd=cwd, argv=argv, git=capture_git),
+        media_max_bytes=int(st.get("queue_max_bytes")),
     )
     meta = resumed_state.meta if resumed_state is not None else {}
     run_name = name or meta.get("name") or run_id
@@ -427,6 +441,7 @@ def _start(
             run.config._load(resumed_state.config)
     except OSError as exc:
         raise StorageError(f"cannot open run log {log_path}: {exc}", path=str(log_path)) from exc
+    _stats.attach(run, writer, stats_every, topo, st.get("x_label"))
     writer.start()
     _process.register(run, handle_sigterm=bool(st.get("handle_sigterm")))
     if auto_file is not None:

@@ -6,6 +6,7 @@ deque; everything else (encoding, summary, I/O) happens in :mod:`tracker._writer
 
 from __future__ import annotations
 
+import os
 import time
 import warnings
 from collections.abc import Mapping
@@ -189,12 +190,31 @@ class Run:
             "e.g. run.log({'loss': loss})."
         )
 
-    @staticmethod
-    def _normalise(data: dict[str, Any]) -> dict[str, Any]:
+    def _normalise(self, data: dict[str, Any]) -> dict[str, Any]:
         row: dict[str, Any] = {}
         for key, value in data.items():
             log_value(key, value, row)
+        writer = self._writer
+        if writer is not None:
+            # Media snapshots count against queue_max_bytes (rows of scalars never get here).
+            mine = writer.media.account(row)
+            if mine:
+                self._media_backpressure(writer, mine)
         return row
+
+    def _media_backpressure(self, writer: Writer, mine: int) -> None:
+        budget = writer.media.budget
+        if "media-backpressure" not in self._warned:
+            self._warned.add("media-backpressure")
+            warnings.warn(
+                f"log(): {budget.pending >> 20} MiB of media are queued for the writer (bound: "
+                f"queue_max_bytes = {budget.limit >> 20} MiB); log() now waits for it to catch up "
+                "so memory stays bounded and nothing is dropped.",
+                TrackerWarning,
+                stacklevel=4,
+            )
+        writer.wake.set()
+        budget.wait(budget.limit // 2 + mine, lambda: writer.alive and bool(self._queue))
 
     def _log_slow(self, row: dict[str, Any], step: Any, commit: bool | None) -> None:
         if step is not None:
@@ -278,6 +298,44 @@ class Run:
     def _require_live(self, what: str) -> None:
         if self._finished:
             raise UsageError(f"{what} after run {self.id} finished; start a new run with tracker.init().")
+
+    def save(
+        self,
+        glob_str: str | os.PathLike[str] | None = None,
+        base_path: str | os.PathLike[str] | None = None,
+        policy: str = "live",
+    ) -> list[str]:
+        """Copy files into the run's ``files/`` folder (W&B's ``wandb.save``).
+
+        The writer thread copies them, so a large checkpoint does not block training.
+        A relative glob keeps its folders (relative to ``base_path``, default the current
+        directory); an absolute glob without ``base_path`` saves the files flat.
+
+        Args:
+            glob_str: A file path or glob (``"checkpoints/*.pt"``, ``"**/*.yaml"``).
+            base_path: The folder the stored paths are relative to.
+            policy: ``"live"`` (copy now and again whenever a matching file changes or
+                appears, until ``finish()``), ``"now"`` (copy once, now) or ``"end"``
+                (copy at ``finish()``).
+
+        Returns:
+            Where the files matching now will be stored (``<run.dir>/files/...``).
+
+        Raises:
+            UsageError: A bad policy, a URL, a glob above ``base_path``, or the run finished.
+
+        Example:
+            >>> run.save("checkpoints/*.pt", policy="end")  # doctest: +SKIP
+        """
+        self._require_live("save()")
+        from tracker._files import matches, save_spec
+
+        spec = save_spec(glob_str, base_path, policy)
+        if self._writer is None:
+            return []
+        self._append(Ctl("save", spec))
+        run_dir = Path(self.dir)
+        return [str(run_dir / "files" / rel) for _src, rel in matches(spec, run_dir.resolve())]
 
     def define_metric(
         self,

@@ -47,6 +47,15 @@ def env(name: str) -> str | None:
     return value if value else None
 
 
+def env_raw(name: str) -> str | None:
+    """Return the environment variable ``name`` as set, empty included; None when unset.
+
+    For launcher variables where empty means something: ``CUDA_VISIBLE_DEVICES=""`` hides
+    every GPU.
+    """
+    return os.environ.get(name)
+
+
 def env_bool(name: str, default: bool) -> bool:
     """Parse a boolean environment variable strictly (``1/0/true/false``).
 
@@ -73,6 +82,11 @@ def env_float(name: str, default: float) -> float:
         return float(raw)
     except ValueError:
         raise UsageError(f"{name}={raw!r} is not a number.", key=name) from None
+
+
+def environ_copy() -> dict[str, str]:
+    """A copy of the whole environment (for run capture, which filters and redacts it)."""
+    return dict(os.environ)
 
 
 def strict() -> bool:
@@ -121,7 +135,7 @@ _OWN_KEYS: Final = frozenset(
 _IMPLEMENTED: Final = frozenset(
     {"mode", "console", "disable_git", "root_dir", "project", "entity", "run_id", "run_name",
      "run_notes", "run_tags", "run_group", "run_job_type", "resume", "resume_from", "reinit",
-     "silent", "quiet", "strict", "x_stats_sampling_interval", "x_disable_stats",
+     "silent", "quiet", "strict", "x_stats_sampling_interval", "x_disable_stats", "x_label",
      "heartbeat_seconds", "fork_from", "sweep_id", "save_code", "disable_code", "init_timeout",
      "host", "base_url", "api_key"}
 ) | _OWN_KEYS

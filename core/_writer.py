@@ -23,6 +23,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Final
 
+from tracker.media._store import MediaStore
 from tracker.storage._format import R, frame
 
 __all__: list[str] = []
@@ -140,6 +141,7 @@ class Writer:
         start_step: int = 0,
         summary: dict[str, Any] | None = None,
         capture: Callable[[], dict[str, Any]] | None = None,
+        media_max_bytes: int = 256 * 1024 * 1024,
     ) -> None:
         self.path = path
         self.run_id = run_id
@@ -181,13 +183,17 @@ class Writer:
         self._start_time = time.time()
         self._seen_problems: set[str] = set()
         self._packer: Any = None
+        # Media (tracker.Image, ...) are encoded by the packer's default hook; the store
+        # writes their files and bounds the bytes queued (queue_max_bytes).
+        self.media = MediaStore(path.parent, self._problem, media_max_bytes)
+        self._files: Any = None  # tracker._files.FileSaver after the first save()
 
     # ---------------------------------------------------------------- lifecycle
     def open(self, header: bytes | None) -> None:
         """Open the log for appending (the caller has created or repaired it)."""
         import msgpack
 
-        self._packer = msgpack.Packer(use_bin_type=True, default=_default, autoreset=True)
+        self._packer = msgpack.Packer(use_bin_type=True, default=self._default, autoreset=True)
         flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_CLOEXEC", 0)
         self._fd = os.open(self.path, flags, 0o644)
         if header is not None:
@@ -281,9 +287,18 @@ class Writer:
                 self._control(item, out)
         if rows:
             self._emit_rows(rows, out)
-        with self.drained:
-            self.drained.notify_all()
+        # Never block on this lock: a SIGTERM handler that finishes the run may interrupt
+        # the producer while it holds it (backpressure), and the final write must still happen.
+        if self.drained.acquire(timeout=0.05):
+            try:
+                self.drained.notify_all()
+            finally:
+                self.drained.release()
         self._emit_side_channels(out)
+        if self._files is not None:
+            saved = self._files.poll(final=exit_rec is not None or final)
+            if saved:
+                out.append(self._frame([R.FILES, saved]))
         now = time.time()
         if exit_rec is not None or (self._summary_dirty and now - self._last_summary > _SUMMARY_EVERY):
             self._emit_summary(out)
@@ -419,7 +434,7 @@ class Writer:
 
     def summary_snapshot(self) -> dict[str, Any]:
         """The summary plus tracker's counters (call after :meth:`flush` for an exact view)."""
-        summary = dict(self._summary)
+        summary = self.media.plain(self._summary) if self.media.used else dict(self._summary)
         if self._out_of_order:
             summary["_tracker.out_of_order_rows"] = self._out_of_order
         if self.dropped_console:
@@ -448,6 +463,14 @@ class Writer:
                 self._resolve(key)
             self._resolve_needed = True
             out.append(self._frame([R.DEFINE_METRIC, spec]))
+        elif kind == "save":
+            if self._files is None:
+                from tracker._files import FileSaver
+
+                self._files = FileSaver(self.path.parent, self._problem)
+            saved = self._files.add(item.args[0])
+            if saved:
+                out.append(self._frame([R.FILES, saved]))
 
     def _emit_side_channels(self, out: list[bytes]) -> None:
         if self.console:
@@ -464,6 +487,13 @@ class Writer:
     # ---------------------------------------------------------------- I/O
     def _frame(self, record: list[Any]) -> bytes:
         return frame(self._packer.pack(record))
+
+    def _default(self, obj: Any) -> Any:
+        """The packer's hook: media are encoded here (files written), the rest as ``_default``."""
+        encode = getattr(obj, "_tracker_encode", None)
+        if encode is not None:
+            return encode(self.media)
+        return _default(obj)
 
     def _write(self, out: list[bytes], force_sync: bool) -> None:
         if out:

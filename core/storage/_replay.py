@@ -92,6 +92,8 @@ class RunState:
             self.exit = None
             info = rec[1]
             self.meta.update({k: info[k] for k in ("pid", "host", "start_time") if k in info})
+            # name/tags/notes given to the resuming init() replace the run's; None keeps them.
+            self.meta.update({k: info[k] for k in ("name", "tags", "notes") if info.get(k) is not None})
             self.last_time = max(self.last_time, float(info.get("ts", 0.0)))
             rewind = info.get("rewind")
             if rewind is not None:

@@ -1,0 +1,240 @@
+"""``Api``: the W&B-shaped read side over the local index and state store."""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Final
+
+from tracker.api._filters import compile_filter, sort_runs
+from tracker.api._run import Run, Runs
+from tracker.errors import RunNotFoundError, UsageError
+
+if TYPE_CHECKING:
+    from tracker.storage._sqlite_index import SQLiteIndex
+    from tracker.storage._sqlite_state import SQLiteStateStore
+
+__all__ = ["Api", "Project"]
+
+_NAME_RE: Final = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+_ID_RE: Final = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+
+@dataclass(frozen=True)
+class Project:
+    """A project of the data root.
+
+    Attributes:
+        name: Project name.
+        entity: Entity (``local``).
+        run_count: Number of runs.
+        last_created: Unix time the newest run was created, or None.
+    """
+
+    name: str
+    entity: str
+    run_count: int
+    last_created: float | None
+
+
+class Api:
+    """Read runs, histories and summaries: W&B's ``wandb.Api()`` over local data.
+
+    Every call first brings the index up to date with the run logs (incrementally,
+    by byte offset; a ``stat`` per run log when nothing changed), so results include
+    rows logged a moment ago by runs that are still training.
+
+    Args:
+        root: Data root (default ``$TRACKER_DIR`` or ``~/.tracker``). A mapping here is
+            taken as W&B's ``overrides``.
+        overrides: W&B's overrides; ``project`` sets the default project and
+            ``entity`` is accepted.
+        timeout: Accepted for W&B compatibility (there is no network).
+        api_key: Accepted for W&B compatibility.
+
+    Example:
+        >>> api = tracker.Api()  # doctest: +SKIP
+        >>> runs = api.runs("demo", filters={"config.lr": {"$lt": 0.01}})  # doctest: +SKIP
+        >>> runs[0].history(keys=["loss"])  # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        root: str | os.PathLike[str] | Mapping[str, Any] | None = None,
+        overrides: Mapping[str, Any] | None = None,
+        timeout: float | None = None,
+        api_key: str | None = None,
+    ) -> None:
+        from tracker._settings import data_root
+
+        if isinstance(root, Mapping):  # wandb.Api({"project": ...}) passes overrides first
+            overrides, root = root, None
+        self.settings: dict[str, Any] = dict(overrides or {})
+        self.root: Path = data_root(root)
+        self._index: SQLiteIndex | None = None
+        self._state: SQLiteStateStore | None = None
+
+    # ---------------------------------------------------------------- storage
+    @property
+    def index(self) -> SQLiteIndex:
+        """The index of the data root (opened on first use)."""
+        if self._index is None:
+            from tracker.storage._sqlite_index import SQLiteIndex
+
+            self._index = SQLiteIndex(self.root)
+        return self._index
+
+    @property
+    def state(self) -> SQLiteStateStore:
+        """The state store of the data root (opened on first use)."""
+        if self._state is None:
+            from tracker.storage._sqlite_state import SQLiteStateStore
+
+            self._state = SQLiteStateStore.for_root(self.root)
+        return self._state
+
+    def _refresh(self, project: str | None = None, run_id: str | None = None) -> None:
+        self.index.refresh(project, run_id)
+
+    def _edits(self, project: str) -> dict[str, Any]:
+        if self._state is None:
+            from tracker._settings import index_dir
+            from tracker.storage._base import STATE_NAME
+
+            # Reading never creates the state store: no edits were ever made.
+            if not (index_dir(self.root) / STATE_NAME).exists():
+                return {}
+        return self.state.run_edits(project)
+
+    def close(self) -> None:
+        """Close the index and state store connections."""
+        if self._index is not None:
+            self._index.close()
+        if self._state is not None:
+            self._state.close()
+
+    def flush(self) -> None:
+        """W&B clears its caches here; tracker reads fresh data on every call."""
+
+    # ---------------------------------------------------------------- W&B API
+    @property
+    def default_project(self) -> str:
+        """``overrides["project"]``, ``$TRACKER_PROJECT`` or ``uncategorized``."""
+        from tracker._init import DEFAULT_PROJECT
+        from tracker._settings import ENV_PROJECT, env
+
+        return str(self.settings.get("project") or env(ENV_PROJECT) or DEFAULT_PROJECT)
+
+    def projects(self, entity: str | None = None, per_page: int = 200) -> list[Project]:
+        """Every project of the data root, sorted by name.
+
+        Args:
+            entity: Accepted for W&B compatibility.
+            per_page: Accepted for W&B compatibility.
+        """
+        self._refresh()
+        return [Project(p.name, "local", p.run_count, p.last_created) for p in self.index.projects()]
+
+    def runs(
+        self,
+        path: str | None = None,
+        filters: Mapping[str, Any] | None = None,
+        order: str = "-created_at",
+        per_page: int = 50,
+        include_sweeps: bool = True,
+    ) -> Runs:
+        """Runs of a project, filtered and sorted.
+
+        Args:
+            path: ``project`` or ``entity/project`` (default: :attr:`default_project`).
+            filters: MongoDB-style filter (``$and $or $nor $eq $ne $gt $gte $lt $lte
+                $in $nin $regex $exists $not``) on ``config.<key>``,
+                ``summary_metrics.<key>``, ``state``, ``display_name``, ``name`` (the
+                id), ``tags``, ``group``, ``job_type``, ``created_at``, ...
+            order: ``[+|-]field``; runs without the field come last.
+            per_page: Accepted for W&B compatibility (all matches are returned).
+            include_sweeps: Accepted for W&B compatibility.
+
+        Returns:
+            A :class:`Runs` sequence.
+
+        Raises:
+            UsageError: A malformed path, filter or order.
+        """
+        project = self._project_path(path)
+        predicate = compile_filter(filters)
+        if order:
+            from tracker.api._filters import getter
+
+            getter(order[1:] if order[:1] in "+-" else order)  # validate before any work
+        self._refresh(project)
+        edits = self._edits(project)
+        now = time.time()
+        runs = []
+        for record in self.index.runs(project):
+            edit = edits.get(record.id)
+            if edit is not None and edit.deleted:
+                continue
+            run = Run(self, record, edit, now=now)
+            if predicate(run):
+                runs.append(run)
+        return Runs(sort_runs(runs, order), project=project, filters=filters, order=order)
+
+    def run(self, path: str) -> Run:
+        """One run by ``project/id``, ``entity/project/id`` or ``entity/project/runs/id``.
+
+        Raises:
+            UsageError: A malformed path.
+            RunNotFoundError: No such run (or it was deleted).
+        """
+        project, run_id = self._run_path(path)
+        self._refresh(project, run_id)
+        record = self.index.run(project, run_id)
+        edit = self._edits(project).get(run_id) if record is not None else None
+        if record is None or (edit is not None and edit.deleted):
+            raise RunNotFoundError(
+                f"no run {run_id!r} in project {project!r} under {self.root}; check the path "
+                "(project/id) and TRACKER_DIR.",
+                run_id=run_id,
+            )
+        return Run(self, record, edit)
+
+    # ---------------------------------------------------------------- paths
+    def _project_path(self, path: str | None) -> str:
+        if path is None:
+            return self.default_project
+        if not isinstance(path, str):
+            raise UsageError(f"runs(path={path!r}): use 'project' or 'entity/project'.")
+        parts = [p for p in path.strip("/").split("/") if p]
+        if len(parts) not in (1, 2):
+            raise UsageError(f"runs(path={path!r}): use 'project' or 'entity/project'.")
+        return _check(parts[-1], "project", path)
+
+    def _run_path(self, path: str) -> tuple[str, str]:
+        if not isinstance(path, str):
+            raise UsageError(f"run({path!r}): use 'project/id' or 'entity/project/id'.")
+        parts = [p for p in path.strip("/").split("/") if p]
+        if len(parts) == 4 and parts[2] == "runs":
+            parts = [parts[0], parts[1], parts[3]]
+        if len(parts) == 1:
+            parts = [self.default_project, parts[0]]
+        if len(parts) not in (2, 3):
+            raise UsageError(f"run({path!r}): use 'project/id' or 'entity/project/id'.")
+        project = _check(parts[-2], "project", path)
+        run_id = parts[-1]
+        if not _ID_RE.match(run_id):
+            raise UsageError(f"run({path!r}): {run_id!r} is not a valid run id.")
+        return project, run_id
+
+    def __repr__(self) -> str:
+        return f"<Api root={str(self.root)!r}>"
+
+
+def _check(name: str, what: str, path: str) -> str:
+    if not _NAME_RE.match(name):
+        raise UsageError(f"{path!r}: {name!r} is not a valid {what} name.")
+    return name

@@ -1,0 +1,144 @@
+"""SQLite plumbing shared by the index and the state store.
+
+One connection per thread (and per process: a connection is never used after
+``fork``), WAL journalling so readers never block the writer, a long busy timeout so
+that contention waits instead of failing, and ``BEGIN IMMEDIATE`` for every write so
+that a transaction takes the write lock before it reads what it will change.
+Every ``sqlite3.Error`` leaves this layer as a :class:`tracker.errors.StorageError`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sqlite3
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Final
+
+from tracker.errors import StorageError
+
+__all__: list[str] = []
+
+#: How long a statement waits for another connection's lock before failing.
+BUSY_TIMEOUT_S: Final = 120.0
+
+
+class Database:
+    """A SQLite database file opened lazily, one connection per thread and process.
+
+    Args:
+        path: The database file (created with its parent directory when missing).
+        setup: Called with a new connection inside ``BEGIN IMMEDIATE`` to create the
+            schema (idempotently) unless ``ready`` says it exists.
+        ready: Called with a new connection, outside any transaction: True when the
+            schema is in place (so that opening takes no write lock).
+        synchronous: ``NORMAL`` for disposable data, ``FULL`` for data that must survive
+            a power loss.
+        page_size: Page size for a new file (larger pages read large blobs faster).
+        cache_kib: Page cache per connection, KiB (SQLite's default is 2,000: only 31
+            pages of 64 KiB, too few for random row lookups).
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        setup: Callable[[sqlite3.Connection], None],
+        *,
+        ready: Callable[[sqlite3.Connection], bool] | None = None,
+        synchronous: str = "NORMAL",
+        page_size: int = 4096,
+        cache_kib: int = 2000,
+    ) -> None:
+        self.path = path
+        self._setup = setup
+        self._ready = ready
+        self._synchronous = synchronous
+        self._page_size = page_size
+        self._cache_kib = cache_kib
+        self._local = threading.local()
+        self._all: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+
+    @property
+    def conn(self) -> sqlite3.Connection:
+        """This thread's connection (opened on first use)."""
+        local = self._local
+        conn: sqlite3.Connection | None = getattr(local, "conn", None)
+        if conn is None or local.pid != os.getpid():
+            conn = self._open()
+            local.conn = conn
+            local.pid = os.getpid()
+        return conn
+
+    def _open(self) -> sqlite3.Connection:
+        with errors(self.path, "open"):
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(
+                self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False
+            )
+            try:
+                conn.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT_S * 1000)}")
+                # page_size only applies to a file that has no tables yet, and must be set
+                # before the switch to WAL; on an existing file it is a harmless no-op.
+                conn.execute(f"PRAGMA page_size={int(self._page_size)}")
+                conn.execute("PRAGMA journal_mode=WAL")
+                conn.execute(f"PRAGMA synchronous={self._synchronous}")
+                conn.execute(f"PRAGMA cache_size=-{int(self._cache_kib)}")
+                if self._ready is None or not self._ready(conn):
+                    with transaction(conn):
+                        self._setup(conn)
+            except BaseException:
+                conn.close()
+                raise
+        with self._lock:
+            self._all.append(conn)
+        return conn
+
+    def close(self) -> None:
+        """Close every connection this object opened in this process."""
+        with self._lock:
+            conns, self._all = self._all, []
+        for conn in conns:
+            with contextlib.suppress(sqlite3.Error):
+                conn.close()
+        self._local = threading.local()
+
+
+@contextlib.contextmanager
+def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """``BEGIN IMMEDIATE`` ... ``COMMIT`` (``ROLLBACK`` on any exception)."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield conn
+    except BaseException:
+        with contextlib.suppress(sqlite3.Error):
+            conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+
+
+@contextlib.contextmanager
+def snapshot(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """A read transaction: several SELECTs that see one consistent state."""
+    conn.execute("BEGIN")
+    try:
+        yield conn
+    finally:
+        with contextlib.suppress(sqlite3.Error):
+            conn.execute("COMMIT")
+
+
+@contextlib.contextmanager
+def errors(path: Path, what: str) -> Iterator[None]:
+    """Translate ``sqlite3.Error`` into :class:`StorageError` naming the file."""
+    try:
+        yield
+    except sqlite3.Error as exc:
+        hint = ""
+        if isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc):
+            hint = " (another process held the lock too long; try again)"
+        raise StorageError(f"{path}: {what} failed: {exc}{hint}", path=str(path)) from exc
+    except OSError as exc:
+        raise StorageError(f"{path}: {what} failed: {exc}", path=str(path)) from exc
