@@ -204,7 +204,8 @@ def _concurrency(root: Path, writers: int, steps: int) -> dict[str, Any]:
     spec = importlib.util.spec_from_file_location(
         "_read_concurrency", REPO / "tests/e2e/test_read_concurrency.py"
     )
-    assert spec is not None and spec.loader is not None
+    assert spec is not None
+    assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module.concurrency_check(root, writers, steps)  # type: ignore[no-any-return]
@@ -247,33 +248,50 @@ def main(argv: list[str] | None = None) -> int:
             index_results.append(_fresh(INDEX_WORKER, root))
         index_s = statistics.median(r["s"] for r in index_results)
         points = index_results[0]["points"]
-        rows.append(("indexing throughput (fresh index, 1 run)", points / index_s, 1_000_000, "points/s", True,
-                     f"{points:,} points in {index_s * 1000:.0f} ms"))  # fmt: skip
+        note = f"{points:,} points in {index_s * 1000:.0f} ms"
+        rows.append(
+            ("indexing throughput (fresh index, 1 run)", points / index_s, 1_000_000, "points/s", True, note)
+        )
 
         code = HISTORY_WORKER.replace("STEPS", str(steps))
         hist = _median(code, root, repeat)
-        rows.append((f"history(keys=[k]) of {steps:,} steps, fresh process", hist["s"] * 1000, 100, "ms", False,
-                     f"{hist['with_import_s'] * 1000:.0f} ms incl. import tracker"))  # fmt: skip
+        note = f"{hist['with_import_s'] * 1000:.0f} ms incl. import tracker"
+        rows.append(
+            (f"history(keys=[k]) of {steps:,} steps, fresh process", hist["s"] * 1000, 100, "ms", False, note)
+        )
 
         code = SAMPLES_WORKER.replace("STEPS", str(steps)).replace("SPIKE", str(spike))
         samp = _median(code, root, repeat)
-        rows.append((f"history(samples=1000), {len(KEYS)} keys, fresh process", samp["s"] * 1000, 50, "ms", False,
-                     f"{samp['rows']} rows, spike kept: {samp['spike_kept']}"))  # fmt: skip
+        note = f"{samp['rows']} rows, spike kept: {samp['spike_kept']}"
+        rows.append(
+            (
+                f"history(samples=1000), {len(KEYS)} keys, fresh process",
+                samp["s"] * 1000,
+                50,
+                "ms",
+                False,
+                note,
+            )
+        )
 
         t = time.perf_counter()
         _fresh("import json, tracker; tracker.Api().runs('many'); print(json.dumps({'s': 0}))", root)
         build_s = time.perf_counter() - t
         rr = _median(RUNS_WORKER, root, repeat)
-        rows.append((f"runs(filters=...) over {runs:,} runs, fresh process", rr["s"] * 1000, 1000, "ms", False,
-                     f"{rr['matched']} matched; first index of the project {build_s:.1f} s"))  # fmt: skip
+        note = f"{rr['matched']} matched; first index of the project {build_s:.1f} s"
+        rows.append(
+            (f"runs(filters=...) over {runs:,} runs, fresh process", rr["s"] * 1000, 1000, "ms", False, note)
+        )
 
         conc_root = tmp / "conc"
         t = time.perf_counter()
         conc = _concurrency(conc_root, 8, conc_steps)
         conc_s = time.perf_counter() - t
-        rows.append((f"8 writers x {conc_steps:,} steps + 2 readers: errors", 0, 0, "errors", False,
-                     f"{conc['points']:,} points all present; writers {conc['write_s']:.1f} s, total {conc_s:.1f} s; "
-                     f"{conc['poller']}; {conc['indexer']}"))  # fmt: skip
+        note = (
+            f"{conc['points']:,} points all present; writers {conc['write_s']:.1f} s, total {conc_s:.1f} s; "
+            f"{conc['poller']}; {conc['indexer']}"
+        )
+        rows.append((f"8 writers x {conc_steps:,} steps + 2 readers: errors", 0, 0, "errors", False, note))
         spike_ok = bool(samp["spike_kept"])
     finally:
         if args.keep:
@@ -294,9 +312,8 @@ def main(argv: list[str] | None = None) -> int:
         failed |= not ok
         sign = ">=" if higher else "<"
         measured = f"{value:,.0f} {unit}" if value >= 100 or unit == "errors" else f"{value:.1f} {unit}"
-        print(
-            f"{name:58} {measured:>14} {sign + ' ' + f'{target:,.0f}':>12} {ratio_text:>7}  {'yes' if ok else 'NO ':3} {note}"
-        )
+        goal = f"{sign} {target:,.0f}"
+        print(f"{name:58} {measured:>14} {goal:>12} {ratio_text:>7}  {'yes' if ok else 'NO ':3} {note}")
     print("\nratio: how many times better than the target (> 1 meets it).", end=" ")
     print("--smoke fails only below 1/3." if smoke else "")
     return 1 if failed else 0

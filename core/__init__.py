@@ -26,11 +26,13 @@ from tracker._settings import Settings
 from tracker._summary import Summary
 from tracker._version import __version__
 from tracker.api import Api
+from tracker.artifacts import Artifact
 from tracker.errors import Error, TrackerWarning
 from tracker.media import Audio, Histogram, Html, Image, Table, Video, plot
 
 __all__ = [
     "Api",
+    "Artifact",
     "Audio",
     "Config",
     "Error",
@@ -44,18 +46,25 @@ __all__ = [
     "TrackerWarning",
     "Video",
     "__version__",
+    "agent",
     "alert",
     "config",
     "define_metric",
     "errors",
     "finish",
     "init",
+    "link_artifact",
     "log",
+    "log_artifact",
     "login",
     "plot",
     "run",
     "save",
     "summary",
+    "sweep",
+    "unwatch",
+    "use_artifact",
+    "watch",
 ]
 
 
@@ -99,9 +108,61 @@ def define_metric(name: str, **kwargs: Any) -> None:
     _current("define_metric()").define_metric(name, **kwargs)
 
 
+def watch(
+    models: Any,
+    criterion: Any = None,
+    log: str | None = "gradients",
+    log_freq: int = 1000,
+    idx: int | None = None,
+    log_graph: bool = False,
+    **options: Any,
+) -> None:
+    """Log histograms of torch models' gradients/parameters (``Run.watch``; W&B's ``wandb.watch``).
+
+    Raises:
+        UsageError: No run is active, or the arguments are invalid.
+
+    Example:
+        >>> tracker.watch(model, log="all", log_freq=100)  # doctest: +SKIP
+    """
+    _current("watch()").watch(models, criterion, log, log_freq, idx, log_graph, **options)
+
+
+def unwatch(models: Any = None) -> None:
+    """Remove the hooks ``watch`` attached (``Run.unwatch``); a no-op without a run."""
+    run = _process.current()
+    if run is not None:
+        run.unwatch(models)
+
+
 def alert(title: str, text: str, level: Any = "INFO", wait_duration: Any = None) -> None:
     """Record an alert on the current run (``Run.alert``)."""
     _current("alert()").alert(title, text, level=level, wait_duration=wait_duration)
+
+
+def log_artifact(
+    artifact_or_path: Any, name: str | None = None, type: str | None = None, aliases: list[str] | None = None
+) -> Artifact:
+    """Log an artifact to the current run (``Run.log_artifact``); returns at once.
+
+    Example:
+        >>> art = tracker.Artifact("mnist", type="dataset")  # doctest: +SKIP
+        >>> tracker.log_artifact(art, aliases=["raw"]).wait().version  # doctest: +SKIP
+        'v0'
+    """
+    return _current("log_artifact()").log_artifact(artifact_or_path, name=name, type=type, aliases=aliases)
+
+
+def use_artifact(
+    artifact_or_name: Any, type: str | None = None, aliases: list[str] | None = None
+) -> Artifact:
+    """Use an artifact in the current run (``Run.use_artifact``), e.g. ``"mnist:latest"``."""
+    return _current("use_artifact()").use_artifact(artifact_or_name, type=type, aliases=aliases)
+
+
+def link_artifact(artifact: Artifact, target_path: str, aliases: list[str] | None = None) -> Artifact:
+    """Link an artifact into ``model-registry/<collection>`` (``Run.link_artifact``)."""
+    return _current("link_artifact()").link_artifact(artifact, target_path, aliases=aliases)
 
 
 def login(
@@ -126,6 +187,27 @@ def login(
         "tracker.login(key=..., host=...): team-server credentials arrive with `tracker server`; "
         "local logging needs no login."
     )
+
+
+def sweep(sweep: Any, entity: str | None = None, project: str | None = None, **kwargs: Any) -> str:
+    """Create a sweep from a W&B sweep config; return its id (``tracker.sweeps.sweep``)."""
+    from tracker.sweeps import sweep as _sweep
+
+    return _sweep(sweep, entity=entity, project=project, **kwargs)
+
+
+def agent(
+    sweep_id: str,
+    function: Any = None,
+    entity: str | None = None,
+    project: str | None = None,
+    count: int | None = None,
+    **kwargs: Any,
+) -> int:
+    """Run a sweep's runs, in-process with ``function`` (``tracker.sweeps.agent``)."""
+    from tracker.sweeps import agent as _agent
+
+    return _agent(sweep_id, function=function, entity=entity, project=project, count=count, **kwargs)
 
 
 class _NoRun:
@@ -170,3 +252,9 @@ if TYPE_CHECKING:
     run: Run | None
     config: Config
     summary: Summary
+
+# report_to="tracker" for the Hugging Face Trainer: registered when transformers' registry
+# loads (an import hook; transformers itself is never imported here).
+from tracker import _autoregister  # noqa: E402
+
+_autoregister.install()

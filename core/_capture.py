@@ -146,13 +146,21 @@ def _git_diff(root: Path) -> dict[str, Any]:
 def package_versions() -> dict[str, str]:
     """Versions of the top-level packages this process has imported (cheap, no metadata scan)."""
     out: dict[str, str] = {}
-    for name, module in list(sys.modules.items()):
+    for name, module in sys.modules.copy().items():  # dict.copy is atomic under the GIL
         if "." in name or name.startswith("_") or module is None:
             continue
-        version = getattr(module, "__version__", None)
+        # vars(), not getattr: some packages deprecate __version__ through a module __getattr__.
+        version = vars(module).get("__version__") if hasattr(module, "__dict__") else None
         if isinstance(version, str):
             out[name] = version
     return out
+
+
+def _os_string() -> str:
+    if hasattr(os, "uname"):
+        u = os.uname()
+        return f"{u.sysname}-{u.release}-{u.machine}"
+    return sys.platform
 
 
 def capture(*, cwd: Path, argv: list[str], git: bool) -> dict[str, Any]:
@@ -167,7 +175,8 @@ def capture(*, cwd: Path, argv: list[str], git: bool) -> dict[str, Any]:
         "executable": sys.executable,
         "python": platform.python_version(),
         "implementation": platform.python_implementation(),
-        "os": platform.platform(),
+        # Not platform.platform(): on Linux it runs `uname -p` in a child process.
+        "os": _os_string(),
         "host": socket.gethostname(),
         "pid": os.getpid(),
         "cpu_count": os.cpu_count(),

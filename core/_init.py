@@ -33,6 +33,7 @@ from tracker._settings import (
     ENV_RUN_ID,
     ENV_RUN_NAME,
     ENV_SWEEP_ID,
+    ENV_SWEEP_PARAM_PATH,
     ENV_TAGS,
     ENV_UI_URL,
     Settings,
@@ -44,7 +45,7 @@ from tracker._settings import (
 from tracker._version import __version__
 from tracker._writer import Writer
 from tracker.errors import RunNotFoundError, StorageError, TrackerWarning, UsageError
-from tracker.storage._format import FORMAT_VERSION, R, file_header, read_frames, repair
+from tracker.storage._format import FORMAT_VERSION, HEADER_SIZE, R, file_header, read_frames, repair
 from tracker.storage._replay import RunState
 
 __all__ = ["init", "run_dir_for"]
@@ -277,6 +278,10 @@ def init(
         )
         _process.register(disabled, handle_sigterm=False)
         return disabled
+    if env(ENV_SWEEP_PARAM_PATH):  # a sweep agent staged this run (tracker.sweeps._staging)
+        from tracker.sweeps._staging import init_overrides
+
+        project, id = init_overrides(project, id)
     return _start(
         st=st, run_mode=run_mode, entity=entity or st.get("entity") or env(ENV_ENTITY),
         project=project or st.get("project") or env(ENV_PROJECT) or DEFAULT_PROJECT,
@@ -291,6 +296,19 @@ def init(
         resume_from=resume_from or st.get("resume_from"), config=config,
         include=config_include_keys, exclude=config_exclude_keys,
     )
+
+
+def _fold(state: RunState, records: list[tuple[int, list[Any]]]) -> None:
+    """Fold records with the cyclic GC paused: decoding allocates millions of containers."""
+    import gc
+
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        state.feed(records)
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def _env_tags() -> tuple[str, ...]:
@@ -380,15 +398,26 @@ def _start(
         run_dir.mkdir(parents=True, exist_ok=True)
         if exists:
             resumed_state = RunState(keep_rows=rewind is not None)
-            resumed_state.feed(repair(log_path).records)
-            start_step = resumed_state.max_step + 1
-            if rewind is not None:
-                start_step = min(rewind, resumed_state.max_step) + 1
+            repaired = repair(log_path)
+            _fold(resumed_state, repaired.records)
+            if repaired.end < HEADER_SIZE or not resumed_state.sessions:
+                # Killed before the header or the first record: nothing to resume.
+                resumed_state = None
+                exists = False
+                log_path.unlink()
+            else:
+                start_step = resumed_state.max_step + 1
+                if rewind is not None:
+                    start_step = min(rewind, resumed_state.max_step) + 1
     except OSError as exc:
         raise StorageError(f"cannot create run directory {run_dir}: {exc}", path=str(run_dir)) from exc
     summary: dict[str, Any] | None = None
     if resumed_state is not None:
         summary = dict(resumed_state.summary)
+        aggregated = {n for n, spec in resumed_state.metrics.items() if spec.get("summary")}
+        summary.update((k, v) for k, v in resumed_state.summary_tail.items() if k not in aggregated)
+        if resumed_state.max_step >= 0:
+            summary["_step"] = resumed_state.max_step
         if rewind is not None:
             summary = {}
             for row in resumed_state.rows:
@@ -448,6 +477,10 @@ def _start(
         _write_auto_file(auto_file, project, run_id, run)
     if items:
         run.config.update(items)
+    if run.sweep_id and env(ENV_SWEEP_PARAM_PATH):
+        from tracker.sweeps._staging import lock_params
+
+        lock_params(run, items)
     console = st.get("console") if st.is_set("console") else (env(ENV_CONSOLE) or "auto")
     if console not in ("off", False):
         _tee_console(run, writer)

@@ -1,4 +1,9 @@
-"""require_extra(): one cached check for optional dependencies (G5)."""
+"""require_extra(): one cached check for optional dependencies (G5); adapter settings.
+
+``tracker.integrations`` may import only ``tracker``, ``tracker.errors`` and this module
+(STYLE §2.4), so the adapters' environment settings are read through :func:`adapter_env`
+too (the one place that reads the environment stays ``_settings``, G13).
+"""
 
 from __future__ import annotations
 
@@ -41,3 +46,39 @@ def require_extra(module: str, *, feature: str, extra: str) -> None:
             f"{feature} needs {module}, which is not installed. "
             f"Install it with: pip install 'tracker[{extra}]'"
         ) from None
+
+
+def adapter_env(name: str, choices: tuple[str, ...] | None = None) -> str | None:
+    """An adapter's environment setting (``TRACKER_PROJECT``, ``TRACKER_LOG_MODEL``, ...).
+
+    Args:
+        name: The variable, one of the ``ENV_*`` names in ``tracker._settings``.
+        choices: Allowed values (compared lower-case); anything else is an error.
+
+    Returns:
+        The value (lower-cased when ``choices`` is given), or None when unset or empty.
+
+    Raises:
+        UsageError: The value is not one of ``choices``; the message names the variable.
+    """
+    from tracker._settings import env
+    from tracker.errors import UsageError
+
+    raw = env(name)
+    if raw is None or choices is None:
+        return raw
+    value = raw.strip().lower()
+    if value not in choices:
+        raise UsageError(f"{name}={raw!r} is not valid; use one of {', '.join(choices)}.", key=name)
+    return value
+
+
+def adapter_env_bool(name: str, default: bool) -> bool:
+    """A boolean adapter setting (``1/0/true/false``, strictly).
+
+    Raises:
+        UsageError: Any other value; the message names the variable.
+    """
+    from tracker._settings import env_bool
+
+    return env_bool(name, default)

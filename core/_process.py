@@ -105,8 +105,13 @@ def install_sigterm() -> None:
 
 
 def _on_sigterm(signum: int, frame: FrameType | None) -> None:
+    from tracker.sweeps._staging import stop_state
+
     for run in reversed(active()):
         run.mark_preempted()
+        stopped = stop_state(run)  # a sweep agent's hyperband stop or --cancel
+        if stopped is not None:
+            run._exit_state = stopped
         run.finish(exit_code=128 + signum)
     prev = _prev_sigterm
     if callable(prev):

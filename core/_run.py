@@ -12,7 +12,7 @@ import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from tracker._config import Config
 from tracker._summary import Summary
@@ -20,6 +20,9 @@ from tracker._values import FAST_TYPES, log_value
 from tracker._writer import Ctl, Writer
 from tracker.errors import Error, TrackerWarning, UsageError
 from tracker.storage._format import R
+
+if TYPE_CHECKING:
+    from tracker.artifacts import Artifact
 
 __all__ = ["Run"]
 
@@ -418,6 +421,109 @@ class Run:
             raise UsageError("alert() title and text must be strings.")
         alert = {"title": title, "text": text, "level": lvl, "ts": _now(), "step": self._step}
         self._append(Ctl("record", [R.ALERT, alert]))
+
+    # ------------------------------------------------------------------ torch models
+    def watch(
+        self,
+        models: Any,
+        criterion: Any = None,
+        log: str | None = "gradients",
+        log_freq: int = 1000,
+        idx: int | None = None,
+        log_graph: bool = False,
+        **options: Any,
+    ) -> None:
+        """Log gradient and/or parameter histograms of torch models (W&B's ``run.watch``).
+
+        Implemented by :func:`tracker.integrations.torch.watch` (needs ``tracker[torch]``);
+        every hook is removed by :meth:`unwatch` or when the run finishes.
+
+        Args:
+            models: A ``torch.nn.Module`` or a sequence of them.
+            criterion: Accepted for W&B compatibility.
+            log: ``"gradients"``, ``"parameters"``, ``"all"`` or None.
+            log_freq: Log every this many optimizer steps.
+            idx: Index of the first model (keys of index > 0 get ``graph_<idx>/``).
+            log_graph: Record the model's structure in the summary.
+            **options: ``mode`` (``"step"`` or ``"hook"``), ``optimizer``, ``scaler``.
+
+        Raises:
+            UsageError: Not a module, an unknown ``log``, or the run finished.
+            MissingExtraError: torch is not installed.
+
+        Example:
+            >>> run.watch(model, log="all", log_freq=100)  # doctest: +SKIP
+        """
+        if self.disabled:
+            return
+        self._require_live("watch()")
+        from tracker.integrations.torch import watch  # imports torch: only when used (G2)
+
+        watch(self, models, criterion, log, log_freq, idx, log_graph, **options)
+        if self._unwatch_all not in self._on_finish:
+            self._on_finish.append(self._unwatch_all)
+
+    def unwatch(self, models: Any = None) -> None:
+        """Remove the hooks :meth:`watch` attached (for ``models``, default all)."""
+        if self.disabled:
+            return
+        from tracker.integrations.torch import unwatch
+
+        unwatch(self, models)
+
+    def _unwatch_all(self) -> None:
+        import sys
+
+        if "tracker.integrations.torch" in sys.modules:
+            self.unwatch()
+
+    # ------------------------------------------------------------------ artifacts
+    def log_artifact(
+        self,
+        artifact_or_path: Any,
+        name: str | None = None,
+        type: str | None = None,
+        aliases: list[str] | None = None,
+        tags: list[str] | None = None,
+    ) -> Artifact:
+        """Log an artifact as this run's output; returns at once (``artifact.wait()`` for the version).
+
+        Hashing and storing happen in the run's artifact worker; ``latest`` moves to the
+        new version; unchanged content gets the existing version back. A path logs a file
+        or folder as a new artifact named ``name`` (default: the base name).
+
+        Raises:
+            UsageError: An invalid artifact, alias or path, or the run finished.
+        """
+        from tracker.artifacts._ops import log_artifact
+
+        return log_artifact(self, artifact_or_path, name=name, type=type, aliases=aliases)
+
+    def use_artifact(
+        self, artifact_or_name: Any, type: str | None = None, aliases: list[str] | None = None,
+        use_as: str | None = None,
+    ) -> Artifact:  # fmt: skip
+        """Record that this run uses an artifact (``"name:latest"``, ``"name:v3"``, ``"project/name:alias"``).
+
+        Raises:
+            UsageError: A malformed reference or a type mismatch.
+            StorageError: No such artifact version.
+        """
+        from tracker.artifacts._ops import use_artifact
+
+        return use_artifact(self, artifact_or_name, type=type, aliases=aliases, use_as=use_as)
+
+    def link_artifact(
+        self, artifact: Artifact, target_path: str, aliases: list[str] | None = None
+    ) -> Artifact:
+        """Link an artifact into a registry collection (``"model-registry/<collection>"``).
+
+        Raises:
+            UsageError: Not a registry path, or an invalid alias.
+        """
+        from tracker.artifacts._ops import link_artifact
+
+        return link_artifact(self, artifact, target_path, aliases=aliases)
 
     # ------------------------------------------------------------------ finishing
     def finish(self, exit_code: int | None = None, quiet: bool | None = None) -> None:

@@ -35,7 +35,13 @@ ENV_STATS_INTERVAL: Final = "TRACKER_STATS_INTERVAL"
 ENV_HOST: Final = "TRACKER_HOST"
 ENV_API_KEY: Final = "TRACKER_API_KEY"
 ENV_SWEEP_ID: Final = "TRACKER_SWEEP_ID"
+ENV_SWEEP_PARAM_PATH: Final = "TRACKER_SWEEP_PARAM_PATH"  # set by sweep agents (tracker.sweeps)
 ENV_UI_URL: Final = "TRACKER_UI_URL"
+# Framework adapters (tracker.integrations), read through tracker._optional.adapter_env.
+ENV_LOG_MODEL: Final = "TRACKER_LOG_MODEL"
+ENV_WATCH: Final = "TRACKER_WATCH"
+ENV_FINISH_ON_TRAIN_END: Final = "TRACKER_FINISH_ON_TRAIN_END"
+ENV_NO_AUTOREGISTER: Final = "TRACKER_NO_AUTOREGISTER"
 
 _TRUE: Final = frozenset({"1", "true"})
 _FALSE: Final = frozenset({"0", "false"})
@@ -85,8 +91,33 @@ def env_float(name: str, default: float) -> float:
 
 
 def environ_copy() -> dict[str, str]:
-    """A copy of the whole environment (for run capture, which filters and redacts it)."""
-    return dict(os.environ)
+    """A copy of the whole environment (for run capture, which filters and redacts it).
+
+    Run capture calls this from the writer thread while the training thread may be
+    changing the environment; iterating ``os.environ`` then can raise RuntimeError, so
+    retry a few times.
+    """
+    for _ in range(5):
+        try:
+            return dict(os.environ)
+        except RuntimeError:
+            continue
+    return {}
+
+
+def set_env(values: Mapping[str, str | None]) -> dict[str, str | None]:
+    """Set (or, for None, unset) environment variables; return their previous values.
+
+    For sweep agents, which stage a run's id and parameters for ``init()``.
+    """
+    previous: dict[str, str | None] = {}
+    for name, value in values.items():
+        previous[name] = os.environ.get(name)
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+    return previous
 
 
 def strict() -> bool:
@@ -104,10 +135,63 @@ def data_root(override: str | os.PathLike[str] | None = None) -> Path:
     return Path.home() / ".tracker"
 
 
+_NETWORK_FS: Final = frozenset(
+    {"nfs", "nfs4", "lustre", "gpfs", "cifs", "smb3", "smbfs", "ceph", "glusterfs", "fuse.sshfs",
+     "beegfs", "panfs", "9p"}
+)
+_index_dirs: dict[Path, Path] = {}
+
+
+def filesystem_type(path: Path, mounts: str = "/proc/mounts") -> str | None:
+    """The filesystem type of ``path`` from the longest matching mount point (Linux), or None."""
+    try:
+        with open(mounts, encoding="utf-8", errors="replace") as f:
+            lines = f.read().splitlines()
+    except OSError:
+        return None
+    target = path
+    while not target.exists() and target != target.parent:
+        target = target.parent
+    resolved = str(target.resolve())
+    best, best_type = -1, None
+    for line in lines:
+        parts = line.split()
+        if len(parts) < 3:
+            continue
+        mount = parts[1].replace("\\040", " ")
+        inside = resolved == mount or resolved.startswith(mount.rstrip("/") + "/")
+        if inside and len(mount) > best:
+            best, best_type = len(mount), parts[2]
+    return best_type
+
+
 def index_dir(root: Path) -> Path:
-    """Where the SQLite index and state store live: ``$TRACKER_INDEX_DIR`` or the root."""
+    """Where the SQLite index and state store live.
+
+    ``$TRACKER_INDEX_DIR`` when set; else the data root, unless the root is on a network
+    filesystem (NFS, Lustre, GPFS, CIFS, ...), where SQLite locking is unreliable: then a
+    per-root folder under ``~/.cache/tracker/index`` on local disk, announced once at INFO.
+    """
     raw = env(ENV_INDEX_DIR)
-    return Path(raw).expanduser().absolute() if raw is not None else root
+    if raw is not None:
+        return Path(raw).expanduser().absolute()
+    cached = _index_dirs.get(root)
+    if cached is not None:
+        return cached
+    chosen = root
+    fstype = filesystem_type(root)
+    if fstype in _NETWORK_FS:
+        import hashlib
+        import logging
+
+        digest = hashlib.sha256(str(root).encode()).hexdigest()[:16]
+        chosen = Path.home() / ".cache" / "tracker" / "index" / digest
+        logging.getLogger("tracker").info(
+            "tracker: data root %s is on %s; keeping the SQLite index and state store on local "
+            "disk at %s (set %s to choose)", root, fstype, chosen, ENV_INDEX_DIR,
+        )
+    _index_dirs[root] = chosen
+    return chosen
 
 
 # W&B's documented ``wandb.Settings`` keys (wandb 0.31). Accepted so that W&B code runs;

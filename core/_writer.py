@@ -181,6 +181,8 @@ class Writer:
         self._seen: set[str] = set()
         self._resolve_needed = False
         self._start_time = time.time()
+        # A resumed run keeps counting its runtime from where the last session stopped.
+        self._runtime_offset = float((summary or {}).get("_runtime") or 0.0)
         self._seen_problems: set[str] = set()
         self._packer: Any = None
         # Media (tracker.Image, ...) are encoded by the packer's default hook; the store
@@ -304,7 +306,7 @@ class Writer:
             self._emit_summary(out)
         if exit_rec is not None:
             exit_rec.setdefault("ts", now)
-            exit_rec["runtime"] = now - self._start_time
+            exit_rec["runtime"] = now - self._start_time + self._runtime_offset
             out.append(self._frame([R.EXIT, exit_rec]))
         if not out and not self._unwritten and now - self._last_write >= self._heartbeat:
             out.append(self._frame([R.HEARTBEAT, now]))
@@ -375,7 +377,7 @@ class Writer:
         last = rows[-1]
         summary["_step"] = max(top, self._max_step)
         summary["_timestamp"] = last[1]
-        summary["_runtime"] = last[1] - self._start_time
+        summary["_runtime"] = last[1] - self._start_time + self._runtime_offset
         self._max_step = top
         self._summary_dirty = True
         try:

@@ -6,7 +6,8 @@ Every error tracker raises on purpose derives from :class:`Error`, so one
 
     tracker.Error
     ├── UsageError              misuse of the API, raised at once in the caller
-    │   └── UnsupportedError    a valid request tracker does not support (yet)
+    │   ├── UnsupportedError    a valid request tracker does not support (yet)
+    │   └── SweepConfigError    an invalid sweep config (every problem, with its path)
     ├── MissingExtraError       an optional dependency is missing (also a ModuleNotFoundError)
     ├── StorageError            reading or writing the data root failed
     │   ├── RunNotFoundError    no run with that id (e.g. ``resume="must"``)
@@ -26,6 +27,7 @@ __all__ = [
     "MissingExtraError",
     "RunNotFoundError",
     "StorageError",
+    "SweepConfigError",
     "TrackerDeprecationWarning",
     "TrackerWarning",
     "UnsupportedError",
@@ -51,6 +53,19 @@ class UsageError(Error):
 
 class UnsupportedError(UsageError):
     """A valid request that this version of tracker does not support."""
+
+
+class SweepConfigError(UsageError):
+    """A sweep config is invalid; raised before anything is created.
+
+    Attributes:
+        problems: One line per problem, each starting with its path
+            (``parameters.optimizer.parameters.lr.min: ...``).
+    """
+
+    def __init__(self, message: str, *, problems: list[str]) -> None:
+        super().__init__(message)
+        self.problems = problems
 
 
 class MissingExtraError(Error, ModuleNotFoundError):

@@ -1,6 +1,6 @@
 """Media: log images, a predictions table and a confusion matrix, then read them back.
 
-Needs the ``[media]`` extra (``pip install 'tracker[media]'``: Pillow and imageio-ffmpeg;
+Needs the ``[media]`` extra (``pip install 'tracker[media]'``: Pillow and PyAV;
 images are written without them, Pillow reads them back here). Trains a tiny softmax
 classifier on synthetic 8x8 "glyphs" with numpy, in a second or two on a CPU. Data goes
 to ``$TRACKER_DIR`` (default ``~/.tracker``). Run: ``python examples/media.py``.

@@ -38,8 +38,9 @@ def main() -> None:
     api_run = tracker.Api().run(run_path)
     print(f"run {api_run.id} ({api_run.name}) state={api_run.state}")
     print(f"config: {dict(api_run.config)}")
-    print(f"summary: loss={api_run.summary['loss']} final_w={api_run.summary['final_w']:.3f}")
-    for row in api_run.scan_history(keys=["loss", "params.w"]):
+    loss = api_run.summary["loss"]
+    print(f"summary: loss min={loss['min']:.4f} last={loss['last']:.4f} final_w={api_run.summary['final_w']:.3f}")
+    for row in api_run.scan_history(keys=["_step", "loss", "params.w"]):
         if row["_step"] % 10 == 0:
             print(f"  step {row['_step']:>3}  loss {row['loss']:.4f}  w {row['params.w']:.3f}")
 

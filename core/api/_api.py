@@ -10,11 +10,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
+from tracker.api._artifacts import ApiArtifactsMixin
 from tracker.api._filters import compile_filter, sort_runs
 from tracker.api._run import Run, Runs
 from tracker.errors import RunNotFoundError, UsageError
 
 if TYPE_CHECKING:
+    from tracker.api._sweeps import Sweep
     from tracker.storage._sqlite_index import SQLiteIndex
     from tracker.storage._sqlite_state import SQLiteStateStore
 
@@ -41,7 +43,7 @@ class Project:
     last_created: float | None
 
 
-class Api:
+class Api(ApiArtifactsMixin):
     """Read runs, histories and summaries: W&B's ``wandb.Api()`` over local data.
 
     Every call first brings the index up to date with the run logs (incrementally,
@@ -111,11 +113,13 @@ class Api:
         return self.state.run_edits(project)
 
     def close(self) -> None:
-        """Close the index and state store connections."""
+        """Close the index and state store connections (a later call opens them again)."""
         if self._index is not None:
             self._index.close()
+            self._index = None
         if self._state is not None:
             self._state.close()
+            self._state = None
 
     def flush(self) -> None:
         """W&B clears its caches here; tracker reads fresh data on every call."""
@@ -229,6 +233,12 @@ class Api:
         if not _ID_RE.match(run_id):
             raise UsageError(f"run({path!r}): {run_id!r} is not a valid run id.")
         return project, run_id
+
+    def sweep(self, path: str) -> Sweep:
+        """A sweep by ``ID``, ``project/ID`` or ``entity/project/ID``: ``runs``, ``best_run()``, ``state``."""
+        from tracker.api._sweeps import Sweep
+
+        return Sweep(self, path)
 
     def __repr__(self) -> str:
         return f"<Api root={str(self.root)!r}>"

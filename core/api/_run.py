@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import datetime as _dt
-from collections.abc import Iterator, Sequence
-from typing import TYPE_CHECKING, Any, Final, overload
+from collections.abc import Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Final, TypeVar, overload
 
+from tracker.api._artifacts import RunArtifactsMixin
 from tracker.api._history import SPECIAL, STEP, select, to_dicts, to_frame
 from tracker.errors import UsageError
 from tracker.storage._liveness import effective_state
@@ -26,7 +27,7 @@ def _iso(ts: float) -> str:
     return _dt.datetime.fromtimestamp(ts, _dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
 
 
-class Run:
+class Run(RunArtifactsMixin):
     """One run, read from the index. Returned by :meth:`Api.run` and :meth:`Api.runs`.
 
     Attributes:
@@ -172,6 +173,11 @@ class Run:
             from tracker._optional import require_extra
 
             require_extra("pandas", feature="Run.history(pandas=True)", extra="data")
+        return _retry(lambda: self._history(samples, keys, x_axis, pandas, stream))
+
+    def _history(
+        self, samples: int | None, keys: list[str] | None, x_axis: str, pandas: bool, stream: str
+    ) -> Any:
         api = self._api
         api._refresh(self.project, self.id)
         if stream in _EVENTS:
@@ -253,11 +259,13 @@ class Run:
             required = data_keys
         window = max(page_size, CHUNK_POINTS)
         for lo in range(0, record.rows_logged, window):
-            series = api.index.series(self.project, self.id, data_keys, min_seq=lo, max_seq=lo + window)
-            if not series:
-                continue
-            rows = select(series, data_keys, required=required)
-            dicts = to_dicts(rows, out_keys, self._created, special=keys is None)
+
+            def page(lo: int = lo) -> tuple[Any, list[dict[str, Any]]]:
+                series = api.index.series(self.project, self.id, data_keys, min_seq=lo, max_seq=lo + window)
+                rows = select(series, data_keys, required=required)
+                return rows, to_dicts(rows, out_keys, self._created, special=keys is None)
+
+            rows, dicts = _retry(page)
             for row, step in zip(dicts, rows.step.tolist(), strict=True):
                 if (min_step is None or step >= min_step) and (max_step is None or step < max_step):
                     yield row
@@ -279,6 +287,21 @@ class Run:
     def delete(self) -> None:
         """Hide the run from listings (a user edit; the run log stays on disk)."""
         self._api.state.edit_run(self.project, self.id, deleted=True)
+
+
+_T = TypeVar("_T")
+
+
+def _retry(read: Callable[[], _T]) -> _T:
+    """Run a read again when the index was rewritten under it (a rewind, a rebuild)."""
+    from tracker.storage._base import IndexChangedError
+
+    for _attempt in range(4):
+        try:
+            return read()
+        except IndexChangedError:
+            continue
+    return read()
 
 
 def _check_keys(keys: Any, what: str) -> list[str]:

@@ -44,7 +44,7 @@ def _common() -> _Parser:
 
 def _build() -> _Parser:
     from tracker._version import __version__
-    from tracker.cli import _export, _runs
+    from tracker.cli import _artifact, _export, _gc, _runs, _sweep, _ui
 
     common = _common()
     parser = _Parser(
@@ -62,6 +62,10 @@ def _build() -> _Parser:
     _runs.add_show(runs_cmds, common)
 
     _export.add(commands, common)
+    _sweep.add(commands, common)
+    _artifact.add(commands, common)
+    _ui.add(commands, common)
+    _gc.add(commands, common)
     parser.set_defaults(_parser=parser)
     return parser
 

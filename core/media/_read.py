@@ -211,7 +211,8 @@ def read_video(run_dir: str | os.PathLike[str], ref: dict[str, Any]) -> Any:
     """The frames of a ``video-file`` reference: uint8 array ``TxHxWx3``.
 
     Raises:
-        MissingExtraError: imageio-ffmpeg (MP4/WebM) or Pillow (GIF) is not installed.
+        MissingExtraError: PyAV (MP4/WebM) or Pillow (GIF) is not installed.
+        StorageError: The file cannot be decoded.
     """
     import numpy as np
 
@@ -225,20 +226,21 @@ def read_video(run_dir: str | os.PathLike[str], ref: dict[str, Any]) -> Any:
 
         with PILImage.open(path) as img:
             return np.stack([np.asarray(f.convert("RGB")) for f in ImageSequence.Iterator(img)])
-    require_extra("imageio_ffmpeg", feature="reading MP4/WebM videos", extra="media")
-    import re
-    import subprocess
+    require_extra("av", feature="reading MP4/WebM videos", extra="media")
+    import av
 
-    from imageio_ffmpeg import get_ffmpeg_exe
-
-    cmd = [get_ffmpeg_exe(), "-nostdin", "-i", str(path), "-f", "rawvideo", "-pix_fmt", "rgb24", "-"]
-    proc = subprocess.run(cmd, capture_output=True, timeout=600, check=False)
-    log = proc.stderr.decode(errors="replace")
-    size = re.search(r"Output #0.*?Stream #\S+: Video: rawvideo.*?, (\d+)x(\d+)", log, re.S)
-    if proc.returncode != 0 or size is None:
-        raise StorageError(f"cannot decode video {ref.get('path')}: {log[-500:]}", path=str(path))
-    w, h = int(size.group(1)), int(size.group(2))
-    return np.frombuffer(proc.stdout, dtype=np.uint8).reshape(-1, h, w, 3)
+    try:
+        with av.open(str(path)) as container:
+            if not container.streams.video:
+                raise StorageError(f"video {ref.get('path')} has no video stream.", path=str(path))
+            stream = container.streams.video[0]
+            stream.thread_type = "AUTO"  # decoding releases the GIL; let FFmpeg use threads
+            frames = [f.to_ndarray(format="rgb24") for f in container.decode(stream)]
+    except av.FFmpegError as exc:
+        raise StorageError(f"cannot decode video {ref.get('path')}: {exc}", path=str(path)) from None
+    if not frames:
+        raise StorageError(f"video {ref.get('path')} has no frames.", path=str(path))
+    return np.stack(frames)
 
 
 def read_table(run_dir: str | os.PathLike[str], ref: dict[str, Any], pandas: bool = True) -> Any:

@@ -1,8 +1,10 @@
-"""``tracker.Video``: frames encoded to MP4 (imageio-ffmpeg) or GIF (Pillow) in the writer.
+"""``tracker.Video``: frames encoded to MP4/WebM (PyAV) or GIF (Pillow) in the writer.
 
-MP4 (H.264, yuv420p, playable in every browser) uses the ffmpeg binary that ships
-inside the ``imageio-ffmpeg`` wheel (the ``[media]`` extra), so users install no system
-ffmpeg. Without imageio-ffmpeg the default format falls back to GIF, written by Pillow
+MP4 (H.264, yuv420p, playable in every browser) and WebM (VP9, or VP8 where the
+build lacks VP9) are encoded in-process by PyAV (``av``, the ``[media]`` extra), whose
+wheels bundle the FFmpeg libraries: users install no system ffmpeg and tracker starts
+no child process (SPEC §3); PyAV releases the GIL while it converts, encodes and
+writes. Without PyAV the default format falls back to GIF, written by Pillow
 (palette-quantised: lossy colours, larger files); ``format="mp4"`` then raises
 :class:`~tracker.errors.MissingExtraError`.
 """
@@ -28,8 +30,14 @@ __all__ = ["Video"]
 
 _FILE_TYPES = ("mp4", "webm", "gif", "ogg", "ogv", "mov", "mkv", "avi")
 _FORMATS = ("mp4", "webm", "gif")
-_CODECS = {"mp4": "libx264", "webm": "libvpx-vp9"}
-_TIMEOUT = 600.0  # seconds for one encode: a hung ffmpeg must not hold the writer forever
+# Encoders to try, best first, with their options (what ``ffmpeg -crf ...`` used to get).
+_CODECS: dict[str, tuple[tuple[str, dict[str, str]], ...]] = {
+    "mp4": (("libx264", {"crf": "15", "preset": "fast"}), ("libopenh264", {"b": "8M"})),
+    "webm": (
+        ("libvpx-vp9", {"crf": "20", "b": "0", "row-mt": "1"}),  # constant quality
+        ("libvpx", {"crf": "10", "b": "4M"}),  # VP8: crf needs a bitrate cap
+    ),
+}
 
 
 class Video(Media):
@@ -43,12 +51,12 @@ class Video(Media):
         caption: Shown with the video.
         fps: Frames per second for arrays (default 4, as W&B).
         format: ``mp4`` (default with the ``[media]`` extra), ``webm`` or ``gif``
-            (the default without imageio-ffmpeg).
+            (the default without PyAV).
 
     Raises:
         UsageError: Wrong rank, channel count or dtype, out-of-range values, a bad
             ``fps`` or ``format``, a missing file.
-        MissingExtraError: Pillow (GIF) or imageio-ffmpeg (MP4, WebM) is not installed.
+        MissingExtraError: Pillow (GIF) or PyAV (MP4, WebM) is not installed.
 
     Example:
         >>> import numpy as np
@@ -133,7 +141,7 @@ class Video(Media):
             if self.format == "gif":
                 ref.update(store.write("video", _encode_gif(rgb, self.fps), "gif"))
             else:
-                ref.update(_encode_ffmpeg(rgb, self.fps, self.format, store))
+                ref.update(_encode_av(rgb, self.fps, self.format, store))
             ref.update(frames=int(rgb.shape[0]), fps=self.fps, width=self.width, height=self.height)
         if self.caption is not None:
             ref["caption"] = self.caption
@@ -146,7 +154,7 @@ class Video(Media):
 def _choose_format(fmt: str | None) -> str:
     if fmt is None:
         try:
-            require_extra("imageio_ffmpeg", feature="tracker.Video (MP4)", extra="media")
+            require_extra("av", feature="tracker.Video (MP4)", extra="media")
         except MissingExtraError:
             fmt = "gif"  # the documented fallback: Pillow only
         else:
@@ -157,7 +165,7 @@ def _choose_format(fmt: str | None) -> str:
     if fmt == "gif":
         require_extra("PIL", feature="tracker.Video(format='gif')", extra="media")
     else:
-        require_extra("imageio_ffmpeg", feature=f"tracker.Video(format={fmt!r})", extra="media")
+        require_extra("av", feature=f"tracker.Video(format={fmt!r})", extra="media")
     return fmt
 
 
@@ -187,35 +195,48 @@ def _encode_gif(rgb: Any, fps: float) -> bytes:
     return buf.getvalue()
 
 
-def _encode_ffmpeg(rgb: Any, fps: float, fmt: str, store: Any) -> dict[str, Any]:
-    import subprocess
+def _encoder(fmt: str) -> tuple[str, dict[str, str]]:
+    """The first encoder for ``fmt`` that this PyAV build has, with its options."""
+    from av.codec import Codec
 
+    for name, options in _CODECS[fmt]:
+        try:
+            Codec(name, "w")
+        except ValueError:  # av.codec.codec.UnknownCodecError: not in this build
+            continue
+        return name, options
+    names = ", ".join(name for name, _ in _CODECS[fmt])
+    raise RuntimeError(f"this PyAV build has no {fmt} video encoder (tried {names}).")
+
+
+def _encode_av(rgb: Any, fps: float, fmt: str, store: Any) -> dict[str, Any]:
+    from fractions import Fraction
+
+    import av
     import numpy as np
-    from imageio_ffmpeg import get_ffmpeg_exe
 
     # yuv420p needs even sizes: pad the right/bottom edge by one pixel when odd.
     h, w = rgb.shape[1:3]
     if h % 2 or w % 2:
         rgb = np.pad(rgb, ((0, 0), (0, h % 2), (0, w % 2), (0, 0)), mode="edge")
         h, w = rgb.shape[1:3]
+    codec, options = _encoder(fmt)
+    rate = Fraction(fps).limit_denominator(1001)
     tmp = store.temp_path("video", fmt)
-    quality = (
-        ["-crf", "15", "-preset", "fast", "-movflags", "+faststart"]
-        if fmt == "mp4"
-        else ["-crf", "20", "-b:v", "0"]
-    )
-    cmd = [
-        get_ffmpeg_exe(), "-y", "-loglevel", "error", "-f", "rawvideo", "-pix_fmt", "rgb24",
-        "-s", f"{w}x{h}", "-r", f"{fps}", "-i", "-", "-an", "-c:v", _CODECS[fmt],
-        "-pix_fmt", "yuv420p", *quality, str(tmp),
-    ]  # fmt: skip
+    container_options = {"movflags": "+faststart"} if fmt == "mp4" else {}
     try:
-        # subprocess.run releases the GIL while ffmpeg works and reaps it fully.
-        proc = subprocess.run(cmd, input=rgb.tobytes(), capture_output=True, timeout=_TIMEOUT, check=False)
-        if proc.returncode != 0:
-            raise RuntimeError(
-                f"ffmpeg exited with {proc.returncode}: {proc.stderr.decode(errors='replace')[-500:]}"
-            )
+        try:
+            with av.open(str(tmp), "w", format=fmt, container_options=container_options) as out:
+                stream = out.add_stream(codec, rate=rate, options=dict(options))
+                stream.width, stream.height, stream.pix_fmt = int(w), int(h), "yuv420p"
+                stream.codec_context.time_base = 1 / rate
+                for i, pixels in enumerate(rgb):
+                    frame = av.VideoFrame.from_ndarray(pixels, format="rgb24")
+                    frame.pts = i
+                    out.mux(stream.encode(frame))  # to yuv420p and encode, GIL released
+                out.mux(stream.encode(None))  # flush the encoder's delayed frames
+        except av.FFmpegError as exc:
+            raise RuntimeError(f"encoding {fmt} with {codec} failed: {exc}") from exc
         return store.adopt("video", tmp, fmt)  # type: ignore[no-any-return]
     finally:
         tmp.unlink(missing_ok=True)

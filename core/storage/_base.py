@@ -22,15 +22,17 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, NamedTuple
 
-from tracker.errors import CorruptRecordError
+from tracker.errors import CorruptRecordError, StorageError
 
 if TYPE_CHECKING:
     import numpy as np
     from numpy.typing import NDArray
 
 __all__ = [
+    "ArtifactInfo",
     "ArtifactVersion",
     "IndexBackend",
+    "IndexChangedError",
     "JournalEntry",
     "KeyInfo",
     "LOG_NAME",
@@ -51,6 +53,15 @@ LOG_NAME: Final = "run.tlog"
 STATE_NAME: Final = "state.sqlite"
 #: History streams: ``default`` (logged rows) and ``events`` (system metrics; W&B's name).
 STREAMS: Final = {"default": 0, "events": 1, "system": 1}
+
+
+class IndexChangedError(StorageError):
+    """A lazily loaded part of a read no longer matches: the index was rewritten meanwhile.
+
+    Raised by a :class:`Series` column decoded on first use (timestamps) when a rewind or
+    a rebuild rewrote the key after its values were read; reading again gives a
+    consistent result, which is what ``Api`` does.
+    """
 
 
 # --------------------------------------------------------------------------- index records
@@ -74,6 +85,30 @@ class RunRecord(NamedTuple):
     ``state`` is what the log says (``running`` until an exit record arrives); whether a
     ``running`` run has crashed is decided at read time from ``host``, ``pid``,
     ``start_time`` and ``last_time`` (see :mod:`tracker.storage._liveness`).
+
+    Attributes:
+        project: Project name.
+        id: Run id.
+        name: Display name (the id when none was given).
+        entity: Entity recorded by ``init``, or None.
+        group: Group, or None.
+        job_type: Job type, or None.
+        tags: Tags from the log (user edits live in the state store).
+        notes: Notes from the log.
+        sweep_id: Sweep the run belongs to, or None.
+        created_at: Unix time of the first session's ``init``.
+        state: Exit state of the latest session, or ``running``.
+        exit_code: Exit code of the latest session, or None.
+        runtime: Seconds the latest session ran, once it exited.
+        host: Host of the latest session's writer.
+        pid: Its process id.
+        start_time: Its process start time (Linux clock ticks since boot), if recorded.
+        last_time: Time of the last record or heartbeat.
+        rows_logged: History rows in the log, superseded ones included.
+        max_step: Largest live ``_step`` (-1 when nothing was logged).
+        sessions: Number of sessions (1 + resumes).
+        config: Merged config.
+        summary: Last summary snapshot plus values logged after it.
     """
 
     project: str
@@ -228,7 +263,7 @@ class IndexBackend(ABC):
         Returns:
             The number of run logs that had new data.
         """
-        known = self.log_positions(project)
+        known = self.log_positions(project, run_id if project is not None else None)
         found = _discover(self.root, project, run_id)
         changed = [
             (proj, rid, Path(path))
@@ -245,8 +280,10 @@ class IndexBackend(ABC):
         return count
 
     @abstractmethod
-    def log_positions(self, project: str | None = None) -> dict[tuple[str, str], tuple[int, int]]:
-        """The ``(size, mtime_ns)`` of each run log as seen when it was last fully read."""
+    def log_positions(
+        self, project: str | None = None, run_id: str | None = None
+    ) -> dict[tuple[str, str], tuple[int, int]]:
+        """The ``(size, mtime_ns)`` of each run log (of a project, of one run) when last fully read."""
 
     @abstractmethod
     def ingest(self, project: str, run_id: str, path: Path) -> int:
@@ -406,6 +443,24 @@ class ArtifactVersion(NamedTuple):
         return f"v{self.version}"
 
 
+class ArtifactInfo(NamedTuple):
+    """One artifact (all its versions) as :meth:`StateStore.artifacts` lists it.
+
+    Attributes:
+        project: Project the artifact belongs to.
+        name: Artifact name.
+        type: Artifact type.
+        latest: Highest live version number, or None when every version is deleted.
+        versions: Number of live versions.
+    """
+
+    project: str
+    name: str
+    type: str
+    latest: int | None
+    versions: int
+
+
 class RegistryLink(NamedTuple):
     """An artifact version linked into a registry collection (``model-registry/<name>``).
 
@@ -534,6 +589,13 @@ class StateStore(ABC):
         self, project: str, name: str, *, include_deleted: bool = False
     ) -> list[ArtifactVersion]:
         """All versions of an artifact, oldest first."""
+
+    @abstractmethod
+    def artifacts(self, project: str | None = None) -> list[ArtifactInfo]:
+        """Every artifact (of ``project``, or of every project), sorted by project and name.
+
+        Artifacts whose versions are all deleted are listed with ``latest=None``.
+        """
 
     @abstractmethod
     def set_alias(self, project: str, name: str, alias: str, version: int) -> None:

@@ -164,6 +164,11 @@ def read_frames(path: str | os.PathLike[str], offset: int = 0) -> LogRead:
         with open(p, "rb") as f:
             if offset <= 0:
                 head = f.read(HEADER_SIZE)
+                if len(head) < HEADER_SIZE and file_header()[: len(head)] == head:
+                    # Killed between creating the file and writing its header: no records.
+                    out = LogRead(end=0, size=len(head))
+                    out.torn = bool(head)
+                    return out
                 parse_header(head, p)
                 offset = HEADER_SIZE
             else:

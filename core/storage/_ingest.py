@@ -320,6 +320,7 @@ def fold(records: list[tuple[int, list[Any]]], state: RunState, next_seq: int, n
                 builder.add(HISTORY_STREAM, rec[1], packed, next_seq)
                 next_seq += len(packed)
                 state.last_time = max(state.last_time, float(packed[-1][2]))
+                _tail(state.summary_tail, rec[1], packed)
         elif kind == R.SYSTEM:
             samples = _system_rows(rec[1], next_sys)
             if samples[1]:
@@ -342,6 +343,19 @@ def fold(records: list[tuple[int, list[Any]]], state: RunState, next_seq: int, n
             apply(rec)
     _flush(builder, ops, state)
     return Delta(ops, state, next_seq, next_sys, len(records))
+
+
+def _tail(tail: dict[str, Any], tables: list[list[str]], packed: list[list[Any]]) -> None:
+    """Fold a frame into ``RunState.summary_tail``: each key table's last row, in log order."""
+    if len(tables) == 1:
+        tail.update(zip(tables[0], packed[-1][3:], strict=True))
+        return
+    last: dict[int, int] = {}
+    for i, row in enumerate(packed):
+        last[row[0]] = i
+    for i in sorted(last.values()):
+        row = packed[i]
+        tail.update(zip(tables[row[0]], row[3:], strict=True))
 
 
 def _flush(builder: _Builder, ops: list[Segment | int], state: RunState) -> None:

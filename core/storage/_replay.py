@@ -43,6 +43,9 @@ class RunState:
         self.meta: dict[str, Any] = {}
         self.config: dict[str, Any] = {}
         self.summary: dict[str, Any] = {}
+        #: Last logged value of each key since the latest SUMMARY snapshot (a crash can
+        #: leave a few seconds of rows after it).
+        self.summary_tail: dict[str, Any] = {}
         self.rows: list[list[Any]] = []
         self.superseded: list[list[Any]] = []
         self.exit: dict[str, Any] | None = None
@@ -75,6 +78,17 @@ class RunState:
                 top = max(p[1] for p in packed)
                 if top > self.max_step:
                     self.max_step = top
+                # Last value per key since the last SUMMARY snapshot (written every few
+                # seconds): the last row of each key table of this frame, in log order.
+                tables = rec[1]
+                seen: dict[int, list[Any]] = {}
+                for p in reversed(packed):
+                    if p[0] not in seen:
+                        seen[p[0]] = p
+                        if len(seen) == len(tables):
+                            break
+                for p in sorted(seen.values(), key=packed.index):
+                    self.summary_tail.update(zip(tables[p[0]], p[3:], strict=True))
                 self.last_time = max(self.last_time, packed[-1][2])
         elif kind == R.CONFIG:
             self.config.update(rec[1])
@@ -82,6 +96,7 @@ class RunState:
                 self.config.pop(key, None)
         elif kind == R.SUMMARY:
             self.summary = rec[1]
+            self.summary_tail = {}
         elif kind == R.RUN:
             self.meta = rec[1]
             self.sessions += 1

@@ -1,26 +1,34 @@
 """The local index: run logs projected into one SQLite file (WAL) for fast reads.
 
-Schema (version :data:`SCHEMA_VERSION`; an index with another version is dropped and
-rebuilt, since it is disposable):
+Schema (version :data:`SCHEMA_VERSION`; an index with another version or of another
+data root is dropped and rebuilt, since it is disposable). 64 KiB pages, a 64 MiB page
+cache and a memory map: chunks are read as whole blobs.
 
 * ``meta(key, value)``: ``schema_version`` and the data ``root`` it indexes.
-* ``runs``: one row per run log: where reading stopped (``log_offset``, plus the
-  file's ``size``/``mtime_ns`` at that moment for a cheap "unchanged?" test), the next
-  row numbers, the folded scalars (name, state, host, pid, ...) as columns, and
-  ``config``/``summary``/``extra`` as msgpack blobs (``extra``: run record, exit,
-  alerts, capture, define_metric, files, artifacts).
+* ``runs``: one row per run log, clustered by ``(project, run_id)`` (``WITHOUT ROWID``,
+  so listing a project is one range scan; ``rid`` numbers the run for the chunks):
+  where reading stopped (``log_offset``, plus the file's ``size``/``mtime_ns`` at that
+  moment for a cheap "unchanged?" test), the next row numbers, ``created_at``, and two
+  msgpack blobs: ``record`` (what a listing needs: name, tags, state, host, pid, ...,
+  config and summary) and ``extra`` (what folding and details need: the run record,
+  exit, alerts, capture, define_metric, files, artifacts, raw summary and its tail).
 * ``chunks``: per ``(run, stream, key, kind)`` numbered chunks of at most
   :data:`~tracker.storage._ingest.CHUNK_POINTS` points. ``kind`` 0 holds numeric
   points as little-endian column blobs (row number and step as int64, stored as
-  ``first + stride * i`` when arithmetic; timestamp and value as float64) with the
+  ``first + stride * i`` when arithmetic; value and timestamp as float64) with the
   chunk's row and step range and min/max/first/last of the values; ``kind`` 1 holds
   other values (strings, bools, lists, media references) as one msgpack array.
+  Appends fill the last chunk before starting another, so chunk boundaries depend only
+  on the log, not on when it was read.
 * ``keys``: the key catalog per run and stream (counts, min, max, last step).
 
 Ingest reads a log from ``log_offset`` in slices, decodes and builds the columns
 outside any lock, then inside ``BEGIN IMMEDIATE`` checks that the stored offset has
 not moved (another process may have ingested the same bytes) and writes the chunks
-and the new offset in the same transaction.
+and the new offset in the same transaction. A rewind (``RESUME.rewind = N``) deletes
+the points with ``_step > N`` logged before it, in the same transaction. Many small
+logs (a first index of a big project) share transactions (:meth:`ingest_many`).
+Row codecs live in :mod:`tracker.storage._sqlite_rows`.
 """
 
 from __future__ import annotations
@@ -35,13 +43,14 @@ from tracker.errors import CorruptRecordError, StorageError
 from tracker.storage._base import (
     STREAMS,
     IndexBackend,
+    IndexChangedError,
     KeyInfo,
     ProjectInfo,
     RunRecord,
     Series,
     _skip_unreadable,
 )
-from tracker.storage._format import HEADER_SIZE, LogRead, parse_header, scan
+from tracker.storage._format import HEADER_SIZE
 from tracker.storage._ingest import (
     CHUNK_POINTS,
     HISTORY_STREAM,
@@ -52,14 +61,25 @@ from tracker.storage._ingest import (
     Segment,
     chunk_bounds,
     fold,
-    pack_ints,
-    pack_objects,
-    stats,
-    unpack_ints,
-    unpack_objects,
 )
 from tracker.storage._replay import RunState
 from tracker.storage._sqlite import Database, errors, snapshot, transaction
+from tracker.storage._sqlite_rows import (
+    NUM,
+    OBJ,
+    assemble_series,
+    decode_numeric,
+    decode_objects,
+    effective_summary,
+    numeric_row,
+    object_row,
+    packb,
+    read_slice,
+    restore_state,
+    run_record,
+    slice_series,
+    unpackb,
+)
 
 if TYPE_CHECKING:
     import numpy as np
@@ -67,47 +87,28 @@ if TYPE_CHECKING:
 
 __all__ = ["SQLiteIndex"]
 
-SCHEMA_VERSION: Final = "1"
+SCHEMA_VERSION: Final = "4"
 INDEX_NAME: Final = "index.sqlite"
 #: Bytes of log read per ingest transaction (a slice ends at a whole frame).
 SLICE_BYTES: Final = 64 * 1024 * 1024
-_NUM: Final = 0
-_OBJ: Final = 1
 
 _SCHEMA: Final = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS runs (
-    rid INTEGER PRIMARY KEY,
     project TEXT NOT NULL,
     run_id TEXT NOT NULL,
+    rid INTEGER NOT NULL UNIQUE,
     path TEXT NOT NULL,
     log_offset INTEGER NOT NULL DEFAULT 0,
     size INTEGER NOT NULL DEFAULT -1,
     mtime_ns INTEGER NOT NULL DEFAULT -1,
     next_seq INTEGER NOT NULL DEFAULT 0,
     next_sys INTEGER NOT NULL DEFAULT 0,
-    name TEXT,
-    entity TEXT,
-    grp TEXT,
-    job_type TEXT,
-    tags BLOB,
-    notes TEXT,
-    sweep_id TEXT,
     created_at REAL,
-    state TEXT,
-    exit_code INTEGER,
-    runtime REAL,
-    host TEXT,
-    pid INTEGER,
-    start_time INTEGER,
-    last_time REAL,
-    max_step INTEGER,
-    sessions INTEGER,
-    config BLOB,
-    summary BLOB,
+    record BLOB,
     extra BLOB,
-    UNIQUE (project, run_id)
-);
+    PRIMARY KEY (project, run_id)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS chunks (
     rid INTEGER NOT NULL,
     stream INTEGER NOT NULL,
@@ -130,8 +131,8 @@ CREATE TABLE IF NOT EXISTS chunks (
     step0 INTEGER NOT NULL,
     step_stride INTEGER NOT NULL,
     steps BLOB,
-    ts BLOB NOT NULL,
     vals BLOB NOT NULL,
+    ts BLOB NOT NULL,
     PRIMARY KEY (rid, stream, key, kind, cno)
 );
 CREATE TABLE IF NOT EXISTS keys (
@@ -148,25 +149,15 @@ CREATE TABLE IF NOT EXISTS keys (
 ) WITHOUT ROWID;
 """
 
-_RUN_COLUMNS: Final = (
-    "project, run_id, name, entity, grp, job_type, tags, notes, sweep_id, created_at, state, exit_code, "
-    "runtime, host, pid, start_time, last_time, next_seq, max_step, sessions, config, summary"
-)
+_RUN_COLUMNS: Final = "project, run_id, record"
 _CHUNK_COLUMNS: Final = "n, seq0, seq_stride, seqs, step0, step_stride, steps, ts, vals, is_int"
-
-
-def _packb(value: Any) -> bytes:
-    import msgpack
-
-    return msgpack.packb(value, use_bin_type=True)  # type: ignore[no-any-return]
-
-
-def _unpackb(blob: bytes | None) -> Any:
-    if blob is None:
-        return None
-    import msgpack
-
-    return msgpack.unpackb(blob, raw=False, strict_map_key=False)
+# Values come before timestamps in a row, so that reading values skips the timestamps'
+# overflow pages; column lists are spelled out wherever rows are written.
+_INSERT: Final = (
+    "INSERT OR REPLACE INTO chunks (rid, stream, key, kind, cno, n, seq_min, seq_max, step_min, step_max, "
+    "is_int, vmin, vmax, vfirst, vlast, seq0, seq_stride, seqs, step0, step_stride, steps, ts, vals) "
+    "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+)
 
 
 class SQLiteIndex(IndexBackend):
@@ -190,7 +181,13 @@ class SQLiteIndex(IndexBackend):
             path = index_dir(self.root) / INDEX_NAME
         self.path = Path(path)
         self._db = Database(
-            self.path, self._setup, ready=self._ready, synchronous="NORMAL", page_size=65536, cache_kib=65536
+            self.path,
+            self._setup,
+            ready=self._ready,
+            synchronous="NORMAL",
+            page_size=65536,
+            cache_kib=65536,
+            mmap_bytes=1 << 30,
         )
 
     def _ready(self, conn: sqlite3.Connection) -> bool:
@@ -226,12 +223,19 @@ class SQLiteIndex(IndexBackend):
             return self._db.conn
 
     # ---------------------------------------------------------------- ingest
-    def log_positions(self, project: str | None = None) -> dict[tuple[str, str], tuple[int, int]]:
+    def log_positions(
+        self, project: str | None = None, run_id: str | None = None
+    ) -> dict[tuple[str, str], tuple[int, int]]:
         """``(size, mtime_ns)`` of each run log when it was last read to its end."""
         conn = self._conn
         with errors(self.path, "reading the index"):
             if project is None:
                 rows = conn.execute("SELECT project, run_id, size, mtime_ns FROM runs").fetchall()
+            elif run_id is not None:
+                rows = conn.execute(
+                    "SELECT project, run_id, size, mtime_ns FROM runs WHERE project = ? AND run_id = ?",
+                    (project, run_id),
+                ).fetchall()
             else:
                 rows = conn.execute(
                     "SELECT project, run_id, size, mtime_ns FROM runs WHERE project = ?", (project,)
@@ -316,8 +320,8 @@ class SQLiteIndex(IndexBackend):
         conn = self._conn
         with errors(self.path, "reading the index"):
             row = conn.execute(
-                "SELECT rid, log_offset, size, mtime_ns, next_seq, next_sys, config, summary, extra, "
-                "sessions, last_time, max_step FROM runs WHERE project = ? AND run_id = ?",
+                "SELECT rid, log_offset, size, mtime_ns, next_seq, next_sys, record, extra "
+                "FROM runs WHERE project = ? AND run_id = ?",
                 (project, run_id),
             ).fetchone()
         try:
@@ -336,10 +340,10 @@ class SQLiteIndex(IndexBackend):
         reset = row is not None and st.st_size < offset  # the log was replaced: start over
         if reset:
             offset = 0
-        read = _read_slice(path, offset, SLICE_BYTES)
+        read = read_slice(path, offset, SLICE_BYTES)
         if row is None and not read.records:
             return None  # only a header so far: list the run once its run record is there
-        state = RunState(keep_rows=False) if row is None or reset else _restore(row)
+        state = RunState(keep_rows=False) if row is None or reset else restore_state(row)
         next_seq = 0 if row is None or reset else int(row[4])
         next_sys = 0 if row is None or reset else int(row[5])
         delta = fold(read.records, state, next_seq, next_sys)
@@ -363,11 +367,12 @@ class SQLiteIndex(IndexBackend):
         if (None if now is None else (int(now[0]), int(now[1]))) != prep.expected:
             return False  # someone else indexed these bytes: look again
         if now is None:
-            rid = conn.execute(
-                "INSERT INTO runs (project, run_id, path) VALUES (?, ?, ?)",
-                (prep.project, prep.run_id, str(prep.path)),
-            ).lastrowid
-            assert rid is not None
+            # Inside BEGIN IMMEDIATE: no other writer can take the same number.
+            rid = int(conn.execute("SELECT COALESCE(MAX(rid), 0) + 1 FROM runs").fetchone()[0])
+            conn.execute(
+                "INSERT INTO runs (project, run_id, rid, path) VALUES (?, ?, ?, ?)",
+                (prep.project, prep.run_id, rid, str(prep.path)),
+            )
         else:
             rid = int(now[0])
             if prep.reset:
@@ -406,12 +411,12 @@ class SQLiteIndex(IndexBackend):
         import numpy as np
 
         # A run indexed for the first time has no chunk to extend.
-        last = None if new else self._last_chunk(conn, rid, stream, key, _NUM)
+        last = None if new else self._last_chunk(conn, rid, stream, key, NUM)
         cno = 0
         if last is not None:
             cno = int(last[0])
             if last[1] < CHUNK_POINTS:
-                old = _decode_numeric(last[1:])
+                old = decode_numeric(last[1:])
                 ints = None
                 if pts.ints is not None or old.ints is not None:
                     ints = np.concatenate(
@@ -431,23 +436,21 @@ class SQLiteIndex(IndexBackend):
                 cno += 1
         rows = []
         for a, b in chunk_bounds(len(pts), 0, CHUNK_POINTS):
-            rows.append(_numeric_row(rid, stream, key, cno, pts, a, b))
+            rows.append(numeric_row(rid, stream, key, cno, pts, a, b))
             cno += 1
-        conn.executemany(
-            "INSERT OR REPLACE INTO chunks VALUES (?,?,?,0,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", rows
-        )
+        conn.executemany(_INSERT, rows)
 
     def _append_objects(
         self, conn: sqlite3.Connection, rid: int, stream: int, key: str, objs: Objects, *, new: bool
     ) -> None:
         import numpy as np
 
-        last = None if new else self._last_chunk(conn, rid, stream, key, _OBJ)
+        last = None if new else self._last_chunk(conn, rid, stream, key, OBJ)
         cno = 0
         if last is not None:
             cno = int(last[0])
             if last[1] < OBJECT_CHUNK_POINTS:
-                old = _decode_objects(last[1:])
+                old = decode_objects(last[1:])
                 objs = Objects(
                     np.concatenate([old.seq, objs.seq]),
                     np.concatenate([old.step, objs.step]),
@@ -458,11 +461,9 @@ class SQLiteIndex(IndexBackend):
                 cno += 1
         rows = []
         for a, b in chunk_bounds(len(objs), 0, OBJECT_CHUNK_POINTS):
-            rows.append(_object_row(rid, stream, key, cno, objs, a, b))
+            rows.append(object_row(rid, stream, key, cno, objs, a, b))
             cno += 1
-        conn.executemany(
-            "INSERT OR REPLACE INTO chunks VALUES (?,?,?,1,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", rows
-        )
+        conn.executemany(_INSERT, rows)
 
     def _rewind(self, conn: sqlite3.Connection, rid: int, step: int) -> None:
         """Hide history points with ``_step > step`` logged so far (``resume_from``)."""
@@ -476,8 +477,8 @@ class SQLiteIndex(IndexBackend):
                 "DELETE FROM chunks WHERE rid = ? AND stream = ? AND key = ? AND kind = ? AND cno = ?",
                 (rid, HISTORY_STREAM, key, kind, cno),
             )
-            if kind == _NUM:
-                pts = _decode_numeric(cols)
+            if kind == NUM:
+                pts = decode_numeric(cols)
                 keep = pts.step <= step
                 if keep.any():
                     kept = Points(
@@ -488,19 +489,19 @@ class SQLiteIndex(IndexBackend):
                         None if pts.ints is None else pts.ints[keep],
                     )
                     conn.execute(
-                        "INSERT INTO chunks VALUES (?,?,?,0,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                        _numeric_row(rid, HISTORY_STREAM, key, cno, kept, 0, len(kept)),
+                        _INSERT,
+                        numeric_row(rid, HISTORY_STREAM, key, cno, kept, 0, len(kept)),
                     )
             else:
-                objs = _decode_objects(cols)
+                objs = decode_objects(cols)
                 idx = [i for i, s in enumerate(objs.step.tolist()) if s <= step]
                 if idx:
                     kept_objs = Objects(
                         objs.seq[idx], objs.step[idx], objs.ts[idx], [objs.values[i] for i in idx]
                     )
                     conn.execute(
-                        "INSERT INTO chunks VALUES (?,?,?,1,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                        _object_row(rid, HISTORY_STREAM, key, cno, kept_objs, 0, len(kept_objs)),
+                        _INSERT,
+                        object_row(rid, HISTORY_STREAM, key, cno, kept_objs, 0, len(kept_objs)),
                     )
 
     @staticmethod
@@ -521,8 +522,9 @@ class SQLiteIndex(IndexBackend):
         st = delta.state
         meta = st.meta
         exit_rec = st.exit or {}
-        tags = meta.get("tags") or []
         extra = {
+            "summary": st.summary,
+            "summary_tail": st.summary_tail,
             "meta": meta,
             "exit": st.exit,
             "alerts": st.alerts,
@@ -533,38 +535,42 @@ class SQLiteIndex(IndexBackend):
         }
         pid = meta.get("pid")
         start_time = meta.get("start_time")
+        # Everything a listing needs in one msgpack array: one column to fetch and one
+        # C-level decode per run (per-column fetches cost more than the data).
+        record = [
+            meta.get("name"),
+            meta.get("entity"),
+            meta.get("group"),
+            meta.get("job_type"),
+            list(meta.get("tags") or []),
+            meta.get("notes"),
+            meta.get("sweep_id"),
+            float(meta.get("created") or 0.0),
+            st.state,
+            exit_rec.get("exit_code"),
+            exit_rec.get("runtime"),
+            meta.get("host"),
+            int(pid) if isinstance(pid, int) else None,
+            int(start_time) if isinstance(start_time, int) else None,
+            st.last_time,
+            delta.next_seq,
+            st.max_step,
+            st.sessions,
+            st.config,
+            effective_summary(st),
+        ]
         conn.execute(
             "UPDATE runs SET log_offset = ?, size = ?, mtime_ns = ?, next_seq = ?, next_sys = ?, "
-            "name = ?, entity = ?, grp = ?, job_type = ?, tags = ?, notes = ?, sweep_id = ?, "
-            "created_at = ?, state = ?, exit_code = ?, runtime = ?, host = ?, pid = ?, "
-            "start_time = ?, last_time = ?, max_step = ?, sessions = ?, config = ?, summary = ?, "
-            "extra = ? WHERE rid = ?",
+            "created_at = ?, record = ?, extra = ? WHERE rid = ?",
             (
                 offset,
                 stat[0],
                 stat[1],
                 delta.next_seq,
                 delta.next_sys,
-                meta.get("name"),
-                meta.get("entity"),
-                meta.get("group"),
-                meta.get("job_type"),
-                _packb(list(tags)),
-                meta.get("notes"),
-                meta.get("sweep_id"),
-                float(meta.get("created") or 0.0),
-                st.state,
-                exit_rec.get("exit_code"),
-                exit_rec.get("runtime"),
-                meta.get("host"),
-                int(pid) if isinstance(pid, int) else None,
-                int(start_time) if isinstance(start_time, int) else None,
-                st.last_time,
-                st.max_step,
-                st.sessions,
-                _packb(st.config),
-                _packb(st.summary),
-                _packb(extra),
+                record[7],
+                packb(record),
+                packb(extra),
                 rid,
             ),
         )
@@ -584,7 +590,7 @@ class SQLiteIndex(IndexBackend):
             rows = self._conn.execute(
                 f"SELECT {_RUN_COLUMNS} FROM runs WHERE project = ?", (project,)
             ).fetchall()
-        return [_record(r) for r in rows]
+        return [run_record(r) for r in rows]
 
     def run(self, project: str, run_id: str) -> RunRecord | None:
         """One indexed run, or None."""
@@ -592,7 +598,7 @@ class SQLiteIndex(IndexBackend):
             row = self._conn.execute(
                 f"SELECT {_RUN_COLUMNS} FROM runs WHERE project = ? AND run_id = ?", (project, run_id)
             ).fetchone()
-        return None if row is None else _record(row)
+        return None if row is None else run_record(row)
 
     def details(self, project: str, run_id: str) -> dict[str, Any]:
         """Alerts, capture, define_metric records, files and artifacts of a run."""
@@ -600,7 +606,7 @@ class SQLiteIndex(IndexBackend):
             row = self._conn.execute(
                 "SELECT extra FROM runs WHERE project = ? AND run_id = ?", (project, run_id)
             ).fetchone()
-        extra = _unpackb(row[0]) if row is not None else None
+        extra = unpackb(row[0]) if row is not None else None
         return extra if isinstance(extra, dict) else {}
 
     def keys(self, project: str, run_id: str, stream: str = "default") -> dict[str, KeyInfo]:
@@ -629,42 +635,106 @@ class SQLiteIndex(IndexBackend):
         if not wanted:
             return {}
         conn = self._conn
+        stream_no = _stream(stream)
+        # Numeric timestamps are not read here: most reads need them for few rows of
+        # one key (see _Timestamps); they are fetched, and checked, on first use.
         sql = (
-            f"SELECT c.key, c.kind, {', '.join('c.' + c.strip() for c in _CHUNK_COLUMNS.split(','))} "
+            "SELECT c.key, c.kind, c.rid, c.cno, c.n, c.seq0, c.seq_stride, c.seqs, c.step0, c.step_stride, "
+            "c.steps, CASE WHEN c.kind = 1 THEN c.ts END, c.vals, c.is_int "
             "FROM chunks c JOIN runs r ON r.rid = c.rid "
             "WHERE r.project = ? AND r.run_id = ? AND c.stream = ? "
         )
-        params: list[Any] = [project, run_id, _stream(stream)]
+        params: list[Any] = [project, run_id, stream_no]
         if min_seq is not None:
             sql += "AND c.seq_max >= ? "
             params.append(min_seq)
         if max_seq is not None:
             sql += "AND c.seq_min < ? "
             params.append(max_seq)
-        found: dict[str, tuple[list[Any], list[Objects]]] = {}
+        found: dict[str, tuple[list[Any], list[int], list[Objects]]] = {}
+        rid = -1
         with errors(self.path, "reading the index"), snapshot(conn):
             # Bounded IN lists: SQLite limits the number of host parameters.
             for i in range(0, len(wanted), 500):
                 part = wanted[i : i + 500]
                 query = sql + f"AND c.key IN ({','.join('?' * len(part))}) ORDER BY c.key, c.kind, c.cno"
-                for key, kind, *cols in conn.execute(query, [*params, *part]):
-                    nums, objs = found.setdefault(key, ([], []))
-                    if kind == _NUM:
+                for key, kind, chunk_rid, cno, *cols in conn.execute(query, [*params, *part]):
+                    rid = chunk_rid
+                    nums, cnos, objs = found.setdefault(key, ([], [], []))
+                    if kind == NUM:
                         nums.append(cols)
+                        cnos.append(cno)
                     else:
-                        objs.append(_decode_objects(cols))
+                        objs.append(decode_objects(cols))
         out: dict[str, Series] = {}
         for key in wanted:
             if key in found:
-                series = _series(*found[key])
+                nums, cnos, objs = found[key]
+                stamps = _Timestamps(self, rid, stream_no, key, cnos, [(c[0], c[1]) for c in nums])
+                series = assemble_series(nums, objs, stamps)
                 if min_seq is not None or max_seq is not None:
-                    series = _slice(series, min_seq, max_seq)
+                    series = slice_series(series, min_seq, max_seq)
                 if len(series):
                     out[key] = series
         return out
 
 
 # --------------------------------------------------------------------------- helpers
+class _Timestamps:
+    """Loads the timestamps of a key's numeric chunks when first needed.
+
+    The chunks are looked up again by number; each must still start at the same row and
+    hold at least as many points as when its values were read (appends only extend the
+    last chunk, so its first ``n`` timestamps are unchanged). Anything else means a
+    rewind or a rebuild rewrote the key in between: IndexChangedError, and the caller
+    reads again.
+    """
+
+    __slots__ = ("cnos", "index", "key", "rid", "shape", "stream")
+
+    def __init__(
+        self,
+        index: SQLiteIndex,
+        rid: int,
+        stream: int,
+        key: str,
+        cnos: list[int],
+        shape: list[tuple[int, int]],
+    ) -> None:
+        self.index = index
+        self.rid = rid
+        self.stream = stream
+        self.key = key
+        self.cnos = cnos
+        self.shape = shape
+
+    def blobs(self) -> list[bytes]:
+        if not self.cnos:
+            return []
+        with errors(self.index.path, "reading the index"):
+            rows = self.index._conn.execute(
+                "SELECT cno, n, seq0, ts FROM chunks WHERE rid = ? AND stream = ? AND key = ? AND kind = 0 "
+                "AND cno BETWEEN ? AND ?",
+                (self.rid, self.stream, self.key, self.cnos[0], self.cnos[-1]),
+            ).fetchall()
+        by_cno = {cno: (n, seq0, ts) for cno, n, seq0, ts in rows}
+        out = []
+        for cno, (n, seq0) in zip(self.cnos, self.shape, strict=True):
+            found = by_cno.get(cno)
+            if found is None or found[1] != seq0 or found[0] < n:
+                raise IndexChangedError(f"{self.index.path}: {self.key!r} was rewritten while being read")
+            out.append(found[2][: n * 8])
+        return out
+
+    def load(self) -> NDArray[np.float64]:
+        import numpy as np
+
+        blobs = self.blobs()
+        if not blobs:
+            return np.zeros(0, dtype=np.float64)
+        return np.concatenate([np.frombuffer(b, dtype="<f8") for b in blobs])
+
+
 #: Small logs committed together by ingest_many (one transaction, not one per run).
 _BATCH_RUNS: Final = 256
 
@@ -710,206 +780,3 @@ def _stream(name: str) -> int:
         from tracker.errors import UsageError
 
         raise UsageError(f"stream={name!r}: use 'default' or 'events' (alias 'system').") from None
-
-
-def _read_slice(path: Path, offset: int, limit: int) -> LogRead:
-    """Whole frames of ``path`` from ``offset``, at most ``limit`` bytes unless one frame is bigger."""
-    p = str(path)
-    try:
-        with open(p, "rb") as f:
-            if offset <= 0:
-                parse_header(f.read(HEADER_SIZE), p)
-                offset = HEADER_SIZE
-            f.seek(0, os.SEEK_END)
-            size = f.tell()
-            while True:
-                f.seek(offset)
-                data = f.read(limit)
-                out = scan(data, 0)
-                if out.records or len(data) < limit:
-                    break
-                limit *= 2  # a single frame larger than the slice
-    except FileNotFoundError as exc:
-        raise StorageError(f"run log {p} does not exist", path=p) from exc
-    except CorruptRecordError:
-        raise
-    except OSError as exc:
-        raise StorageError(f"cannot read run log {p}: {exc}", path=p) from exc
-    out.records = [(offset + o, r) for o, r in out.records]
-    out.end += offset
-    out.size = max(size, offset + len(data))
-    # A frame cut by the slice limit is not a torn tail: only the file's end can be.
-    out.torn = out.torn and len(data) < limit
-    return out
-
-
-def _restore(row: tuple[Any, ...]) -> RunState:
-    state = RunState(keep_rows=False)
-    state.config = _unpackb(row[6]) or {}
-    state.summary = _unpackb(row[7]) or {}
-    extra = _unpackb(row[8]) or {}
-    state.meta = extra.get("meta") or {}
-    state.exit = extra.get("exit")
-    state.alerts = extra.get("alerts") or []
-    state.capture = extra.get("capture") or {}
-    state.metrics = extra.get("metrics") or {}
-    state.files = extra.get("files") or []
-    state.artifacts = extra.get("artifacts") or []
-    state.sessions = int(row[9] or 0)
-    state.last_time = float(row[10] or 0.0)
-    state.max_step = int(row[11] if row[11] is not None else -1)
-    return state
-
-
-def _record(row: tuple[Any, ...]) -> RunRecord:
-    (project, run_id, name, entity, grp, job_type, tags, notes, sweep_id, created_at, state,
-     exit_code, runtime, host, pid, start_time, last_time, next_seq, max_step, sessions, config,
-     summary) = row  # fmt: skip
-    return RunRecord(
-        project=project,
-        id=run_id,
-        name=name or run_id,
-        entity=entity,
-        group=grp,
-        job_type=job_type,
-        tags=tuple(_unpackb(tags) or ()),
-        notes=notes,
-        sweep_id=sweep_id,
-        created_at=float(created_at or 0.0),
-        state=state or "running",
-        exit_code=exit_code,
-        runtime=runtime,
-        host=host,
-        pid=pid,
-        start_time=start_time,
-        last_time=float(last_time or 0.0),
-        rows_logged=int(next_seq or 0),
-        max_step=int(max_step if max_step is not None else -1),
-        sessions=int(sessions or 0),
-        config=_unpackb(config) or {},
-        summary=_unpackb(summary) or {},
-    )
-
-
-def _numeric_row(rid: int, stream: int, key: str, cno: int, p: Points, a: int, b: int) -> tuple[Any, ...]:
-    seq = p.seq[a:b]
-    step = p.step[a:b]
-    val = p.val[a:b]
-    seq0, seq_stride, seqs = pack_ints(seq)
-    step0, step_stride, steps = pack_ints(step)
-    lo, hi, first, last = stats(val)
-    is_int = int(p.ints is not None and bool(p.ints[a:b].all()))
-    return (
-        rid, stream, key, cno, b - a, int(seq[0]), int(seq[-1]), int(step.min()), int(step.max()), is_int,
-        lo, hi, first, last, seq0, seq_stride, seqs, step0, step_stride, steps,
-        p.ts[a:b].astype("<f8").tobytes(), val.astype("<f8").tobytes(),
-    )  # fmt: skip
-
-
-def _object_row(rid: int, stream: int, key: str, cno: int, o: Objects, a: int, b: int) -> tuple[Any, ...]:
-    seq = o.seq[a:b]
-    step = o.step[a:b]
-    seq0, seq_stride, seqs = pack_ints(seq)
-    step0, step_stride, steps = pack_ints(step)
-    return (
-        rid, stream, key, cno, b - a, int(seq[0]), int(seq[-1]), int(step.min()), int(step.max()), 0,
-        None, None, None, None, seq0, seq_stride, seqs, step0, step_stride, steps,
-        o.ts[a:b].astype("<f8").tobytes(), pack_objects(o.values[a:b]),
-    )  # fmt: skip
-
-
-def _decode_numeric(cols: Any) -> Points:
-    import numpy as np
-
-    n, seq0, seq_stride, seqs, step0, step_stride, steps, ts, vals, is_int = cols
-    return Points(
-        unpack_ints(seq0, seq_stride, seqs, n),
-        unpack_ints(step0, step_stride, steps, n),
-        np.frombuffer(ts, dtype="<f8"),
-        np.frombuffer(vals, dtype="<f8"),
-        np.ones(n, dtype=bool) if is_int else None,
-    )
-
-
-def _decode_objects(cols: Any) -> Objects:
-    import numpy as np
-
-    n, seq0, seq_stride, seqs, step0, step_stride, steps, ts, vals, _is_int = cols
-    return Objects(
-        unpack_ints(seq0, seq_stride, seqs, n),
-        unpack_ints(step0, step_stride, steps, n),
-        np.frombuffer(ts, dtype="<f8"),
-        unpack_objects(vals),
-    )
-
-
-def _series(chunks: list[Any], objs: list[Objects]) -> Series:
-    """Assemble a key's chunks; numeric ``_step``/timestamps are decoded only when used."""
-    import numpy as np
-
-    if not objs:
-        values = np.concatenate([np.frombuffer(c[8], dtype="<f8") for c in chunks])
-        is_int = all(c[9] for c in chunks)
-        seq_range = _contiguous(chunks)
-        seq = None if seq_range else np.concatenate([unpack_ints(c[1], c[2], c[3], c[0]) for c in chunks])
-
-        def step() -> NDArray[np.int64]:
-            return np.concatenate([unpack_ints(c[4], c[5], c[6], c[0]) for c in chunks])
-
-        def ts() -> NDArray[np.float64]:
-            return np.concatenate([np.frombuffer(c[7], dtype="<f8") for c in chunks])
-
-        return Series(seq, step, ts, values, is_int, seq_range)
-    # Mixed or non-numeric: merge both kinds by row number into Python values.
-    nums = [_decode_numeric(c) for c in chunks]
-    seq = np.concatenate([p.seq for p in nums] + [o.seq for o in objs])
-    order = np.argsort(seq, kind="stable")
-    merged: list[Any] = []
-    for p in nums:
-        merged.extend(int(v) for v in p.val.tolist()) if p.ints is not None else merged.extend(p.val.tolist())
-    for o in objs:
-        merged.extend(o.values)
-    step_all = np.concatenate([p.step for p in nums] + [o.step for o in objs])
-    ts_all = np.concatenate([p.ts for p in nums] + [o.ts for o in objs])
-    return Series(seq[order], step_all[order], ts_all[order], [merged[i] for i in order.tolist()], False)
-
-
-def _contiguous(chunks: list[Any]) -> tuple[int, int] | None:
-    """``(first, stop)`` when the chunks' row numbers are one unbroken ``range``."""
-    first = chunks[0][1]
-    expect = first
-    for n, seq0, stride, blob in (c[:4] for c in chunks):
-        if seq0 != expect or blob is not None or (stride != 1 and n > 1):
-            return None
-        expect = seq0 + n
-    return int(first), int(expect)
-
-
-def _slice(series: Series, min_seq: int | None, max_seq: int | None) -> Series:
-    import numpy as np
-
-    lo_seq = -(2**62) if min_seq is None else min_seq
-    hi_seq = 2**62 if max_seq is None else max_seq
-    values = series.values
-    if series.seq_range is not None:
-        first, stop = series.seq_range
-        i = min(max(lo_seq - first, 0), stop - first)
-        j = max(min(hi_seq - first, stop - first), i)
-        if (i, j) == (0, stop - first):
-            return series
-        whole = series
-        return Series(
-            None,
-            lambda: whole.step[i:j],
-            lambda: whole.ts[i:j],
-            values[i:j],
-            series.is_int,
-            (first + i, first + j),
-        )
-    seq = series.seq
-    keep = (seq >= lo_seq) & (seq < hi_seq)
-    if keep.all():
-        return series
-    idx = np.flatnonzero(keep)
-    sliced: Any = values[idx] if not isinstance(values, list) else [values[k] for k in idx.tolist()]
-    return Series(seq[idx], series.step[idx], series.ts[idx], sliced, series.is_int)

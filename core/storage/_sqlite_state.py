@@ -27,6 +27,7 @@ from typing import Any, Final
 from tracker.errors import UsageError
 from tracker.storage._base import (
     STATE_NAME,
+    ArtifactInfo,
     ArtifactVersion,
     JournalEntry,
     RegistryLink,
@@ -300,6 +301,26 @@ class SQLiteStateStore(StateStore):
             _artifact(project, name, row, aliases.get(int(row[0]), []))
             for row in rows
             if include_deleted or not row[5]
+        ]
+
+    def artifacts(self, project: str | None = None) -> list[ArtifactInfo]:
+        """Every artifact (of ``project``) with its type, latest live version and live count."""
+        conn = self._conn()
+        sql = (
+            "SELECT a.project, a.name, a.type, MAX(CASE WHEN v.deleted = 0 THEN v.version END), "
+            "COUNT(CASE WHEN v.deleted = 0 THEN 1 END) "
+            "FROM artifacts a LEFT JOIN artifact_versions v ON v.project = a.project AND v.name = a.name"
+        )
+        params: tuple[str, ...] = ()
+        if project is not None:
+            sql += " WHERE a.project = ?"
+            params = (project,)
+        sql += " GROUP BY a.project, a.name, a.type ORDER BY a.project, a.name"
+        with errors(self.path, "reading the state store"):
+            rows = conn.execute(sql, params).fetchall()
+        return [
+            ArtifactInfo(p, n, t, None if latest is None else int(latest), int(count))
+            for p, n, t, latest, count in rows
         ]
 
     def set_alias(self, project: str, name: str, alias: str, version: int) -> None:

@@ -1,10 +1,11 @@
 """Many writers, concurrent readers: zero errors, every point present.
 
 ``WRITERS`` processes each log ``STEPS`` steps (paced: a 20 ms pause every 500 steps)
-into one project while two reader processes run: one polls ``Api`` histories (every poll must see, per run, a prefix of
-the rows with the right values, never fewer rows than before) and one keeps refreshing
-the index. Readers stop when the parent closes their stdin. ``benchmarks/bench_read.py``
-runs :func:`concurrency_check` at full size (8 x 50,000).
+into one project while two reader processes run: one polls ``Api`` histories (every
+poll must see, per run, a prefix of the rows with the right values, never fewer rows
+than before) and one keeps refreshing the index. Readers stop when the parent closes
+their stdin. ``benchmarks/bench_read.py`` runs :func:`concurrency_check` at full size
+(8 x 50,000).
 """
 
 from __future__ import annotations

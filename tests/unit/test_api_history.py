@@ -292,3 +292,25 @@ def test_history_after_moving_the_data_root(logs: Any, root: Path, tmp_path: Pat
     moved = tmp_path / "moved"
     shutil.copytree(root, moved)
     assert len(Api(moved).run("p/a").history(pandas=False)) == 5
+
+
+def test_history_reads_again_when_the_index_changes_underneath(
+    logs: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tracker.storage import _sqlite_index
+    from tracker.storage._base import IndexChangedError
+
+    logs.run("p", "a").series(5, {"x": float})
+    original = _sqlite_index._Timestamps.load
+    calls = []
+
+    def flaky(self: Any) -> Any:
+        calls.append(1)
+        if len(calls) == 1:
+            raise IndexChangedError("rewritten meanwhile")
+        return original(self)
+
+    monkeypatch.setattr(_sqlite_index._Timestamps, "load", flaky)
+    rows = Api().run("p/a").history(pandas=False)
+    assert [r["x"] for r in rows] == [0.0, 1.0, 2.0, 3.0, 4.0]
+    assert len(calls) == 2

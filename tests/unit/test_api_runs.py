@@ -220,3 +220,15 @@ def test_reading_creates_no_state_store(project: Api, root: Path) -> None:
 def test_api_is_exported_lazily_light() -> None:
     assert tracker.Api is Api
     assert "tracker.Api" in repr(tracker.Api) or tracker.Api.__name__ == "Api"
+
+
+def test_summary_includes_rows_logged_after_the_last_snapshot(logs: Any) -> None:
+    from tracker.storage._format import R
+
+    run = logs.run("p", "crashy")
+    run.append([R.DEFINE_METRIC, {"name": "val/*", "summary": ["min"]}])
+    run.log({"loss": 1.0, "val/loss": 0.9}, step=0)
+    run.summary({"loss": 1.0, "val/loss": {"min": 0.9}, "_step": 0})
+    run.log({"loss": 0.5, "val/loss": 0.7}, step=1).log({"loss": 0.25, "val/loss": 0.8}, step=2)
+    summary = Api().run("p/crashy").summary
+    assert summary == {"loss": 0.25, "val/loss": {"min": 0.9}, "_step": 2}  # aggregates are not overwritten

@@ -109,7 +109,9 @@ def test_runs_show(data: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert "[INFO] hi: there" in out
     assert main(["runs", "show", "local/p/b", "--json"]) == 0
     info = json.loads(capsys.readouterr().out)
-    assert (info["state"], info["config"], info["summary"]) == ("failed", {"lr": 0.01}, {})
+    assert (info["state"], info["config"]) == ("failed", {"lr": 0.01})
+    # No SUMMARY record: the summary is the last logged row (what a resume would see).
+    assert info["summary"] == {"loss": 0.5, "img": {"_type": "image-file", "path": "x.png"}, "_step": 0}
 
 
 def test_runs_show_missing_run_exits_1(data: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -252,8 +252,7 @@ def test_a_reopened_run_appends_cleanly_after_a_torn_tail(root: Path, tail: str)
 @pytest.mark.parametrize(
     ("data", "message"),
     [
-        (b"", "shorter than its header"),
-        (file_header()[:10], "shorter than its header"),
+        (b"PK\x03\x04", "shorter than its header"),
         (b"PK\x03\x04" + bytes(12), "bad header"),
         (b"\x89TRKLOX\n" + file_header()[8:], "bad header"),
         (file_header()[:12] + b"\0\0\0\0", "bad header"),
@@ -266,6 +265,31 @@ def test_a_bad_header_raises(tmp_path: Path, data: bytes, message: str) -> None:
     with pytest.raises(CorruptRecordError, match=message) as info:
         read_frames(log)
     assert info.value.path == str(log)
+
+
+@pytest.mark.parametrize("cut", [0, 1, 10, HEADER_SIZE - 1])
+def test_a_log_killed_while_writing_its_header_reads_empty(tmp_path: Path, cut: int) -> None:
+    log = write(tmp_path / "run.tlog", file_header()[:cut])
+    result = read_frames(log)
+    assert result.records == []
+    assert result.end == 0
+    assert result.torn is (cut > 0)
+
+
+def test_a_run_killed_before_its_header_can_be_resumed_as_new(root: Path) -> None:
+    import tracker
+
+    first = tracker.init(project="p", id="early")
+    first.finish()
+    log = Path(first.dir) / "run.tlog"
+    log.write_bytes(file_header()[:5])
+    run = tracker.init(project="p", id="early", resume="allow")
+    run.log({"x": 1})
+    run.finish()
+    state = RunState()
+    state.feed(read_frames(log).records)
+    assert [r[2] for r in state.rows] == [{"x": 1}]
+    assert state.sessions == 1
 
 
 def test_a_newer_version_is_rejected_with_a_clear_message(tmp_path: Path) -> None:
@@ -352,3 +376,38 @@ def test_resume_renames_only_what_it_names(root: Path) -> None:
     run = tracker.init(project="p", id="named", resume="must")
     assert (run.name, run.tags) == ("second", ("t2",))
     run.finish()
+
+
+def test_summary_tail_holds_keys_logged_after_the_last_snapshot() -> None:
+    state = RunState()
+    state.apply([R.HISTORY, [["a", "b"], ["a"]], [[0, 0, 1.0, 1, 2], [1, 1, 2.0, 3], [0, 2, 3.0, 5, 6]]])
+    assert state.summary_tail == {"a": 5, "b": 6}
+    state.apply([R.SUMMARY, {"a": 5, "b": 6}])
+    assert state.summary_tail == {}
+    state.apply([R.HISTORY, [["a"], ["a", "b"]], [[0, 3, 4.0, 7], [1, 4, 5.0, 8, 9], [0, 5, 6.0, 10]]])
+    assert state.summary_tail == {"a": 10, "b": 9}
+
+
+def test_resume_after_a_crash_restores_values_logged_after_the_last_summary(root: Path) -> None:
+    import tracker
+
+    run = tracker.init(project="p", id="tail", settings={"stats_interval": 0})
+    for i in range(5):
+        run.log({"loss": float(i)})
+    run._writer.flush()
+    # A crash: no exit record and no summary snapshot after the rows.
+    run._finished = True
+    run._writer.close({"state": "finished"}, 5.0)
+    log = Path(run.dir) / "run.tlog"
+    good = [off for off, rec in read_frames(log).records if rec[0] == R.HISTORY][-1]
+    end = read_frames(log).records
+    cut = next(off for off, rec in end if off > good)
+    with open(log, "r+b") as f:
+        f.truncate(cut)
+    from tracker import _process
+
+    _process.forget(run)
+    resumed = tracker.init(project="p", id="tail", resume="must")
+    assert resumed.step == 5
+    assert resumed.summary["loss"] == 4.0
+    resumed.finish()

@@ -359,6 +359,24 @@ class TestSQLiteIndex(IndexContract):
         other.refresh()
         assert other.projects() == []
 
+    def test_lazy_timestamps_detect_a_rewrite(self, root: Path, logs: Any) -> None:
+        from tracker.storage._base import IndexChangedError
+        from tracker.storage._sqlite_index import SQLiteIndex
+
+        run = logs.run("p", "a")
+        run.series(10, {"x": float})
+        reader, writer = SQLiteIndex(root), SQLiteIndex(root)
+        reader.refresh()
+        appended = reader.series("p", "a", ["x"])["x"]
+        rewritten = reader.series("p", "a", ["x"])["x"]
+        run.series(5, {"x": float}, start=10)
+        writer.refresh()  # an append extends the last chunk: earlier reads stay valid
+        assert appended.ts.tolist() == [run.created + 1 + s for s in range(10)]
+        run.resume(rewind=3)
+        writer.refresh()  # a rewind rewrites the chunk: a lazy read must not mix versions
+        with pytest.raises(IndexChangedError):
+            rewritten.ts  # noqa: B018
+
     def test_sqlite_errors_become_storage_errors(self, root: Path, tmp_path: Path) -> None:
         from tracker.errors import StorageError
         from tracker.storage._sqlite_index import SQLiteIndex
@@ -391,3 +409,18 @@ def test_logs_being_created_or_unreadable(root: Path, logs: Any, monkeypatch: py
     logs.run("p", "new").log({"y": 2.0})
     index.refresh("p")
     assert sorted(r.id for r in index.runs("p")) == ["new", "ok"]
+
+
+def test_public_storage_names() -> None:
+    import tracker.storage as storage
+    from tracker.storage._base import IndexBackend, StateStore
+    from tracker.storage._sqlite_index import SQLiteIndex
+    from tracker.storage._sqlite_state import SQLiteStateStore
+
+    assert (storage.IndexBackend, storage.StateStore) == (IndexBackend, StateStore)
+    assert (storage.SQLiteIndex, storage.SQLiteStateStore) == (SQLiteIndex, SQLiteStateStore)
+    assert issubclass(SQLiteIndex, IndexBackend)
+    assert issubclass(SQLiteStateStore, StateStore)
+    assert sorted(storage.__all__) == storage.__dir__()
+    with pytest.raises(AttributeError):
+        storage.Nope  # noqa: B018

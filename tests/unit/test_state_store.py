@@ -121,6 +121,28 @@ class StateStoreContract:
         with pytest.raises(UsageError):
             store.set_alias("p", "m", "latest", 1)
 
+    def test_artifacts_lists_names_types_and_latest_live_version(self, store: StateStore) -> None:
+        from tracker.storage._base import ArtifactInfo
+
+        assert store.artifacts() == []
+        store.add_artifact_version("p", "model", "model", "d0")
+        store.add_artifact_version("p", "model", "model", "d1")
+        store.add_artifact_version("p", "data", "dataset", "d0")
+        store.add_artifact_version("q", "model", "model", "d0")
+        assert store.artifacts("p") == [
+            ArtifactInfo("p", "data", "dataset", 0, 1),
+            ArtifactInfo("p", "model", "model", 1, 2),
+        ]
+        listed = [(a.project, a.name) for a in store.artifacts()]
+        assert listed == [("p", "data"), ("p", "model"), ("q", "model")]
+        assert store.artifacts("nobody") == []
+        assert store.delete_artifact_version("p", "model", 1)
+        assert store.artifacts("p")[1] == ArtifactInfo("p", "model", "model", 0, 1)  # latest is the live one
+        assert store.delete_artifact_version("p", "model", 0)
+        assert store.artifacts("p")[1] == ArtifactInfo("p", "model", "model", None, 0)
+        assert store.add_artifact_version("p", "model", "model", "d2").version == 2
+        assert store.artifacts("p")[1] == ArtifactInfo("p", "model", "model", 2, 1)
+
     def test_concurrent_adds_get_distinct_consecutive_numbers(self, make_store: MakeStore) -> None:
         per_thread = 15
 

@@ -1,0 +1,612 @@
+"""The dashboard's FastAPI app: JSON API, live stream (SSE) and the static single-page app.
+
+Data is addressed by project name, run id and metric key, all checked against what the
+index holds; no client-supplied filesystem path is ever opened (media and files are
+looked up in the run's own records, then resolved inside the run directory).
+"""
+
+# No ``from __future__ import annotations``: FastAPI reads the endpoint annotations of
+# functions defined inside build(), which string annotations could not resolve.
+
+import asyncio
+import hashlib
+import hmac
+import json
+import math
+import os
+import re
+import threading
+import time
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any, Final
+
+from tracker.errors import RunNotFoundError, StorageError, UsageError
+
+__all__ = ["build"]
+
+STATIC: Final = Path(__file__).parent / "static"
+LOOPBACK: Final = ("127.0.0.1", "localhost", "::1", "[::1]")
+_NAME_RE: Final = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+_KEY_RE: Final = re.compile(r"^[^\x00-\x1f]{1,512}$")
+_X_KEYS: Final = ("_step", "_runtime", "_timestamp")
+MAX_BUCKETS: Final = 4000
+MAX_SERIES: Final = 4000
+
+
+def _json(data: Any) -> Any:
+    from starlette.responses import Response
+
+    return Response(
+        json.dumps(data, separators=(",", ":"), allow_nan=False, default=str).encode(),
+        media_type="application/json",
+    )
+
+
+def _clean(value: Any, depth: int = 0) -> Any:
+    """JSON-safe copy: non-finite floats become strings, unknown objects their repr."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else str(value)
+    if value is None or isinstance(value, (bool, int, str)):
+        return value
+    if depth > 20:
+        return repr(value)
+    if isinstance(value, dict):
+        return {str(k): _clean(v, depth + 1) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_clean(v, depth + 1) for v in value]
+    return repr(value)
+
+
+def _flat(prefix: str, value: Any, out: dict[str, Any]) -> None:
+    """Flatten nested dicts to dotted keys, keeping scalars only (table columns)."""
+    if isinstance(value, dict):
+        if "_type" in value:  # media reference: not a column value
+            return
+        for k, v in value.items():
+            _flat(f"{prefix}.{k}" if prefix else str(k), v, out)
+    elif isinstance(value, float):
+        out[prefix] = value if math.isfinite(value) else str(value)
+    elif value is None or isinstance(value, (bool, int, str)):
+        out[prefix] = value
+    elif isinstance(value, (list, tuple)) and len(value) <= 16:
+        out[prefix] = json.dumps(_clean(value))
+
+
+class _Guard:
+    """ASGI middleware: Host check, Origin check, per-launch token (cookie, header or query)."""
+
+    def __init__(self, app: Any, *, token: str | None, hosts: tuple[str, ...]) -> None:
+        self.app = app
+        self.token = token
+        self.hosts = hosts
+        self.cookie = "tracker_token_" + hashlib.sha256((token or "").encode()).hexdigest()[:10]
+
+    def _host_ok(self, host: str) -> bool:
+        host = host.strip().lower()
+        if host.startswith("["):
+            name = host[: host.find("]") + 1]
+        else:
+            name = host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+        return name in self.hosts
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        from urllib.parse import parse_qs, urlsplit
+
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        if not self._host_ok(headers.get("host", "")):
+            await _refuse(send, 421, "Host not allowed: open the URL printed by `tracker ui`.")
+            return
+        origin = headers.get("origin")
+        if origin and origin != "null" and not self._host_ok(urlsplit(origin).netloc):
+            await _refuse(send, 403, "Cross-origin request refused.")
+            return
+        path: str = scope.get("path", "")
+        if self.token is None or path.startswith("/static/") or path == "/favicon.ico":
+            await self.app(scope, receive, send)
+            return
+        query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
+        given = (query.get("token") or [""])[0]
+        from_query = bool(given)
+        if not given:
+            given = headers.get("x-tracker-token", "")
+        if not given:
+            for part in headers.get("cookie", "").split(";"):
+                name, _, value = part.strip().partition("=")
+                if name == self.cookie:
+                    given = value
+        if not hmac.compare_digest(given.encode(), self.token.encode()):
+            await _refuse(send, 401, "Missing or wrong token: open the URL printed by `tracker ui`.")
+            return
+        if not from_query:
+            await self.app(scope, receive, send)
+            return
+        cookie = f"{self.cookie}={self.token}; Path=/; HttpOnly; SameSite=Strict"
+
+        async def send_cookie(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                message = dict(message)
+                message["headers"] = [*message.get("headers", []), (b"set-cookie", cookie.encode())]
+            await send(message)
+
+        await self.app(scope, receive, send_cookie)
+
+
+async def _refuse(send: Any, status: int, text: str) -> None:
+    body = text.encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"text/plain; charset=utf-8"),
+                (b"content-length", b"%d" % len(body)),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+class _Data:
+    """Reads for the endpoints (one Api per app; the index keeps a connection per thread)."""
+
+    def __init__(self, root: str | os.PathLike[str] | None) -> None:
+        from tracker.api import Api
+
+        self.api = Api(root)
+        self.root = self.api.root
+        self._lock = threading.Lock()
+
+    def run_dir(self, project: str, run_id: str) -> Path:
+        self.check_run(project, run_id)
+        return self.root / "projects" / project / "runs" / run_id
+
+    def check_run(self, project: str, run_id: str) -> Any:
+        return self.api.run(f"{project}/{run_id}")
+
+    def projects(self) -> list[dict[str, Any]]:
+        return [
+            {"name": p.name, "run_count": p.run_count, "last_created": p.last_created}
+            for p in self.api.projects()
+        ]
+
+    def runs(self, project: str) -> list[dict[str, Any]]:
+        runs = self.api.runs(project, order="-created_at")
+        records = {r.id: r for r in self.api.index.runs(project)}
+        now = time.time()
+        return [self.row(run, records.get(run.id), now) for run in runs]
+
+    @staticmethod
+    def row(run: Any, record: Any, now: float) -> dict[str, Any]:
+        created = record.created_at if record is not None else None
+        last = record.last_time if record is not None else None
+        if record is not None and run.state != "running" and record.runtime is not None:
+            duration: float | None = float(record.runtime)
+        elif created is not None and last is not None:
+            duration = max(0.0, (now if run.state == "running" else last) - created)
+        else:
+            duration = None
+        config: dict[str, Any] = {}
+        _flat("", {k: v for k, v in run.config.items() if not str(k).startswith("_")}, config)
+        summary: dict[str, Any] = {}
+        _flat("", {k: v for k, v in run.summary.items() if not str(k).startswith("_tracker")}, summary)
+        return {
+            "id": run.id,
+            "name": run.name,
+            "state": run.state,
+            "tags": list(run.tags),
+            "group": run.group,
+            "created": created,
+            "heartbeat": last,
+            "duration": duration,
+            "max_step": record.max_step if record is not None else -1,
+            "config": config,
+            "summary": summary,
+        }
+
+    def keys(self, project: str, run_ids: list[str] | None) -> list[dict[str, Any]]:
+        index = self.api.index
+        index.refresh(project)
+        ids = run_ids if run_ids is not None else [r.id for r in index.runs(project)]
+        found: dict[str, int] = {}
+        for run_id in ids:
+            for key, info in index.keys(project, run_id).items():
+                if info.numeric > 0 and not key.startswith("_"):
+                    found[key] = found.get(key, 0) + 1
+        return [{"key": k, "runs": n} for k, n in sorted(found.items())]
+
+    def series(self, body: dict[str, Any]) -> dict[str, Any]:
+        import numpy as np
+
+        from tracker.server._downsample import bucketize
+
+        project = _project(body.get("project"))
+        runs = body.get("runs") or []
+        keys = body.get("keys") or []
+        x_key = str(body.get("x") or "_step")
+        buckets = int(body.get("buckets") or 1000)
+        if not isinstance(runs, list) or not isinstance(keys, list):
+            raise UsageError("runs and keys must be lists.")
+        if len(runs) * len(keys) > MAX_SERIES:
+            raise UsageError(f"at most {MAX_SERIES} (run, key) pairs per request.")
+        if not 1 <= buckets <= MAX_BUCKETS:
+            raise UsageError(f"buckets must be between 1 and {MAX_BUCKETS}.")
+        for key in [*keys, x_key]:
+            if not isinstance(key, str) or not _KEY_RE.match(key):
+                raise UsageError(f"bad key {key!r}.")
+        x_min = body.get("x_min")
+        x_max = body.get("x_max")
+        x_min = float(x_min) if x_min is not None else None
+        x_max = float(x_max) if x_max is not None else None
+        index = self.api.index
+        self.api.runs(project)  # validates the name and refreshes the project
+        extra = [] if x_key in _X_KEYS else [x_key]
+        loaded: dict[str, dict[str, Any]] = {}
+        created: dict[str, float] = {}
+        lo: float | None = None
+        hi: float | None = None
+        for run_id in runs:
+            if not isinstance(run_id, str):
+                raise UsageError("run ids must be strings.")
+            record = index.run(project, run_id)
+            if record is None:
+                continue
+            created[run_id] = record.created_at
+            data = index.series(project, run_id, [*keys, *extra])
+            loaded[run_id] = data
+        xs: dict[tuple[str, str], tuple[Any, Any]] = {}
+        for run_id, data in loaded.items():
+            for key in keys:
+                s = data.get(key)
+                if s is None or not isinstance(s.values, np.ndarray):
+                    continue
+                if x_key == "_step":
+                    x = s.step.astype(np.float64)
+                elif x_key == "_timestamp":
+                    x = s.ts
+                elif x_key == "_runtime":
+                    x = s.ts - created[run_id]
+                else:
+                    xs_series = data.get(x_key)
+                    if xs_series is None or not isinstance(xs_series.values, np.ndarray):
+                        continue
+                    pos = np.searchsorted(xs_series.seq, s.seq)
+                    pos = np.minimum(pos, len(xs_series.seq) - 1)
+                    ok = xs_series.seq[pos] == s.seq
+                    x = np.where(ok, xs_series.values[pos], np.nan)
+                    keep = np.isfinite(x)
+                    xs[(run_id, key)] = (x[keep], s.values[keep])
+                    continue
+                xs[(run_id, key)] = (x, s.values)
+        for x, _y in xs.values():
+            if len(x):
+                lo = float(np.nanmin(x)) if lo is None else min(lo, float(np.nanmin(x)))
+                hi = float(np.nanmax(x)) if hi is None else max(hi, float(np.nanmax(x)))
+        x_lo = x_min if x_min is not None else lo
+        x_hi = x_max if x_max is not None else hi
+        out: dict[str, Any] = {}
+        for (run_id, key), (x, y) in xs.items():
+            out.setdefault(key, {})[run_id] = bucketize(x, y, x_lo, x_hi, buckets)
+        return {"x": x_key, "x_min": x_lo, "x_max": x_hi, "buckets": buckets, "series": out}
+
+    def run_info(self, project: str, run_id: str) -> dict[str, Any]:
+        from tracker.media._read import media_entries, run_files
+
+        run = self.check_run(project, run_id)
+        record = self.api.index.run(project, run_id)
+        run_dir = self.root / "projects" / project / "runs" / run_id
+        keys = self.api.index.keys(project, run_id)
+        try:
+            media = {k: len(v) for k, v in media_entries(run_dir).items()}
+            files = sorted(run_files(run_dir))
+        except (StorageError, OSError):
+            media, files = {}, []
+        return {
+            "run": self.row(run, record, time.time()),
+            "config": _clean(run.config),
+            "summary": _clean({k: v for k, v in run.summary.items() if not k.startswith("_tracker")}),
+            "metadata": _clean(run.metadata),
+            "notes": run.notes,
+            "keys": [k for k, info in keys.items() if info.numeric > 0 and not k.startswith("_")],
+            "media": media,
+            "files": files,
+        }
+
+    def system(self, project: str, run_id: str) -> dict[str, Any]:
+        from tracker.storage._system import system_rows
+
+        rows = system_rows(self.run_dir(project, run_id))
+        keys = sorted({k for r in rows for k, v in r.items() if k.startswith("system.") and _num(v)})
+        return {
+            "x": [r.get("_runtime") for r in rows],
+            "series": {k: [r[k] if _num(r.get(k)) else None for r in rows] for k in keys},
+        }
+
+    def console(self, project: str, run_id: str, tail: int) -> dict[str, Any]:
+        from tracker.storage._format import read_frames
+        from tracker.storage._replay import RunState
+
+        log = self.run_dir(project, run_id) / "run.tlog"
+        state = RunState(keep_rows=False)
+        state.feed(read_frames(log).records)
+        lines = state.console[-tail:]
+        return {
+            "total": len(state.console),
+            "lines": [
+                {"ts": ln[0], "stream": "stderr" if ln[1] == 2 else "stdout", "text": ln[2]} for ln in lines
+            ],
+        }
+
+    def media(self, project: str, run_id: str, key: str) -> dict[str, Any]:
+        from tracker.media._read import media_entries
+
+        entries = media_entries(self.run_dir(project, run_id), keys=[key]).get(key, [])
+        steps = []
+        for e in entries:
+            refs = e.refs
+            steps.append(
+                {
+                    "step": e.step,
+                    "items": [
+                        {
+                            "type": r.get("_type"),
+                            "caption": r.get("caption"),
+                            "index": i,
+                            "format": r.get("format"),
+                        }
+                        for i, r in enumerate(refs)
+                    ],
+                }
+            )
+        return {"key": key, "steps": steps}
+
+    def media_file(self, project: str, run_id: str, key: str, step: int, item: int) -> Path:
+        from tracker.media._read import media_entries, resolve
+
+        run_dir = self.run_dir(project, run_id)
+        for e in media_entries(run_dir, keys=[key]).get(key, []):
+            if e.step == step:
+                refs = e.refs
+                if 0 <= item < len(refs):
+                    return resolve(run_dir, refs[item])
+        raise RunNotFoundError(f"no media {key!r} at step {step} in run {run_id!r}.", run_id=run_id)
+
+    def file(self, project: str, run_id: str, name: str) -> Path:
+        from tracker.media._read import resolve, run_files
+
+        run_dir = self.run_dir(project, run_id)
+        files = run_files(run_dir)
+        if name not in files:
+            raise RunNotFoundError(f"run {run_id!r} saved no file {name!r}.", run_id=run_id)
+        return resolve(run_dir, "files/" + name)
+
+    def snapshot(self, project: str) -> dict[str, dict[str, Any]]:
+        runs = self.api.runs(project)
+        records = {r.id: r for r in self.api.index.runs(project)}
+        now = time.time()
+        out = {}
+        for run in runs:
+            record = records.get(run.id)
+            out[run.id] = {
+                "version": (
+                    run.state,
+                    record.rows_logged if record else 0,
+                    record.max_step if record else -1,
+                    run.name,
+                    tuple(run.tags),
+                ),
+                "row": self.row(run, record, now),
+            }
+        return out
+
+
+def _project(name: Any) -> str:
+    if not isinstance(name, str) or not _NAME_RE.match(name):
+        raise UsageError(f"{name!r} is not a valid project name.")
+    return name
+
+
+def _num(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def build(
+    root: str | os.PathLike[str] | None,
+    *,
+    token: str | None,
+    allowed_hosts: list[str] | None,
+    poll_interval: float,
+) -> Any:
+    """Build the app (see :func:`tracker.server.create_app`)."""
+    from fastapi import Body, FastAPI, HTTPException, Query, Request
+    from fastapi.routing import APIRoute
+    from starlette.concurrency import run_in_threadpool
+    from starlette.responses import FileResponse, HTMLResponse, Response, StreamingResponse
+    from starlette.routing import Mount
+    from starlette.staticfiles import StaticFiles
+
+    from tracker._version import __version__
+
+    data = _Data(root)
+
+    def guarded(fn: Callable[[], Any]) -> Any:
+        try:
+            return fn()
+        except RunNotFoundError as exc:
+            raise HTTPException(404, str(exc)) from None
+        except UsageError as exc:
+            raise HTTPException(400, str(exc)) from None
+        except StorageError as exc:
+            raise HTTPException(404, str(exc)) from None
+
+    def projects() -> Any:
+        """Projects of the data root with their run counts."""
+        return _json(guarded(data.projects))
+
+    def runs(project: str) -> Any:
+        """The runs table of a project: state, name, tags, times, flattened config and summary."""
+        return _json(guarded(lambda: data.runs(project)))
+
+    def keys(project: str, runs: str | None = Query(None, description="comma-separated run ids")) -> Any:
+        """Numeric metric keys of a project's runs (with how many runs logged each)."""
+        ids = [r for r in runs.split(",") if r] if runs else None
+        return _json(guarded(lambda: data.keys(project, ids)))
+
+    def series(body: dict[str, Any] = Body(...)) -> Any:  # noqa: B008 - FastAPI's way to declare a body
+        """Bucketed (first/min/max/last) or raw points of (run, key) pairs on one shared x grid.
+
+        Body: ``{project, runs: [id], keys: [key], x: "_step"|"_runtime"|"_timestamp"|key,
+        x_min, x_max, buckets}``.
+        """
+        return _json(guarded(lambda: data.series(body)))
+
+    def run_info(project: str, run_id: str) -> Any:
+        """One run: row, config, summary, metadata, metric keys, media keys, files."""
+        return _json(guarded(lambda: data.run_info(project, run_id)))
+
+    def system(project: str, run_id: str) -> Any:
+        """System metrics of a run as columns over ``_runtime``."""
+        return _json(guarded(lambda: data.system(project, run_id)))
+
+    def console(project: str, run_id: str, tail: int = Query(2000, ge=1, le=20000)) -> Any:
+        """The last lines of a run's console output."""
+        return _json(guarded(lambda: data.console(project, run_id, tail)))
+
+    def media(project: str, run_id: str, key: str) -> Any:
+        """The logged steps of a media key (the step slider's positions)."""
+        return _json(guarded(lambda: data.media(project, run_id, key)))
+
+    def media_file(project: str, run_id: str, key: str, step: int, item: int) -> Any:
+        """The file of one media item, found through the run's records."""
+        path = guarded(lambda: data.media_file(project, run_id, key, step, item))
+        return FileResponse(path, headers=_FILE_HEADERS)
+
+    def run_file(project: str, run_id: str, name: str) -> Any:
+        """A file saved by ``run.save()`` (only names the run recorded)."""
+        path = guarded(lambda: data.file(project, run_id, name))
+        return FileResponse(path, headers=_FILE_HEADERS, content_disposition_type="attachment")
+
+    async def events(request: Request, project: str) -> Any:
+        """Server-sent events: the rows of runs that changed (all runs in the first event)."""
+        guarded(lambda: _project(project))
+
+        async def stream() -> AsyncIterator[bytes]:
+            seen: dict[str, Any] = {}
+            last_ping = time.monotonic()
+            yield b"retry: 2000\n\n"
+            while not await request.is_disconnected():
+                try:
+                    snap = await run_in_threadpool(data.snapshot, project)
+                except (StorageError, UsageError):
+                    snap = {}
+                changed = [v["row"] for k, v in snap.items() if seen.get(k) != v["version"]]
+                removed = [k for k in seen if k not in snap]
+                seen = {k: v["version"] for k, v in snap.items()}
+                if changed or removed:
+                    payload = json.dumps({"runs": _clean(changed), "removed": removed}, separators=(",", ":"))
+                    yield f"event: runs\ndata: {payload}\n\n".encode()
+                    last_ping = time.monotonic()
+                elif time.monotonic() - last_ping > 15:
+                    yield b": ping\n\n"
+                    last_ping = time.monotonic()
+                await asyncio.sleep(poll_interval)
+
+        return StreamingResponse(
+            stream(),
+            media_type="text/event-stream",
+            headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+        )
+
+    index_html = (STATIC / "index.html").read_text(encoding="utf-8")
+    page_headers = dict(_PAGE_HEADERS)
+    page_headers["Content-Security-Policy"] += f"; script-src 'self' {_importmap_hash(index_html)}"
+
+    def page() -> Any:
+        """The single-page app (every page URL serves it; the client routes)."""
+        return HTMLResponse(index_html, headers=page_headers)
+
+    class _Static(StaticFiles):
+        # The platform's MIME table may be wrong (the Windows registry maps .js to
+        # text/plain): module scripts need a JavaScript type.
+        def file_response(self, full_path: Any, stat_result: Any, scope: Any, status_code: int = 200) -> Any:
+            response = super().file_response(full_path, stat_result, scope, status_code)
+            kind = _TYPES.get(Path(str(full_path)).suffix)
+            if kind is not None:
+                response.media_type = kind
+                response.headers["content-type"] = kind
+            response.headers["X-Content-Type-Options"] = "nosniff"
+            return response
+
+    def favicon() -> Any:
+        return Response((STATIC / "favicon.svg").read_bytes(), media_type="image/svg+xml")
+
+    api = "/api"
+    pr = api + "/projects/{project}"
+    rr = pr + "/runs/{run_id}"
+    routes = [
+        APIRoute(api + "/projects", projects, methods=["GET"]),
+        APIRoute(pr + "/runs", runs, methods=["GET"]),
+        APIRoute(pr + "/keys", keys, methods=["GET"]),
+        APIRoute(api + "/series", series, methods=["POST"]),
+        APIRoute(rr, run_info, methods=["GET"]),
+        APIRoute(rr + "/system", system, methods=["GET"]),
+        APIRoute(rr + "/console", console, methods=["GET"]),
+        APIRoute(rr + "/media/{key:path}/steps", media, methods=["GET"]),
+        APIRoute(rr + "/media/{key:path}/at/{step:int}/{item:int}", media_file, methods=["GET"]),
+        APIRoute(rr + "/files/{name:path}", run_file, methods=["GET"]),
+        APIRoute(api + "/events", events, methods=["GET"]),
+        APIRoute("/favicon.ico", favicon, methods=["GET"], include_in_schema=False),
+        APIRoute("/", page, methods=["GET"], include_in_schema=False),
+        APIRoute("/projects/{rest:path}", page, methods=["GET"], include_in_schema=False),
+        # follow_symlink: a strict editable install links the files; the path guard still applies.
+        Mount("/static", app=_Static(directory=STATIC, follow_symlink=True), name="static"),
+    ]
+    app = FastAPI(
+        title="tracker dashboard",
+        version=__version__,
+        routes=routes,
+        docs_url="/api/docs",
+        redoc_url=None,
+        openapi_url="/api/openapi.json",
+    )
+    hosts = tuple(h.lower() for h in (allowed_hosts or LOOPBACK))
+    app.add_middleware(_Guard, token=token, hosts=hosts)
+    app.state.data = data
+    return app
+
+
+_TYPES: Final = {
+    ".js": "text/javascript; charset=utf-8",
+    ".mjs": "text/javascript; charset=utf-8",
+    ".css": "text/css; charset=utf-8",
+    ".map": "application/json",
+    ".svg": "image/svg+xml",
+}
+
+
+def _importmap_hash(page: str) -> str:
+    """The CSP source allowing the page's inline import map (and no other inline script)."""
+    import base64
+
+    match = re.search(r'<script type="importmap">(.*?)</script>', page, re.S)
+    if match is None:
+        return ""
+    digest = hashlib.sha256(match.group(1).encode()).digest()
+    return f"'sha256-{base64.b64encode(digest).decode()}'"
+
+
+_FILE_HEADERS: Final = {
+    "Content-Security-Policy": "sandbox; default-src 'none'; img-src 'self'; media-src 'self'; "
+    "style-src 'unsafe-inline'",
+    "X-Content-Type-Options": "nosniff",
+}
+_PAGE_HEADERS: Final = {
+    "Content-Security-Policy": "default-src 'self'; img-src 'self' data: blob:; "
+    "style-src 'self' 'unsafe-inline'; frame-src 'self'; object-src 'none'; base-uri 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+}

@@ -1,0 +1,437 @@
+// tracker dashboard: Preact + htm components, uPlot charts, one EventSource per tab.
+import { h, render } from "preact";
+import { useEffect, useMemo, useRef, useState } from "preact/hooks";
+import htm from "htm";
+import uPlot from "uplot";
+
+const html = htm.bind(h);
+window.__charts = {};
+
+// ------------------------------------------------------------------ helpers
+const qs = new URLSearchParams(location.search);
+if (qs.has("token")) {
+  // The server set an HttpOnly cookie with this response; keep the token out of history.
+  qs.delete("token");
+  history.replaceState(null, "", location.pathname + (qs.toString() ? "?" + qs : ""));
+}
+
+async function api(path, body) {
+  const opts = body === undefined ? {} : {
+    method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body),
+  };
+  const res = await fetch("/api" + path, { credentials: "same-origin", ...opts });
+  if (!res.ok) throw new Error(`${res.status} ${await res.text()}`);
+  return res.json();
+}
+
+const enc = encodeURIComponent;
+function navigate(url) { history.pushState(null, "", url); window.dispatchEvent(new Event("popstate")); }
+function Link({ href, children, ...rest }) {
+  return html`<a href=${href} onClick=${(e) => { if (e.button === 0 && !e.metaKey && !e.ctrlKey) { e.preventDefault(); navigate(href); } }} ...${rest}>${children}</a>`;
+}
+
+function hash(s) { let x = 2166136261; for (let i = 0; i < s.length; i++) { x ^= s.charCodeAt(i); x = Math.imul(x, 16777619); } return x >>> 0; }
+export function runColor(id, alpha = 1) { const hue = (hash(id) * 137.508) % 360; return `hsla(${hue.toFixed(1)},70%,42%,${alpha})`; }
+
+function fmtTime(t) { return t == null ? "" : new Date(t * 1000).toISOString().replace("T", " ").slice(0, 19); }
+function fmtDur(s) {
+  if (s == null) return "";
+  s = Math.round(s);
+  const hh = Math.floor(s / 3600), mm = Math.floor((s % 3600) / 60), ss = s % 60;
+  return hh ? `${hh}h ${mm}m` : mm ? `${mm}m ${ss}s` : `${ss}s`;
+}
+function fmtVal(v) {
+  if (v == null) return "";
+  if (typeof v === "number") return Number.isInteger(v) ? String(v) : (Math.abs(v) >= 1e4 || Math.abs(v) < 1e-3 ? v.toExponential(3) : v.toPrecision(4));
+  return String(v);
+}
+
+// ------------------------------------------------------------------ live stream (one per tab)
+const live = { listeners: new Set(), es: null, project: null };
+function liveOpen(project) {
+  live.project = project;
+  if (live.es) { live.es.close(); live.es = null; }
+  if (!project || document.visibilityState === "hidden") return;
+  const es = new EventSource(`/api/events?project=${enc(project)}`);
+  es.addEventListener("runs", (ev) => { const msg = JSON.parse(ev.data); for (const fn of live.listeners) fn(msg); });
+  live.es = es;
+  document.body.dataset.live = "open";
+}
+document.addEventListener("visibilitychange", () => {
+  if (document.visibilityState === "hidden") { if (live.es) { live.es.close(); live.es = null; document.body.dataset.live = "closed"; } }
+  else if (live.project) liveOpen(live.project);
+});
+function useLive(project, fn) {
+  const ref = useRef(fn); ref.current = fn;
+  useEffect(() => {
+    const l = (m) => ref.current(m);
+    live.listeners.add(l);
+    liveOpen(project);
+    return () => { live.listeners.delete(l); if (live.listeners.size === 0 && live.es) { live.es.close(); live.es = null; live.project = null; } };
+  }, [project]);
+}
+
+// ------------------------------------------------------------------ chart panel
+function ema(ys, alpha) {
+  if (!alpha) return ys;
+  const out = new Array(ys.length); let acc = 0, w = 0;
+  for (let i = 0; i < ys.length; i++) {
+    const y = ys[i];
+    if (y == null) { out[i] = null; continue; }
+    acc = acc * alpha + y; w = w * alpha + 1; out[i] = acc / w;
+  }
+  return out;
+}
+
+// Aligns per-run series (each {x, last|y, min, max}) on the union of their x values.
+function align(runIds, per, opts) {
+  const xsSet = new Map(); let sameGrid = true; let first = null;
+  for (const id of runIds) { const s = per[id]; if (!s) continue; if (first === null) first = s.x; else if (s.x.length !== first.length || s.x.some((v, i) => v !== first[i])) sameGrid = false; }
+  let xs;
+  if (first === null) xs = [];
+  else if (sameGrid) xs = first.slice();
+  else {
+    for (const id of runIds) { const s = per[id]; if (s) for (const v of s.x) xsSet.set(v, true); }
+    xs = Array.from(xsSet.keys()).sort((a, b) => a - b);
+  }
+  const pos = new Map(xs.map((v, i) => [v, i]));
+  const data = [xs]; const meta = [];
+  let points = 0; let lastX = -Infinity; let raw = true;
+  for (const id of runIds) {
+    const s = per[id]; if (!s) continue;
+    const line = new Array(xs.length).fill(null), lo = new Array(xs.length).fill(null), hi = new Array(xs.length).fill(null);
+    const ys = s.raw ? s.y : s.last; const mins = s.raw ? s.y : s.min; const maxs = s.raw ? s.y : s.max;
+    const logOk = (v) => !opts.log || v > 0;
+    for (let i = 0; i < s.x.length; i++) {
+      const j = pos.get(s.x[i]);
+      if (logOk(ys[i])) line[j] = ys[i];
+      if (logOk(mins[i])) lo[j] = mins[i];
+      if (logOk(maxs[i])) hi[j] = maxs[i];
+    }
+    points += s.x.length; raw = raw && s.raw;
+    if (s.x.length) lastX = Math.max(lastX, s.raw ? s.x[s.x.length - 1] : s.last_x[s.last_x.length - 1]);
+    data.push(ema(line, opts.smoothing), hi, lo);
+    meta.push({ id, raw: s.raw });
+  }
+  return { data, meta, points, lastX, raw };
+}
+
+function ChartPanel({ project, runIds, metric, names, opts, version }) {
+  const box = useRef(null); const plot = useRef(null); const zoom = useRef(null);
+  const [payload, setPayload] = useState(null);
+  const [visible, setVisible] = useState(false);
+  const [error, setError] = useState(null);
+  const seq = useRef(0);
+
+  useEffect(() => {
+    const io = new IntersectionObserver((es) => { if (es.some((e) => e.isIntersecting)) { setVisible(true); io.disconnect(); } }, { rootMargin: "200px" });
+    io.observe(box.current); return () => io.disconnect();
+  }, []);
+
+  async function load(range) {
+    const my = ++seq.current;
+    const width = Math.max(200, Math.min(2000, Math.round((box.current?.clientWidth || 600))));
+    const body = { project, runs: runIds, keys: [metric], x: opts.x, buckets: width };
+    if (range) { body.x_min = range[0]; body.x_max = range[1]; }
+    try {
+      const res = await api("/series", body);
+      if (my !== seq.current) return;
+      setPayload({ res, range });
+    } catch (e) { setError(String(e)); }
+  }
+  useEffect(() => { if (visible) load(zoom.current); }, [visible, runIds.join(","), metric, opts.x, version]);
+  useEffect(() => { zoom.current = null; }, [opts.x]);
+
+  useEffect(() => {
+    if (!payload || !box.current) return;
+    const per = payload.res.series[metric] || {};
+    const ids = runIds.filter((id) => per[id]);
+    const { data, meta, points, lastX, raw } = align(ids, per, opts);
+    const series = [{ label: opts.x }];
+    const bands = [];
+    meta.forEach((m, i) => {
+      const c = runColor(m.id);
+      series.push({ label: names[m.id] || m.id, stroke: c, width: 1.5, points: { show: m.raw && data[0].length < 200 } });
+      series.push({ label: "max", stroke: runColor(m.id, 0.35), width: 1, points: { show: false } });
+      series.push({ label: "min", stroke: runColor(m.id, 0.35), width: 1, points: { show: false } });
+      bands.push({ series: [2 + i * 3, 3 + i * 3], fill: runColor(m.id, 0.15) });
+    });
+    const el = box.current;
+    const width = el.clientWidth || 600;
+    const o = {
+      width, height: 260, series, bands,
+      legend: { show: false },
+      cursor: { drag: { x: true, y: false } },
+      scales: { x: { time: opts.x === "_timestamp" }, y: opts.log ? { distr: 3 } : {} },
+      spanGaps: true,
+      hooks: {
+        setSelect: [(u) => {
+          if (u.select.width < 3) return;
+          const a = u.posToVal(u.select.left, "x"), b = u.posToVal(u.select.left + u.select.width, "x");
+          u.setSelect({ left: 0, width: 0, top: 0, height: 0 }, false);
+          zoom.current = [a, b]; load([a, b]);
+        }],
+      },
+    };
+    if (plot.current) plot.current.destroy();
+    el.querySelector(".plot").innerHTML = "";
+    plot.current = new uPlot(o, data, el.querySelector(".plot"));
+    window.__charts[metric] = { data, payload: payload.res, runs: ids };
+    el.dataset.series = String(ids.length);
+    el.dataset.points = String(points);
+    el.dataset.lastStep = String(lastX === -Infinity ? "" : lastX);
+    el.dataset.raw = raw ? "1" : "0";
+    el.dataset.xMin = String(payload.res.x_min); el.dataset.xMax = String(payload.res.x_max);
+    el.dataset.zoomed = payload.range ? "1" : "0";
+    el.dataset.ready = "1";
+  }, [payload, opts.log, opts.smoothing]);
+  useEffect(() => () => { if (plot.current) plot.current.destroy(); delete window.__charts[metric]; }, []);
+
+  return html`<div class="panel" ref=${box} data-chart=${metric} data-ready="0">
+    <div class="title"><span>${metric}</span>
+      <span>${zoom.current ? html`<button onClick=${() => { zoom.current = null; load(null); }}>reset zoom</button>` : null}</span></div>
+    ${error ? html`<div class="muted">${error}</div>` : null}
+    <div class="plot"></div></div>`;
+}
+
+function ChartControls({ opts, setOpts, xKeys }) {
+  return html`<div class="toolbar">
+    <label>x-axis <select data-testid="x-axis" value=${opts.x} onChange=${(e) => setOpts({ ...opts, x: e.target.value })}>
+      ${["_step", "_runtime", "_timestamp", ...(xKeys || [])].map((k) => html`<option value=${k}>${k === "_step" ? "step" : k === "_runtime" ? "relative time" : k === "_timestamp" ? "wall time" : k}</option>`)}
+    </select></label>
+    <label><input type="checkbox" data-testid="log-y" checked=${opts.log} onChange=${(e) => setOpts({ ...opts, log: e.target.checked })}/> log y</label>
+    <label>smoothing <input type="range" min="0" max="0.99" step="0.01" data-testid="smoothing" value=${opts.smoothing} onInput=${(e) => setOpts({ ...opts, smoothing: Number(e.target.value) })}/> ${opts.smoothing.toFixed(2)}</label>
+  </div>`;
+}
+
+// ------------------------------------------------------------------ pages
+function Projects() {
+  const [list, setList] = useState(null);
+  useEffect(() => { api("/projects").then(setList); }, []);
+  return html`<main><h1>Projects</h1>
+    <div class="card" id="projects" data-ready=${list ? "1" : "0"}>
+      ${list && list.length === 0 ? html`<p class="muted">No projects yet: log a run with <code>tracker.init(project=...)</code>.</p>` : null}
+      <table class="kv">${(list || []).map((p) => html`<tr><td><${Link} href=${`/projects/${enc(p.name)}`}>${p.name}<//></td><td>${p.run_count} runs</td><td>${fmtTime(p.last_created)}</td></tr>`)}</table>
+    </div></main>`;
+}
+
+function getCol(run, col) {
+  if (col.startsWith("config.")) return run.config[col.slice(7)];
+  if (col.startsWith("summary.")) return run.summary[col.slice(8)];
+  return run[col];
+}
+function cmp(a, b) {
+  if (a == null && b == null) return 0; if (a == null) return 1; if (b == null) return -1;
+  if (typeof a === "number" && typeof b === "number") return a - b;
+  return String(a).localeCompare(String(b));
+}
+
+function parseFilter(text) {
+  // "config.lr<0.01 state=running summary.loss>=1": space-separated conditions.
+  const conds = [];
+  for (const part of text.trim().split(/\s+/).filter(Boolean)) {
+    const m = part.match(/^([^<>=!]+)(<=|>=|!=|=|<|>)(.*)$/);
+    if (m) conds.push({ col: m[1], op: m[2], val: m[3] });
+  }
+  return conds;
+}
+function matches(run, conds) {
+  for (const c of conds) {
+    const v = getCol(run, c.col); const n = Number(c.val); const num = typeof v === "number" && !Number.isNaN(n);
+    const a = num ? v : String(v ?? ""); const b = num ? n : c.val;
+    if (c.op === "=" && !(a == b)) return false; // eslint-disable-line eqeqeq
+    if (c.op === "!=" && a == b) return false; // eslint-disable-line eqeqeq
+    if (c.op === "<" && !(a < b)) return false; if (c.op === ">" && !(a > b)) return false;
+    if (c.op === "<=" && !(a <= b)) return false; if (c.op === ">=" && !(a >= b)) return false;
+  }
+  return true;
+}
+
+const PAGE = 200;
+function RunsTable({ runs, project, columns, selected, setSelected, sort, setSort }) {
+  const [limit, setLimit] = useState(PAGE);
+  const fixed = [["state", "State"], ["name", "Name"], ["tags", "Tags"], ["created", "Created"], ["duration", "Duration"]];
+  const cols = [...fixed, ...columns.map((c) => [c, c])];
+  const shown = runs.slice(0, limit);
+  const header = cols.map(([c, label]) => html`<th class=${c === "name" ? "name" : ""} data-col=${c} title=${label} onClick=${() => setSort({ col: c, dir: sort.col === c ? -sort.dir : 1 })}>${label}${sort.col === c ? (sort.dir > 0 ? " ▲" : " ▼") : ""}</th>`);
+  return html`<div class="tablewrap" onScroll=${(e) => { const t = e.target; if (t.scrollTop + t.clientHeight > t.scrollHeight - 200 && limit < runs.length) setLimit(limit + PAGE); }}>
+  <table class="runs" id="runs-table" data-ready="1" data-rows=${runs.length}>
+    <thead><tr><th class="sel"><input type="checkbox" title="select all shown" onChange=${(e) => setSelected(e.target.checked ? new Set(runs.map((r) => r.id)) : new Set())}/></th>${header}</tr></thead>
+    <tbody>${shown.map((r) => html`<tr data-run=${r.id} data-state=${r.state}>
+      <td class="sel"><input type="checkbox" checked=${selected.has(r.id)} onChange=${(e) => { const s = new Set(selected); if (e.target.checked) s.add(r.id); else s.delete(r.id); setSelected(s); }}/></td>
+      <td><span class=${"state state-" + r.state}>${r.state}</span></td>
+      <td class="name" title=${r.name}><span class="swatch" style=${"background:" + runColor(r.id)}></span><${Link} href=${`/projects/${enc(project)}/runs/${enc(r.id)}`}>${r.name}<//></td>
+      <td>${r.tags.map((t) => html`<span class="tag">${t}</span>`)}</td>
+      <td>${fmtTime(r.created)}</td><td>${fmtDur(r.duration)}</td>
+      ${columns.map((c) => html`<td title=${String(getCol(r, c) ?? "")}>${fmtVal(getCol(r, c))}</td>`)}
+    </tr>`)}</tbody></table></div>`;
+}
+
+function Project({ project }) {
+  const [runs, setRuns] = useState(null);
+  const [error, setError] = useState(null);
+  const [search, setSearch] = useState(qs.get("search") || "");
+  const [filter, setFilter] = useState(qs.get("filter") || "");
+  const [sort, setSort] = useState({ col: "created", dir: -1 });
+  const [columns, setColumns] = useState(null);
+  const [selected, setSelected] = useState(null);
+  const [keys, setKeys] = useState(null);
+  const [keySearch, setKeySearch] = useState(qs.get("keys") || "");
+  const [opts, setOpts] = useState({ x: "_step", log: false, smoothing: 0 });
+  const [versions, setVersions] = useState({});
+
+  useEffect(() => {
+    api(`/projects/${enc(project)}/runs`).then((rs) => {
+      setRuns(rs);
+      const cfg = new Set(), sum = new Set();
+      for (const r of rs.slice(0, 200)) { Object.keys(r.config).forEach((k) => cfg.add(k)); Object.keys(r.summary).forEach((k) => sum.add(k)); }
+      const want = qs.get("columns");
+      setColumns(want ? want.split(",").filter(Boolean) : [...[...cfg].slice(0, 4).map((k) => "config." + k), ...[...sum].slice(0, 4).map((k) => "summary." + k)]);
+      const sel = qs.get("runs");
+      setSelected(new Set(sel === "all" ? rs.map((r) => r.id) : sel ? sel.split(",") : rs.slice(0, 10).map((r) => r.id)));
+    }, (e) => setError(String(e)));
+    api(`/projects/${enc(project)}/keys`).then(setKeys, (e) => setError(String(e)));
+  }, [project]);
+
+  useLive(project, (msg) => {
+    setRuns((old) => {
+      if (!old) return old;
+      const byId = new Map(old.map((r) => [r.id, r]));
+      const added = [];
+      for (const r of msg.runs) { if (!byId.has(r.id)) added.push(r.id); byId.set(r.id, r); }
+      for (const id of msg.removed) byId.delete(id);
+      if (added.length) {
+        setSelected((s) => (s && s.size < 10 ? new Set([...s, ...added]) : s));
+        api(`/projects/${enc(project)}/keys`).then(setKeys);
+      }
+      const bumped = {};
+      for (const r of msg.runs) { const prev = old.find((o) => o.id === r.id); if (!prev || prev.max_step !== r.max_step) bumped[r.id] = r.max_step; }
+      if (Object.keys(bumped).length) setVersions((v) => ({ ...v, ...bumped }));
+      return [...byId.values()];
+    });
+  });
+
+  const view = useMemo(() => {
+    if (!runs) return [];
+    const s = search.toLowerCase(); const conds = parseFilter(filter);
+    const out = runs.filter((r) => (!s || r.name.toLowerCase().includes(s) || r.id.toLowerCase().includes(s) || r.tags.some((t) => t.toLowerCase().includes(s))) && matches(r, conds));
+    out.sort((a, b) => sort.dir * cmp(getCol(a, sort.col), getCol(b, sort.col)));
+    return out;
+  }, [runs, search, filter, sort]);
+
+  if (error) return html`<main><h1>${project}</h1><div class="card">${error}</div></main>`;
+  if (!runs || !columns || !selected) return html`<main><h1>${project}</h1><div class="muted">loading…</div></main>`;
+  const allCols = [...new Set(runs.slice(0, 200).flatMap((r) => [...Object.keys(r.config).map((k) => "config." + k), ...Object.keys(r.summary).map((k) => "summary." + k)]))];
+  const chartRuns = view.filter((r) => selected.has(r.id)).map((r) => r.id);
+  const names = Object.fromEntries(runs.map((r) => [r.id, r.name]));
+  const ks = keySearch.toLowerCase();
+  const shownKeys = (keys || []).filter((k) => !ks || k.key.toLowerCase().includes(ks));
+  const version = chartRuns.map((id) => versions[id] ?? "").join(",");
+  return html`<main><h1>${project} <span class="muted">${runs.length} runs</span></h1>
+    <div class="card">
+      <div class="toolbar">
+        <input type="search" placeholder="search name, id, tag" data-testid="search" value=${search} onInput=${(e) => setSearch(e.target.value)}/>
+        <input type="search" placeholder="filter: config.lr<0.01 state=running" data-testid="filter" value=${filter} onInput=${(e) => setFilter(e.target.value)}/>
+        <details><summary>columns</summary>${allCols.map((c) => html`<label style="display:block"><input type="checkbox" checked=${columns.includes(c)} onChange=${(e) => setColumns(e.target.checked ? [...columns, c] : columns.filter((x) => x !== c))}/> ${c}</label>`)}</details>
+        <span class="muted">${view.length} shown · ${chartRuns.length} charted</span>
+      </div>
+      <${RunsTable} runs=${view} project=${project} columns=${columns} selected=${selected} setSelected=${setSelected} sort=${sort} setSort=${setSort}/>
+    </div>
+    <h2>Charts</h2>
+    <div class="toolbar"><input type="search" placeholder="search metric keys" data-testid="key-search" value=${keySearch} onInput=${(e) => setKeySearch(e.target.value)}/>
+      <${ChartControls} opts=${opts} setOpts=${setOpts} xKeys=${(keys || []).slice(0, 50).map((k) => k.key)}/></div>
+    <div class="panels" id="workspace" data-ready=${keys ? "1" : "0"} data-panels=${shownKeys.length}>
+      ${shownKeys.slice(0, 300).map((k) => html`<${ChartPanel} key=${k.key} project=${project} runIds=${chartRuns} metric=${k.key} names=${names} opts=${opts} version=${version}/>`)}
+    </div>
+    ${shownKeys.length > 300 ? html`<p class="muted">${shownKeys.length - 300} more keys: narrow the search.</p>` : null}
+  </main>`;
+}
+
+function KV({ obj }) {
+  const rows = [];
+  const walk = (p, v) => { if (v && typeof v === "object" && !Array.isArray(v) && !("_type" in v)) for (const k of Object.keys(v)) walk(p ? p + "." + k : k, v[k]); else rows.push([p, v]); };
+  walk("", obj || {});
+  return html`<table class="kv">${rows.map(([k, v]) => html`<tr><td>${k}</td><td>${typeof v === "object" ? JSON.stringify(v) : fmtVal(v)}</td></tr>`)}</table>`;
+}
+
+function SystemCharts({ project, runId }) {
+  const [sys, setSys] = useState(null);
+  useEffect(() => { api(`/projects/${enc(project)}/runs/${enc(runId)}/system`).then(setSys, () => setSys({ x: [], series: {} })); }, [runId]);
+  if (!sys) return html`<div class="muted">loading…</div>`;
+  const keys = Object.keys(sys.series);
+  if (!keys.length) return html`<div class="muted" id="system" data-ready="1" data-series="0">No system metrics.</div>`;
+  return html`<div class="panels" id="system" data-ready="1" data-series=${keys.length}>${keys.map((k) => html`<${SmallChart} key=${k} title=${k} x=${sys.x} y=${sys.series[k]}/>`)}</div>`;
+}
+function SmallChart({ title, x, y }) {
+  const ref = useRef(null);
+  useEffect(() => {
+    const u = new uPlot({ width: ref.current.clientWidth || 400, height: 180, legend: { show: false }, scales: { x: { time: false } }, series: [{}, { stroke: "#2b5ea7", width: 1.5 }] }, [x, y], ref.current.querySelector(".plot"));
+    return () => u.destroy();
+  }, [x, y]);
+  return html`<div class="panel" ref=${ref} style="min-height:200px"><div class="title">${title}</div><div class="plot"></div></div>`;
+}
+
+function MediaViewer({ project, runId, mkey }) {
+  const [info, setInfo] = useState(null);
+  const [idx, setIdx] = useState(0);
+  useEffect(() => { api(`/projects/${enc(project)}/runs/${enc(runId)}/media/${enc(mkey)}/steps`).then((r) => { setInfo(r); setIdx(r.steps.length - 1); }); }, [mkey]);
+  if (!info) return html`<div class="muted">loading…</div>`;
+  if (!info.steps.length) return html`<div class="muted">nothing logged</div>`;
+  const s = info.steps[Math.max(0, Math.min(idx, info.steps.length - 1))];
+  const base = `/api/projects/${enc(project)}/runs/${enc(runId)}/media/${enc(mkey)}/at/${s.step}`;
+  return html`<div class="panel media" data-media=${mkey} data-step=${s.step}>
+    <div class="title"><span>${mkey}</span><span>step ${s.step}</span></div>
+    <input type="range" min="0" max=${info.steps.length - 1} value=${idx} data-testid="step-slider" style="width:100%" onInput=${(e) => setIdx(Number(e.target.value))}/>
+    <div>${s.items.map((it) => it.type === "image-file" ? html`<figure><img src=${`${base}/${it.index}`} alt=${it.caption || mkey}/>${it.caption ? html`<figcaption>${it.caption}</figcaption>` : null}</figure>`
+      : it.type === "html-file" ? html`<iframe sandbox="" src=${`${base}/${it.index}`} style="width:100%;height:300px;border:1px solid #ddd"></iframe>`
+      : it.type === "audio-file" ? html`<audio controls src=${`${base}/${it.index}`}></audio>`
+      : it.type === "video-file" ? html`<video controls src=${`${base}/${it.index}`} style="max-width:100%"></video>`
+      : html`<span class="muted">${it.type}</span>`)}</div></div>`;
+}
+
+function RunPage({ project, runId }) {
+  const [info, setInfo] = useState(null);
+  const [error, setError] = useState(null);
+  const [tab, setTab] = useState(qs.get("tab") || "overview");
+  const [consoleOut, setConsole] = useState(null);
+  const [opts, setOpts] = useState({ x: "_step", log: false, smoothing: 0 });
+  const [version, setVersion] = useState(0);
+  const load = () => api(`/projects/${enc(project)}/runs/${enc(runId)}`).then(setInfo, (e) => setError(String(e)));
+  useEffect(() => { load(); }, [runId]);
+  useLive(project, (msg) => { const r = msg.runs.find((x) => x.id === runId); if (r) { load(); setVersion((v) => v + 1); } });
+  useEffect(() => { if (tab === "console") api(`/projects/${enc(project)}/runs/${enc(runId)}/console`).then(setConsole); }, [tab, runId, version]);
+  if (error) return html`<main><div class="card">${error}</div></main>`;
+  if (!info) return html`<main class="muted">loading…</main>`;
+  const r = info.run;
+  const tabs = ["overview", "charts", "system", "console", "files", "media"];
+  return html`<main id="run-page" data-ready="1" data-state=${r.state}>
+    <h1><span class="swatch" style=${"background:" + runColor(r.id)}></span>${r.name} <span class=${"state state-" + r.state}>${r.state}</span></h1>
+    <div class="tabs">${tabs.map((t) => html`<button class=${tab === t ? "on" : ""} data-tab=${t} onClick=${() => setTab(t)}>${t}</button>`)}</div>
+    ${tab === "overview" ? html`<div class="card"><table class="kv">
+        <tr><td>id</td><td>${r.id}</td></tr><tr><td>project</td><td><${Link} href=${`/projects/${enc(project)}`}>${project}<//></td></tr>
+        <tr><td>created</td><td>${fmtTime(r.created)}</td></tr><tr><td>duration</td><td>${fmtDur(r.duration)}</td></tr>
+        <tr><td>tags</td><td>${r.tags.join(", ")}</td></tr><tr><td>group</td><td>${r.group || ""}</td></tr><tr><td>notes</td><td>${info.notes || ""}</td></tr>
+        <tr><td>last step</td><td>${r.max_step}</td></tr></table></div>
+      <h2>Config</h2><div class="card" id="config"><${KV} obj=${info.config}/></div>
+      <h2>Summary</h2><div class="card" id="summary"><${KV} obj=${info.summary}/></div>
+      <h2>Metadata</h2><div class="card"><${KV} obj=${info.metadata}/></div>` : null}
+    ${tab === "charts" ? html`<${ChartControls} opts=${opts} setOpts=${setOpts}/><div class="panels">${info.keys.map((k) => html`<${ChartPanel} key=${k} project=${project} runIds=${[runId]} metric=${k} names=${{ [runId]: r.name }} opts=${opts} version=${version}/>`)}</div>` : null}
+    ${tab === "system" ? html`<${SystemCharts} project=${project} runId=${runId}/>` : null}
+    ${tab === "console" ? html`<pre class="console" id="console" data-ready=${consoleOut ? "1" : "0"}>${(consoleOut?.lines || []).map((l) => html`<div class=${l.stream}>${l.text}</div>`)}</pre>` : null}
+    ${tab === "files" ? html`<div class="card" id="files">${info.files.length ? html`<ul>${info.files.map((f) => html`<li><a href=${`/api/projects/${enc(project)}/runs/${enc(runId)}/files/${f.split("/").map(enc).join("/")}`}>${f}</a></li>`)}</ul>` : html`<span class="muted">No files saved.</span>`}</div>` : null}
+    ${tab === "media" ? html`<div id="media">${Object.keys(info.media).length ? Object.keys(info.media).map((k) => html`<${MediaViewer} key=${k} project=${project} runId=${runId} mkey=${k}/>`) : html`<span class="muted">No media.</span>`}</div>` : null}
+  </main>`;
+}
+
+function App() {
+  const [path, setPath] = useState(location.pathname);
+  useEffect(() => { const f = () => setPath(location.pathname); window.addEventListener("popstate", f); return () => window.removeEventListener("popstate", f); }, []);
+  const parts = path.split("/").filter(Boolean).map(decodeURIComponent);
+  let page;
+  if (parts[0] === "projects" && parts.length >= 4 && parts[2] === "runs") page = html`<${RunPage} key=${parts[3]} project=${parts[1]} runId=${parts[3]}/>`;
+  else if (parts[0] === "projects" && parts.length >= 2) page = html`<${Project} key=${parts[1]} project=${parts[1]}/>`;
+  else page = html`<${Projects}/>`;
+  return html`<header><${Link} class="brand" href="/">tracker<//>${parts[1] ? html`<${Link} href=${`/projects/${enc(parts[1])}`}>${parts[1]}<//>` : null}</header>${page}`;
+}
+
+render(html`<${App}/>`, document.getElementById("app"));

@@ -1,0 +1,311 @@
+"""The dashboard in a real headless Chromium (system /usr/bin/chromium, driven by Playwright).
+
+A uvicorn server runs in a thread on 127.0.0.1 and a free port; data is logged through the
+tracker API in subprocesses. Every wait is an ``expect``/``wait_for_function`` condition
+with a timeout as a guard, never a sleep. Console errors are collected and must be empty.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import textwrap
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+playwright_sync = pytest.importorskip("playwright.sync_api", reason="pip install playwright")
+CHROMIUM = os.environ.get("TRACKER_CHROMIUM", "/usr/bin/chromium")
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+TIMEOUT = 20_000  # ms: a guard, not a wait
+
+SEED = textwrap.dedent(
+    """
+    import sys, numpy as np, tracker
+    for i in range(3):
+        run = tracker.init(project="demo", name=f"run-{i}", config={"lr": 0.001 * (i + 1)}, tags=["seed"])
+        for s in range(3000):
+            run.log({"train/loss": 1.0 / (s + 1) + i, "train/acc": s / 3000})
+        run.finish()
+    run = tracker.init(project="big", name="spiky")
+    for s in range(1_000_000):
+        run.log({"loss": 1.0 + (1000.0 if s == 500_000 else 0.0)})
+    run.finish()
+    run = tracker.init(project="media", name="pics")
+    colours = {0: (255, 0, 0), 5: (0, 255, 0), 10: (0, 0, 255)}
+    for step, rgb in colours.items():
+        img = np.zeros((8, 8, 3), dtype=np.uint8) + np.array(rgb, dtype=np.uint8)
+        run.log({"pic": tracker.Image(img), "x": float(step)}, step=step)
+    run.finish()
+    """
+)
+
+LIVE = textwrap.dedent(
+    """
+    import sys, tracker
+    run = tracker.init(project="demo", name="live-run")
+    step = 0
+    for line in sys.stdin:
+        n = int(line)
+        for _ in range(n):
+            run.log({"train/loss": 1.0 / (step + 1)})
+            step += 1
+        print("logged", step, flush=True)
+    run.finish()
+    """
+)
+
+
+def _env(root: Path) -> dict[str, str]:
+    return {**os.environ, "TRACKER_DIR": str(root), "TRACKER_CONSOLE": "off", "PYTHONWARNINGS": "ignore"}
+
+
+@pytest.fixture(scope="module")
+def data_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("ui") / "root"
+    subprocess.run([sys.executable, "-c", SEED], env=_env(root), check=True, timeout=300)
+    return root
+
+
+@pytest.fixture(scope="module")
+def server(data_root: Path) -> Iterator[str]:
+    import uvicorn
+
+    from tracker.server import create_app
+
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    app = create_app(data_root, token="tok", poll_interval=0.2)
+    srv = uvicorn.Server(uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=1))
+    thread = threading.Thread(target=srv.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    started = threading.Event()
+
+    def wait() -> None:
+        while not srv.started and thread.is_alive():
+            started.wait(0.01)
+
+    wait()
+    yield f"http://127.0.0.1:{port}"
+    srv.should_exit = True
+    thread.join(10)
+    sock.close()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    if not Path(CHROMIUM).exists() or shutil.which(CHROMIUM) is None:
+        if os.environ.get("CI") or os.environ.get("TRACKER_NO_SKIP") == "1":
+            pytest.fail(f"{CHROMIUM} is missing: apt-get install -y chromium")
+        pytest.skip(f"{CHROMIUM} is missing: apt-get install -y chromium")
+    with playwright_sync.sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser: Any, server: str) -> Iterator[Any]:
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    context.set_default_timeout(TIMEOUT)
+    pg = context.new_page()
+    errors: list[str] = []
+    pg.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    pg.on("pageerror", lambda e: errors.append(str(e)))
+    pg.goto(server + "/?token=tok")  # sets the cookie
+    playwright_sync.expect(pg.locator("#projects[data-ready='1']")).to_be_visible()
+    yield pg
+    context.close()
+    assert errors == []
+
+
+def _project(page: Any, server: str, project: str, query: str = "") -> None:
+    page.goto(f"{server}/projects/{project}{query}")
+    playwright_sync.expect(page.locator("#runs-table[data-ready='1']")).to_be_visible()
+
+
+def test_browser_launches(browser: Any) -> None:
+    assert browser.version
+
+
+def test_projects_page_lists_projects(page: Any) -> None:
+    expect = playwright_sync.expect
+    expect(page.locator("#projects a")).to_have_count(3)
+    expect(page.locator("#projects")).to_contain_text("demo")
+
+
+def test_runs_table_shows_runs_and_states(page: Any, server: str) -> None:
+    expect = playwright_sync.expect
+    _project(page, server, "demo")
+    rows = page.locator("#runs-table tbody tr")
+    expect(rows).to_have_count(3)
+    expect(page.locator("#runs-table tbody tr[data-state='finished']")).to_have_count(3)
+    page.get_by_test_id("search").fill("run-1")
+    expect(rows).to_have_count(1)
+    expect(rows.first).to_contain_text("run-1")
+    page.get_by_test_id("search").fill("")
+    page.get_by_test_id("filter").fill("config.lr>0.0015")
+    expect(rows).to_have_count(2)
+
+
+def test_chart_has_one_series_per_selected_run(page: Any, server: str) -> None:
+    expect = playwright_sync.expect
+    _project(page, server, "demo")
+    chart = page.locator("[data-chart='train/loss']")
+    expect(chart).to_have_attribute("data-ready", "1")
+    expect(chart).to_have_attribute("data-series", "3")
+    expect(chart).to_have_attribute("data-last-step", "2999")
+    page.get_by_test_id("log-y").check()
+    page.get_by_test_id("smoothing").fill("0.9")
+    expect(chart).to_have_attribute("data-series", "3")
+    # Deselect one run: two series.
+    page.locator("#runs-table tbody tr").first.locator("input[type=checkbox]").uncheck()
+    expect(chart).to_have_attribute("data-series", "2")
+
+
+def test_zoom_requeries_raw_points(page: Any, server: str) -> None:
+    expect = playwright_sync.expect
+    _project(page, server, "demo")
+    chart = page.locator("[data-chart='train/loss']")
+    expect(chart).to_have_attribute("data-raw", "0")
+    over = chart.locator(".u-over")
+    box = over.bounding_box()
+    y = box["y"] + box["height"] / 2
+    page.mouse.move(box["x"] + box["width"] * 0.50, y)
+    page.mouse.down()
+    page.mouse.move(box["x"] + box["width"] * 0.52, y, steps=5)
+    page.mouse.up()
+    expect(chart).to_have_attribute("data-zoomed", "1")
+    expect(chart).to_have_attribute("data-raw", "1")
+    n = page.evaluate("window.__charts['train/loss'].payload.series['train/loss']")
+    for s in n.values():
+        assert s["raw"]
+        assert all(b - a == 1 for a, b in zip(s["x"], s["x"][1:], strict=False))
+
+
+def test_spike_in_1m_points_is_kept_and_drawn(page: Any, server: str) -> None:
+    expect = playwright_sync.expect
+    _project(page, server, "big")
+    chart = page.locator("[data-chart='loss']")
+    expect(chart).to_have_attribute("data-ready", "1")
+    series = page.evaluate("Object.values(window.__charts['loss'].payload.series['loss'])[0]")
+    assert not series["raw"]
+    assert max(series["max"]) == 1001.0
+    assert sum(series["n"]) == 1_000_000
+    # Pixels: coloured (saturated) pixels in the top quarter of the plot are the spike.
+    coloured = page.evaluate(
+        """() => {
+          const c = document.querySelector("[data-chart='loss'] canvas");
+          const g = c.getContext("2d"); const h = Math.floor(c.height / 4);
+          const d = g.getImageData(0, 0, c.width, h).data; let n = 0;
+          for (let i = 0; i < d.length; i += 4) {
+            const mx = Math.max(d[i], d[i+1], d[i+2]), mn = Math.min(d[i], d[i+1], d[i+2]);
+            if (d[i+3] > 100 && mx - mn > 60) n++;
+          }
+          return n; }"""
+    )
+    assert coloured > 0
+
+
+def test_image_step_slider(page: Any, server: str) -> None:
+    expect = playwright_sync.expect
+    _project(page, server, "media")
+    page.locator("#runs-table tbody tr a").first.click()
+    expect(page.locator("#run-page[data-ready='1']")).to_be_visible()
+    page.locator("button[data-tab='media']").click()
+    viewer = page.locator("[data-media='pic']")
+    expect(viewer).to_have_attribute("data-step", "10")
+    slider = page.get_by_test_id("step-slider")
+    slider.fill("1")
+    expect(viewer).to_have_attribute("data-step", "5")
+    img = viewer.locator("img")
+    expect(img).to_have_attribute("src", __import__("re").compile(r"/at/5/0$"))
+    page.wait_for_function(
+        "() => { const i = document.querySelector(\"[data-media='pic'] img\");"
+        " return i && i.complete && i.naturalWidth > 0; }"
+    )
+    rgb = page.evaluate(
+        """() => { const i = document.querySelector("[data-media='pic'] img");
+          const c = document.createElement("canvas"); c.width = i.naturalWidth; c.height = i.naturalHeight;
+          const g = c.getContext("2d"); g.drawImage(i, 0, 0);
+          return Array.from(g.getImageData(1, 1, 1, 1).data).slice(0, 3); }"""
+    )
+    assert rgb == [0, 255, 0]
+
+
+def test_run_page_tabs(page: Any, server: str) -> None:
+    expect = playwright_sync.expect
+    _project(page, server, "demo")
+    page.locator("#runs-table tbody tr a").first.click()
+    expect(page.locator("#run-page[data-ready='1']")).to_be_visible()
+    expect(page.locator("#config")).to_contain_text("lr")
+    expect(page.locator("#summary")).to_contain_text("train/loss")
+    page.locator("button[data-tab='system']").click()
+    expect(page.locator("#system[data-ready='1']")).to_be_attached()
+    page.locator("button[data-tab='console']").click()
+    expect(page.locator("#console[data-ready='1']")).to_be_attached()
+    page.locator("button[data-tab='files']").click()
+    expect(page.locator("#files")).to_be_visible()
+    page.locator("button[data-tab='charts']").click()
+    expect(page.locator("[data-chart='train/loss']")).to_have_attribute("data-series", "1")
+
+
+def test_live_run_appears_and_grows(page: Any, server: str, data_root: Path) -> None:
+    expect = playwright_sync.expect
+    _project(page, server, "demo")
+    expect(page.locator("#runs-table tbody tr")).to_have_count(3)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", LIVE],
+        env=_env(data_root),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdin is not None
+        assert proc.stdout is not None
+        proc.stdin.write("50\n")
+        proc.stdin.flush()
+        assert proc.stdout.readline().startswith("logged 50")
+        row = page.locator("#runs-table tbody tr", has_text="live-run")
+        expect(row).to_have_count(1)
+        expect(row).to_have_attribute("data-state", "running")
+        chart = page.locator("[data-chart='train/loss']")
+        expect(chart).to_have_attribute("data-series", "4")
+        first = page.evaluate(
+            "() => Math.max(...Object.values(window.__charts['train/loss'].payload.series['train/loss'])"
+            ".filter(s => s.raw !== undefined).map(s => s.x.length))"
+        )
+        assert first > 0
+        proc.stdin.write("200\n")
+        proc.stdin.flush()
+        assert proc.stdout.readline().startswith("logged 250")
+        page.wait_for_function(
+            """() => { const c = window.__charts['train/loss']; if (!c) return false;
+              const rs = document.querySelectorAll('#runs-table tbody tr');
+              const live = [...rs].find(r => r.textContent.includes('live-run'));
+              const s = c.payload.series['train/loss'][live.dataset.run];
+              return s && (s.raw ? s.x[s.x.length - 1] : s.last_x[s.last_x.length - 1]) >= 249; }"""
+        )
+        assert page.evaluate("document.body.dataset.live") == "open"
+    finally:
+        if proc.stdin:
+            proc.stdin.close()
+        proc.wait(30)
+        if proc.stdout:
+            proc.stdout.close()
