@@ -21,8 +21,16 @@ __all__: list[str] = []
 
 DIFF_CAP: Final = 1 << 20  # bytes of `git diff HEAD` kept
 GIT_TIMEOUT: Final = 5.0
-_ENV_KEEP: Final = ("CUDA_VISIBLE_DEVICES", "SLURM_JOB_ID", "SLURM_STEP_ID", "TORCHELASTIC_RUN_ID",
-                    "LOCAL_RANK", "RANK", "WORLD_SIZE", "HOSTNAME")
+_ENV_KEEP: Final = (
+    "CUDA_VISIBLE_DEVICES",
+    "SLURM_JOB_ID",
+    "SLURM_STEP_ID",
+    "TORCHELASTIC_RUN_ID",
+    "LOCAL_RANK",
+    "RANK",
+    "WORLD_SIZE",
+    "HOSTNAME",
+)
 
 
 def redact_argv(argv: list[str]) -> list[str]:

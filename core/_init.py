@@ -56,8 +56,14 @@ LOG_NAME: Final = "run.tlog"
 _NAME_RE: Final = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 _ID_RE: Final = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _ID_ALPHABET: Final = string.ascii_lowercase + string.digits
-_MODES: Final = {"offline": "offline", "dryrun": "offline", "online": "online", "run": "online",
-                 "shared": "online", "disabled": "disabled"}
+_MODES: Final = {
+    "offline": "offline",
+    "dryrun": "offline",
+    "online": "online",
+    "run": "online",
+    "shared": "online",
+    "disabled": "disabled",
+}
 _REINIT: Final = {"default", "return_previous", "finish_previous", "create_new"}
 _RESUME: Final = {"allow", "must", "never", "auto"}
 # wandb.init keywords tracker accepts but does not act on: a TrackerWarning when set.
@@ -244,8 +250,13 @@ def init(
         >>> run.finish()  # doctest: +SKIP
     """
     st = coerce_settings(settings)
-    ignored = {k: v for k, v in zip(_IGNORED, (force, anonymous, save_code, tensorboard,
-                                               sync_tensorboard, monitor_gym), strict=True) if v}
+    ignored = {
+        k: v
+        for k, v in zip(
+            _IGNORED, (force, anonymous, save_code, tensorboard, sync_tensorboard, monitor_gym), strict=True
+        )
+        if v
+    }
     if fork_from is not None:
         ignored["fork_from"] = fork_from
     ignored.update(unknown)
@@ -283,7 +294,9 @@ def init(
 
         project, id = init_overrides(project, id)
     return _start(
-        st=st, run_mode=run_mode, entity=entity or st.get("entity") or env(ENV_ENTITY),
+        st=st,
+        run_mode=run_mode,
+        entity=entity or st.get("entity") or env(ENV_ENTITY),
         project=project or st.get("project") or env(ENV_PROJECT) or DEFAULT_PROJECT,
         root=data_root(dir if dir is not None else st.get("root_dir")),
         run_id=id or st.get("run_id") or env(ENV_RUN_ID),
@@ -293,8 +306,10 @@ def init(
         group=group or st.get("run_group") or env(ENV_RUN_GROUP),
         job_type=job_type or st.get("run_job_type") or env(ENV_JOB_TYPE),
         resume=_resolve_resume(resume if resume is not None else st.get("resume")),
-        resume_from=resume_from or st.get("resume_from"), config=config,
-        include=config_include_keys, exclude=config_exclude_keys,
+        resume_from=resume_from or st.get("resume_from"),
+        config=config,
+        include=config_include_keys,
+        exclude=config_exclude_keys,
     )
 
 
@@ -332,9 +347,22 @@ def _load_config(config: Any) -> Any:
 
 
 def _start(
-    *, st: Settings, run_mode: str, entity: str | None, project: str, root: Path, run_id: str | None,
-    name: str | None, notes: str | None, tags: Any, group: str | None, job_type: str | None,
-    resume: str | None, resume_from: str | None, config: Any, include: list[str] | None,
+    *,
+    st: Settings,
+    run_mode: str,
+    entity: str | None,
+    project: str,
+    root: Path,
+    run_id: str | None,
+    name: str | None,
+    notes: str | None,
+    tags: Any,
+    group: str | None,
+    job_type: str | None,
+    resume: str | None,
+    resume_from: str | None,
+    config: Any,
+    include: list[str] | None,
     exclude: list[str] | None,
 ) -> Run:
     global _online_warned
@@ -363,8 +391,14 @@ def _start(
         resume = resume or "allow"  # every process of the job, and a relaunch, joins one run
         if topo.role != "main":
             node = _distributed.secondary_run(
-                topo, project=project, run_dir=run_dir_for(root, project, run_id), run_id=run_id,
-                name=name, config=items, interval=stats_every, label=st.get("x_label"),
+                topo,
+                project=project,
+                run_dir=run_dir_for(root, project, run_id),
+                run_id=run_id,
+                name=name,
+                config=items,
+                interval=stats_every,
+                label=st.get("x_label"),
             )
             _process.register(node, handle_sigterm=bool(st.get("handle_sigterm")))
             return node
@@ -441,32 +475,70 @@ def _start(
     run_name = name or meta.get("name") or run_id
     base_url = (env(ENV_UI_URL) or DEFAULT_UI).rstrip("/")
     run = Run(
-        run_id=run_id, name=run_name, project=project, entity=entity or meta.get("entity"),
-        group=group or meta.get("group"), job_type=job_type or meta.get("job_type"),
-        tags=tuple(tags or meta.get("tags") or ()), notes=notes or meta.get("notes"),
-        run_dir=run_dir, writer=writer, start_step=start_step, mode=run_mode,
-        resumed=resumed_state is not None, max_rows=int(st.get("queue_max_rows")),
+        run_id=run_id,
+        name=run_name,
+        project=project,
+        entity=entity or meta.get("entity"),
+        group=group or meta.get("group"),
+        job_type=job_type or meta.get("job_type"),
+        tags=tuple(tags or meta.get("tags") or ()),
+        notes=notes or meta.get("notes"),
+        run_dir=run_dir,
+        writer=writer,
+        start_step=start_step,
+        mode=run_mode,
+        resumed=resumed_state is not None,
+        max_rows=int(st.get("queue_max_rows")),
         finish_timeout=float(st.get("finish_timeout")),
-        url=f"{base_url}/projects/{project}/runs/{run_id}", sweep_id=env(ENV_SWEEP_ID),
+        url=f"{base_url}/projects/{project}/runs/{run_id}",
+        sweep_id=env(ENV_SWEEP_ID),
     )
     host = os.uname().nodename if hasattr(os, "uname") else ""
     try:
         if resumed_state is None:
             writer.open(file_header())
-            writer.write_now([R.RUN, {
-                "id": run_id, "project": project, "entity": run.entity, "name": run_name,
-                "group": run.group, "job_type": run.job_type, "tags": list(run.tags), "notes": run.notes,
-                "created": now, "pid": os.getpid(), "host": host, "start_time": _proc_start_time(),
-                "mode": run_mode, "format_version": FORMAT_VERSION, "tracker_version": __version__,
-                "sweep_id": run.sweep_id,
-            }])
+            writer.write_now(
+                [
+                    R.RUN,
+                    {
+                        "id": run_id,
+                        "project": project,
+                        "entity": run.entity,
+                        "name": run_name,
+                        "group": run.group,
+                        "job_type": run.job_type,
+                        "tags": list(run.tags),
+                        "notes": run.notes,
+                        "created": now,
+                        "pid": os.getpid(),
+                        "host": host,
+                        "start_time": _proc_start_time(),
+                        "mode": run_mode,
+                        "format_version": FORMAT_VERSION,
+                        "tracker_version": __version__,
+                        "sweep_id": run.sweep_id,
+                    },
+                ]
+            )
         else:
             writer.open(None)
-            writer.write_now([R.RESUME, {
-                "ts": now, "pid": os.getpid(), "host": host, "start_time": _proc_start_time(),
-                "rewind": rewind, "mode": run_mode, "step": start_step,
-                "name": name, "tags": list(tags) if tags is not None else None, "notes": notes,
-            }])
+            writer.write_now(
+                [
+                    R.RESUME,
+                    {
+                        "ts": now,
+                        "pid": os.getpid(),
+                        "host": host,
+                        "start_time": _proc_start_time(),
+                        "rewind": rewind,
+                        "mode": run_mode,
+                        "step": start_step,
+                        "name": name,
+                        "tags": list(tags) if tags is not None else None,
+                        "notes": notes,
+                    },
+                ]
+            )
             run.config._load(resumed_state.config)
     except OSError as exc:
         raise StorageError(f"cannot open run log {log_path}: {exc}", path=str(log_path)) from exc

@@ -189,8 +189,7 @@ class Run:
         if isinstance(data, Mapping):
             return dict(data)
         raise UsageError(
-            f"log() takes a dict of metrics, not {type(data).__name__}; "
-            "e.g. run.log({'loss': loss})."
+            f"log() takes a dict of metrics, not {type(data).__name__}; e.g. run.log({{'loss': loss}})."
         )
 
     def _normalise(self, data: dict[str, Any]) -> dict[str, Any]:
@@ -550,8 +549,11 @@ class Run:
         if writer is not None:
             ok = writer.close({"state": state, "exit_code": int(exit_code or 0)}, timeout)
             if not ok:
-                self._warn("finish-timeout", f"run {self.id}: the writer did not finish within {timeout} s; "
-                           "the last rows may be missing.")
+                self._warn(
+                    "finish-timeout",
+                    f"run {self.id}: the writer did not finish within {timeout} s; "
+                    "the last rows may be missing.",
+                )
         _process.forget(self)
         if self._problems:
             self._surface_problems()

@@ -136,8 +136,21 @@ def data_root(override: str | os.PathLike[str] | None = None) -> Path:
 
 
 _NETWORK_FS: Final = frozenset(
-    {"nfs", "nfs4", "lustre", "gpfs", "cifs", "smb3", "smbfs", "ceph", "glusterfs", "fuse.sshfs",
-     "beegfs", "panfs", "9p"}
+    {
+        "nfs",
+        "nfs4",
+        "lustre",
+        "gpfs",
+        "cifs",
+        "smb3",
+        "smbfs",
+        "ceph",
+        "glusterfs",
+        "fuse.sshfs",
+        "beegfs",
+        "panfs",
+        "9p",
+    }
 )
 _index_dirs: dict[Path, Path] = {}
 
@@ -188,7 +201,11 @@ def index_dir(root: Path) -> Path:
         chosen = Path.home() / ".cache" / "tracker" / "index" / digest
         logging.getLogger("tracker").info(
             "tracker: data root %s is on %s; keeping the SQLite index and state store on local "
-            "disk at %s (set %s to choose)", root, fstype, chosen, ENV_INDEX_DIR,
+            "disk at %s (set %s to choose)",
+            root,
+            fstype,
+            chosen,
+            ENV_INDEX_DIR,
         )
     _index_dirs[root] = chosen
     return chosen
@@ -213,16 +230,54 @@ _WANDB_KEYS: Final = frozenset(
 )
 # tracker's own keys.
 _OWN_KEYS: Final = frozenset(
-    {"fsync", "flush_interval", "finish_timeout", "queue_max_rows", "queue_max_bytes",
-     "stats_interval", "capture_packages", "handle_sigterm"}
+    {
+        "fsync",
+        "flush_interval",
+        "finish_timeout",
+        "queue_max_rows",
+        "queue_max_bytes",
+        "stats_interval",
+        "capture_packages",
+        "handle_sigterm",
+    }
 )
-_IMPLEMENTED: Final = frozenset(
-    {"mode", "console", "disable_git", "root_dir", "project", "entity", "run_id", "run_name",
-     "run_notes", "run_tags", "run_group", "run_job_type", "resume", "resume_from", "reinit",
-     "silent", "quiet", "strict", "x_stats_sampling_interval", "x_disable_stats", "x_label",
-     "heartbeat_seconds", "fork_from", "sweep_id", "save_code", "disable_code", "init_timeout",
-     "host", "base_url", "api_key"}
-) | _OWN_KEYS
+_IMPLEMENTED: Final = (
+    frozenset(
+        {
+            "mode",
+            "console",
+            "disable_git",
+            "root_dir",
+            "project",
+            "entity",
+            "run_id",
+            "run_name",
+            "run_notes",
+            "run_tags",
+            "run_group",
+            "run_job_type",
+            "resume",
+            "resume_from",
+            "reinit",
+            "silent",
+            "quiet",
+            "strict",
+            "x_stats_sampling_interval",
+            "x_disable_stats",
+            "x_label",
+            "heartbeat_seconds",
+            "fork_from",
+            "sweep_id",
+            "save_code",
+            "disable_code",
+            "init_timeout",
+            "host",
+            "base_url",
+            "api_key",
+        }
+    )
+    | _OWN_KEYS
+)
 
 _DEFAULTS: Final[dict[str, Any]] = {
     "fsync": True,

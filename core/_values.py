@@ -58,8 +58,7 @@ def to_plain_mapping(obj: Any, what: str) -> dict[str, Any]:
     if hasattr(obj, "keys") and hasattr(obj, "__getitem__"):
         return {k: obj[k] for k in obj.keys()}
     raise UsageError(
-        f"{what} must be a dict, dataclass, argparse.Namespace or OmegaConf config, "
-        f"not {type(obj).__name__}."
+        f"{what} must be a dict, dataclass, argparse.Namespace or OmegaConf config, not {type(obj).__name__}."
     )
 
 
@@ -184,4 +183,3 @@ def _torch_value(key: str, tensor: Any) -> Any:
         return value.item() if value.numel() == 1 else value.tolist()
     # Clone on the device (asynchronous); the writer converts it, so log() never syncs.
     return value.clone()
-

@@ -210,9 +210,7 @@ class Writer:
 
     def start(self) -> None:
         """Start the writer thread."""
-        self._thread = threading.Thread(
-            target=self._main, name=f"tracker-writer-{self.run_id}", daemon=True
-        )
+        self._thread = threading.Thread(target=self._main, name=f"tracker-writer-{self.run_id}", daemon=True)
         self._thread.start()
 
     @property
@@ -241,13 +239,11 @@ class Writer:
 
     # ---------------------------------------------------------------- the thread
     def _main(self) -> None:
-        if self._capture is not None:
-            try:
-                self.queue.appendleft(Ctl("record", [R.META, self._capture()]))
-            except Exception as exc:  # noqa: BLE001 - capture is best effort, never fatal
-                self._problem("capture", f"run capture failed: {exc!r}")
+        capture = self._capture
         while True:
-            self.wake.wait(self._interval)
+            # A backlog means the producer is running hot: cycle again at once.
+            if len(self.queue) < _BATCH_ROWS:
+                self.wake.wait(self._interval)
             self.wake.clear()
             stopping = self._stop
             try:
@@ -255,6 +251,14 @@ class Writer:
             except Exception as exc:  # noqa: BLE001 - the writer must outlive its own bugs
                 _debug("writer cycle failed", exc_info=True)
                 self._problem("writer", f"internal writer error: {exc!r}")
+            if capture is not None:
+                # After the first write, so rows reach the disk before capture's slow parts.
+                run_capture, capture, self._capture = capture, None, None
+                try:
+                    self.queue.append(Ctl("record", [R.META, run_capture()]))
+                except Exception as exc:  # noqa: BLE001 - capture is best effort, never fatal
+                    self._problem("capture", f"run capture failed: {exc!r}")
+                continue
             if stopping and not self.queue:
                 break
         self._close_fd()
@@ -266,7 +270,11 @@ class Writer:
         queue = self.queue
         popleft = queue.popleft
         exit_rec: dict[str, Any] | None = None
-        while queue:
+        # Only what was queued when the cycle began: against a producer as fast as the
+        # writer, `while queue` would never end and nothing would reach the disk.
+        budget = len(queue)
+        while budget and queue:
+            budget -= 1
             item = popleft()
             if type(item) is tuple:
                 rows.append(item)

@@ -21,7 +21,7 @@ def main() -> None:
     with tracker.init(project="quickstart", config=config, tags=["demo"]) as run:
         tracker.define_metric("loss", summary="min,last")
         w, b = 0.0, 0.0
-        for epoch in range(run.config.epochs):
+        for _epoch in range(run.config.epochs):
             gw = gb = loss = 0.0
             for x, y in zip(xs, ys, strict=True):
                 err = w * x + b - y
@@ -39,7 +39,8 @@ def main() -> None:
     print(f"run {api_run.id} ({api_run.name}) state={api_run.state}")
     print(f"config: {dict(api_run.config)}")
     loss = api_run.summary["loss"]
-    print(f"summary: loss min={loss['min']:.4f} last={loss['last']:.4f} final_w={api_run.summary['final_w']:.3f}")
+    final_w = api_run.summary["final_w"]
+    print(f"summary: loss min={loss['min']:.4f} last={loss['last']:.4f} final_w={final_w:.3f}")
     for row in api_run.scan_history(keys=["_step", "loss", "params.w"]):
         if row["_step"] % 10 == 0:
             print(f"  step {row['_step']:>3}  loss {row['loss']:.4f}  w {row['params.w']:.3f}")

@@ -16,8 +16,16 @@ NO_SKIP = os.environ.get("TRACKER_NO_SKIP") == "1"
 @pytest.fixture(autouse=True)
 def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """Isolate env vars and the data root; turn strict mode on; finish leftover runs."""
-    launcher = {"RANK", "LOCAL_RANK", "WORLD_SIZE", "LOCAL_WORLD_SIZE", "NODE_RANK", "GROUP_RANK",
-                "TORCHELASTIC_RUN_ID", "CUDA_VISIBLE_DEVICES"}
+    launcher = {
+        "RANK",
+        "LOCAL_RANK",
+        "WORLD_SIZE",
+        "LOCAL_WORLD_SIZE",
+        "NODE_RANK",
+        "GROUP_RANK",
+        "TORCHELASTIC_RUN_ID",
+        "CUDA_VISIBLE_DEVICES",
+    }
     for key in list(os.environ):
         # The suite may itself run under SLURM/torchrun: a derived run id would leak in.
         if key.startswith(("TRACKER_", "WANDB_", "SLURM_")) or key in launcher:
@@ -42,7 +50,6 @@ def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]
 def root(_isolated: Path) -> Path:
     """The isolated data root of this test."""
     return _isolated
-
 
 
 @pytest.hookimpl(hookwrapper=True)

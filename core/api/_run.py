@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any, Final, TypeVar, overload
 
 from tracker.api._artifacts import RunArtifactsMixin
 from tracker.api._history import SPECIAL, STEP, select, to_dicts, to_frame
+from tracker.api._media import RunMediaMixin
 from tracker.errors import UsageError
 from tracker.storage._liveness import effective_state
 
@@ -27,7 +28,7 @@ def _iso(ts: float) -> str:
     return _dt.datetime.fromtimestamp(ts, _dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
 
 
-class Run(RunArtifactsMixin):
+class Run(RunArtifactsMixin, RunMediaMixin):
     """One run, read from the index. Returned by :meth:`Api.run` and :meth:`Api.runs`.
 
     Attributes:

@@ -40,7 +40,12 @@ def test_example_runs(name: str, root: Path, tmp_path: Path) -> None:
     env = {**os.environ, "TRACKER_DIR": str(root), "KERAS_BACKEND": "torch", "TRACKER_STRICT": "1"}
     proc = subprocess.run(
         [sys.executable, str(EXAMPLES / name)],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300, check=False,
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
     )
     assert proc.returncode == 0, f"{name} failed:\n{proc.stdout[-2000:]}\n{proc.stderr[-3000:]}"
     assert any(root.glob("projects/*/runs/*/run.tlog")), f"{name} logged no run"

@@ -54,4 +54,3 @@ def run_script(tmp_path: Path):
         return proc
 
     return run
-

@@ -13,7 +13,9 @@ import tracker
 
 SCRIPT = textwrap.dedent(
     """
-    import json, sys
+    import json, os, sys
+    if os.environ["KERAS_BACKEND"] != "tensorflow":
+        sys.modules["tensorflow"] = None  # prove the torch backend needs no TensorFlow at all
     import numpy as np
     import keras
     import tracker
@@ -28,7 +30,7 @@ SCRIPT = textwrap.dedent(
     cb = TrackerCallback(log_freq=LOG_FREQ)
     model.fit(x, y, epochs=3, batch_size=16, validation_split=0.25, verbose=0, callbacks=[cb])
     model.evaluate(x, y, verbose=0, callbacks=[cb])
-    print(json.dumps({"run": cb.run.id, "tf": "tensorflow" in sys.modules}))
+    print(json.dumps({"run": cb.run.id, "tf": sys.modules.get("tensorflow") is not None}))
     """
 )
 

@@ -17,7 +17,9 @@ def _mounts(tmp_path: Path, fstype: str) -> Path:
 @pytest.mark.parametrize(("fstype", "network"), [("nfs4", True), ("lustre", True), ("ext4", False)])
 def test_filesystem_type_uses_the_longest_mount(tmp_path: Path, fstype: str, network: bool) -> None:
     (tmp_path / "shared" / "runs").mkdir(parents=True)
-    found = _settings.filesystem_type(tmp_path / "shared" / "runs" / "x", mounts=str(_mounts(tmp_path, fstype)))
+    found = _settings.filesystem_type(
+        tmp_path / "shared" / "runs" / "x", mounts=str(_mounts(tmp_path, fstype))
+    )
     assert found == fstype
     assert (found in _settings._NETWORK_FS) is network
 

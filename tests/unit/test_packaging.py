@@ -13,7 +13,11 @@ else:  # pragma: no cover
     tomllib = pytest.importorskip("tomli")
 
 REPO = Path(__file__).resolve().parents[2]
-MAPPING = {"core": "tracker", "integrations": "tracker.integrations", "system_metrics": "tracker.system_metrics"}
+MAPPING = {
+    "core": "tracker",
+    "integrations": "tracker.integrations",
+    "system_metrics": "tracker.system_metrics",
+}
 
 
 def _pyproject() -> dict:

@@ -16,6 +16,7 @@ def test_log_and_read_back(root: Path) -> None:
     assert [r[0] for r in state.rows] == list(range(10))
     assert state.rows[3][2]["loss"] == 0.25
     assert math.isnan(state.rows[0][2]["nan"])
-    assert state.exit is not None and state.exit["state"] == "finished"
+    assert state.exit is not None
+    assert state.exit["state"] == "finished"
     assert state.config == {"lr": 0.1}
     assert str(root) in run.dir
