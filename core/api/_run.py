@@ -37,7 +37,8 @@ class Run(RunArtifactsMixin, RunMediaMixin):
         project: Project name.
         entity: Entity (``local`` when none was recorded).
         state: ``running``, ``finished``, ``failed``, ``crashed``, ``killed`` or
-            ``preempted``; a run whose process died reads as ``crashed``.
+            ``preempted`` or ``stopped`` (ended early by a sweep); a run whose process
+            died reads as ``crashed``.
         config: Hyperparameters (a dict).
         summary: Last value of each metric, or what the run set (a dict).
         tags: Tags (user edits included).

@@ -557,7 +557,7 @@ def load_yaml(text: str) -> Any:
     """
     import yaml
 
-    class _Loader(yaml.SafeLoader):  # type: ignore[misc] # PyYAML's stubs type SafeLoader as Any here
+    class _Loader(yaml.SafeLoader):
         pass
 
     # YAML 1.1 (PyYAML) needs a dot in a float; YAML 1.2 and JSON do not.

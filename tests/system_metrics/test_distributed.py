@@ -388,6 +388,13 @@ def test_two_simulated_nodes_make_one_run_with_two_node_groups(
 
     state = read_log(run_dir / "run.tlog")
     assert [r[2]["rank"] for r in state.rows] == [0]  # only rank 0 records history
+
+    # The same through the public read side: one run, both node groups in its events.
+    api_run = tracker.Api().run(f"{run_dir.parent.parent.name}/{job_id}")
+    events = api_run.history(stream="events", pandas=False)
+    assert {r["node"] for r in events} == {"nodeA", "nodeB"}
+    assert any("system.cpu/l:nodeB" in r for r in events)
+    assert any("system.cpu" in r for r in events)
     dist = state.capture["distributed"]
     assert (dist["rank"], dist["node_rank"], dist["label"], dist["job_id"]) == (0, 0, "nodeA", job_id)
     node_meta = next(

@@ -60,6 +60,15 @@ def test_real_run_of_a_few_seconds_at_one_second(root: Path) -> None:
     assert "distributed" not in state.capture  # a plain single-process run
     assert [r[0] for r in state.rows] == [0, 1, 2]  # system samples never touch history
 
+    # Read back through the public Api, W&B's stream name and our alias.
+    api_run = tracker.Api().run(f"sys/{run.id}")
+    events = api_run.history(stream="events", pandas=False)
+    assert api_run.history(stream="system", pandas=False) == events
+    for key in sorted(expected):
+        assert sum(key in row for row in events) >= 4, key
+    frame = api_run.history(stream="events")
+    assert len(frame) == len(events)
+
 
 def test_sampler_thread_is_gone_after_finish_and_finish_is_idempotent() -> None:
     run = tracker.init(project="sys", settings={"stats_interval": 0.1})
