@@ -25,10 +25,25 @@ from tracker._run import Run
 from tracker._settings import Settings
 from tracker._summary import Summary
 from tracker._version import __version__
-from tracker.api import Api
-from tracker.artifacts import Artifact
 from tracker.errors import Error, TrackerWarning
-from tracker.media import Audio, Histogram, Html, Image, Table, Video, plot
+
+if TYPE_CHECKING:
+    from tracker.api import Api
+    from tracker.artifacts import Artifact
+    from tracker.media import Audio, Histogram, Html, Image, Table, Video, plot
+
+# Public names served lazily (PEP 562): each pulls in a subsystem `import tracker` need not load.
+_LAZY: dict[str, str] = {
+    "Api": "tracker.api",
+    "Artifact": "tracker.artifacts",
+    "Audio": "tracker.media",
+    "Histogram": "tracker.media",
+    "Html": "tracker.media",
+    "Image": "tracker.media",
+    "Table": "tracker.media",
+    "Video": "tracker.media",
+    "plot": "tracker.media",
+}
 
 __all__ = [
     "Api",
@@ -173,20 +188,27 @@ def login(
     timeout: int | None = None,
     verify: bool = False,
 ) -> bool:
-    """Store credentials for a team server; with none configured, return True at once.
+    """Store credentials for a team server; with none given, return True at once.
 
-    Never prompts. Without ``key`` and ``host`` (and no ``TRACKER_HOST``) there is
-    nothing to log in to: local mode needs no account.
+    Never prompts. With ``key`` and ``host``, both are written to
+    ``~/.config/tracker/credentials`` (mode 0600), where online mode and ``tracker sync``
+    find them. Without them there is nothing to log in to: local mode needs no account.
 
     Returns:
         True.
     """
     if key is None and host is None:
         return True
-    raise errors.UnsupportedError(
-        "tracker.login(key=..., host=...): team-server credentials arrive with `tracker server`; "
-        "local logging needs no login."
-    )
+    from tracker._settings import ENV_BASE_URL, env, write_credentials
+    from tracker._upload import Client
+
+    host = host or env(ENV_BASE_URL)
+    if key is None or host is None:
+        raise errors.UsageError("tracker.login(key=..., host=...): give both the server URL and the API key.")
+
+    Client(host, key)  # validates the URL
+    write_credentials(host.rstrip("/"), key)
+    return True
 
 
 def sweep(sweep: Any, entity: str | None = None, project: str | None = None, **kwargs: Any) -> str:
@@ -245,7 +267,18 @@ def __getattr__(name: str) -> Any:
         if current is None:
             return _NoRun(name)
         return getattr(current, name)
+    module = _LAZY.get(name)
+    if module is not None:
+        import importlib
+
+        value = getattr(importlib.import_module(module), name)
+        globals()[name] = value
+        return value
     raise AttributeError(f"module 'tracker' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
 
 
 if TYPE_CHECKING:

@@ -12,13 +12,14 @@ import of transformers: it warns once (raises under ``TRACKER_STRICT=1``).
 
 from __future__ import annotations
 
-import importlib.abc
-import importlib.machinery
 import sys
 import warnings
 from collections.abc import Sequence
 from types import ModuleType
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
+
+if TYPE_CHECKING:
+    from importlib.machinery import ModuleSpec
 
 __all__: list[str] = []
 
@@ -44,13 +45,14 @@ def _register() -> None:
         )
 
 
-class _Loader(importlib.abc.Loader):
+# Duck-typed loader and finder: subclassing importlib.abc would cost `import tracker` ~5 ms.
+class _Loader:
     """Wraps the real loader: execute the module, then register."""
 
     def __init__(self, inner: Any) -> None:
         self._inner = inner
 
-    def create_module(self, spec: importlib.machinery.ModuleSpec) -> ModuleType | None:
+    def create_module(self, spec: ModuleSpec) -> ModuleType | None:
         create = getattr(self._inner, "create_module", None)
         return create(spec) if create is not None else None
 
@@ -59,12 +61,12 @@ class _Loader(importlib.abc.Loader):
         _register()
 
 
-class _Finder(importlib.abc.MetaPathFinder):
+class _Finder:
     """Finds nothing itself; hands ``TARGET``'s spec back with a wrapped loader."""
 
     def find_spec(
         self, fullname: str, path: Sequence[str] | None, target: ModuleType | None = None
-    ) -> importlib.machinery.ModuleSpec | None:
+    ) -> ModuleSpec | None:
         if fullname != TARGET:
             return None
         for finder in sys.meta_path:
@@ -73,7 +75,7 @@ class _Finder(importlib.abc.MetaPathFinder):
             spec = finder.find_spec(fullname, path, target)
             if spec is not None:
                 if spec.loader is not None and hasattr(spec.loader, "exec_module"):
-                    spec.loader = _Loader(spec.loader)
+                    spec.loader = _Loader(spec.loader)  # type: ignore[assignment]  # a duck-typed Loader
                 return spec
         return None
 

@@ -20,9 +20,8 @@ from __future__ import annotations
 import logging
 import os
 import re
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 from tracker._disabled import DisabledRun
 from tracker._settings import env, env_raw
@@ -65,8 +64,7 @@ def _int(name: str) -> int | None:
         return None
 
 
-@dataclass(frozen=True)
-class Topology:
+class Topology(NamedTuple):
     """Where this process sits in a launch (all zeros and None outside launchers)."""
 
     launcher: str | None

@@ -556,15 +556,43 @@ def _start(
     console = st.get("console") if st.is_set("console") else (env(ENV_CONSOLE) or "auto")
     if console not in ("off", False):
         _tee_console(run, writer)
-    if run_mode == "online" and not env(ENV_HOST) and not _online_warned:
+    uploading = run_mode == "online" and _start_uploader(run, st, log_path, project, run_id)
+    if run_mode == "online" and not uploading and not _online_warned:
         _online_warned = True
         warnings.warn(
             "tracker.init(mode='online'): no team server is configured (tracker login or "
-            "TRACKER_HOST); logging locally. `tracker sync` can upload the run later.",
+            "TRACKER_BASE_URL); logging locally. `tracker sync` can upload the run later.",
             TrackerWarning,
             stacklevel=3,
         )
     return run
+
+
+def _start_uploader(run: Run, st: Settings, log_path: Path, project: str, run_id: str) -> bool:
+    """Online mode: start the uploader thread that ships the log; False when no server is configured.
+
+    Nothing here touches the network: the thread does, after ``init`` has returned.
+    """
+    from tracker._settings import server_target
+    from tracker._upload import Client, Uploader
+
+    target = server_target(st)
+    if target is None:
+        return False
+    uploader = Uploader(Client(*target), log_path, project, run_id)
+    uploader.start()
+    limit = float(st.get("upload_timeout", 10.0))
+
+    def wait_for_upload() -> None:
+        if not uploader.close(limit):
+            run._warn(
+                "upload-timeout",
+                f"run {run_id}: not everything reached the team server within {limit} s "
+                f"({uploader.error or 'still sending'}); `tracker sync {log_path.parent}` ships the rest.",
+            )
+
+    run._after_close.append(wait_for_upload)
+    return True
 
 
 def _filter_config(config: Any, include: list[str] | None, exclude: list[str] | None) -> dict[str, Any]:

@@ -99,6 +99,7 @@ class Run:
         self._warned: set[str] = set()
         self._backpressure_warned = False
         self._on_finish: list[Any] = []
+        self._after_close: list[Any] = []  # called after the writer closed the log (online upload)
         if writer is not None:
             self._append = writer.queue.append
             self._queue = writer.queue
@@ -554,6 +555,8 @@ class Run:
                     f"run {self.id}: the writer did not finish within {timeout} s; "
                     "the last rows may be missing.",
                 )
+        for hook in self._after_close:
+            hook()
         _process.forget(self)
         if self._problems:
             self._surface_problems()

@@ -34,6 +34,7 @@ ENV_CONSOLE: Final = "TRACKER_CONSOLE"
 ENV_STATS_INTERVAL: Final = "TRACKER_STATS_INTERVAL"
 ENV_HOST: Final = "TRACKER_HOST"
 ENV_API_KEY: Final = "TRACKER_API_KEY"
+ENV_BASE_URL: Final = "TRACKER_BASE_URL"
 ENV_SWEEP_ID: Final = "TRACKER_SWEEP_ID"
 ENV_SWEEP_PARAM_PATH: Final = "TRACKER_SWEEP_PARAM_PATH"  # set by sweep agents (tracker.sweeps)
 ENV_UI_URL: Final = "TRACKER_UI_URL"
@@ -239,6 +240,7 @@ _OWN_KEYS: Final = frozenset(
         "stats_interval",
         "capture_packages",
         "handle_sigterm",
+        "upload_timeout",
     }
 )
 _IMPLEMENTED: Final = (
@@ -288,6 +290,7 @@ _DEFAULTS: Final[dict[str, Any]] = {
     "stats_interval": 10.0,
     "capture_packages": True,
     "handle_sigterm": True,
+    "upload_timeout": 10.0,
     "heartbeat_seconds": 30.0,
     "console": "auto",
     "disable_git": False,
@@ -300,7 +303,7 @@ class Settings:
     Accepts W&B's documented ``wandb.Settings`` keys (those tracker does not act on are
     stored and ignored) and tracker's own keys (``fsync``, ``flush_interval``,
     ``finish_timeout``, ``queue_max_rows``, ``queue_max_bytes``, ``stats_interval``,
-    ``capture_packages``, ``handle_sigterm``). An unknown key is an error.
+    ``capture_packages``, ``handle_sigterm``, ``upload_timeout``). An unknown key is an error.
 
     Args:
         **kwargs: Setting names and values.
@@ -382,3 +385,63 @@ def coerce_settings(value: Settings | Mapping[str, Any] | None) -> Settings:
 def unused_warning_category() -> type[Warning]:
     """The category used for ignored settings and keywords."""
     return TrackerWarning
+
+
+def credentials_path() -> Path:
+    """``$XDG_CONFIG_HOME/tracker/credentials`` (default ``~/.config/tracker/credentials``)."""
+    base = env("XDG_CONFIG_HOME")
+    return (Path(base) if base else Path.home() / ".config") / "tracker" / "credentials"
+
+
+def read_credentials() -> dict[str, str]:
+    """The stored team-server credentials (``host``, ``key``); empty when none or unreadable."""
+    import json
+
+    try:
+        data = json.loads(credentials_path().read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(data, dict):
+        return {}
+    return {k: v for k, v in data.items() if k in ("host", "key") and isinstance(v, str) and v}
+
+
+def write_credentials(host: str, key: str) -> Path:
+    """Store ``host`` and ``key`` with user-only permissions (0600); return the file's path.
+
+    Raises:
+        StorageError: The file cannot be written.
+    """
+    import json
+
+    from tracker.errors import StorageError
+
+    path = credentials_path()
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump({"host": host, "key": key}, f)
+        os.chmod(tmp, 0o600)
+        os.replace(tmp, path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise StorageError(f"cannot write credentials to {path}: {exc}", path=str(path)) from exc
+    return path
+
+
+def server_target(settings: Settings | None = None) -> tuple[str, str | None] | None:
+    """The team server to ship runs to: ``(base_url, api_key)``, or None when none is set.
+
+    The URL resolves as ``settings.base_url`` > ``TRACKER_BASE_URL`` > ``TRACKER_HOST`` >
+    the stored credentials (``tracker login``); the key as ``settings.api_key`` >
+    ``TRACKER_API_KEY`` > the stored credentials.
+    """
+    st = settings.get if settings is not None else (lambda _k, _d=None: None)
+    stored = read_credentials()
+    url = st("base_url") or env(ENV_BASE_URL) or env(ENV_HOST) or stored.get("host")
+    if not url:
+        return None
+    key = st("api_key") or env(ENV_API_KEY) or stored.get("key")
+    return str(url).rstrip("/"), (str(key) if key else None)

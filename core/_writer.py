@@ -149,6 +149,8 @@ class Writer:
         self.console: collections.deque[list[Any]] = collections.deque(maxlen=20_000)
         self.system: collections.deque[list[Any]] = collections.deque(maxlen=10_000)
         self.wake = threading.Event()
+        #: Set once run capture (git, packages, host) has been queued, or when there is none.
+        self.captured = threading.Event()
         self.drained = threading.Condition()
         self.problems: list[tuple[str, str]] = []
         self.write_listeners: list[Callable[[int], None]] = []
@@ -158,6 +160,8 @@ class Writer:
         self._interval = flush_interval
         self._heartbeat = heartbeat
         self._capture = capture
+        if capture is None:
+            self.captured.set()
         self._stop = False
         self._thread: threading.Thread | None = None
         self._fd = -1
@@ -239,29 +243,39 @@ class Writer:
 
     # ---------------------------------------------------------------- the thread
     def _main(self) -> None:
-        capture = self._capture
         while True:
             # A backlog means the producer is running hot: cycle again at once.
-            if len(self.queue) < _BATCH_ROWS:
+            if len(self.queue) < _BATCH_ROWS and not self._stop:
                 self.wake.wait(self._interval)
             self.wake.clear()
             stopping = self._stop
+            if stopping and self._capture is not None:
+                # Finishing before the first cycle ran capture: capture now, ahead of the
+                # exit record (EXIT is always a session's last record).
+                self._run_capture(front=True)
             try:
                 self._cycle(final=stopping and not self.queue)
             except Exception as exc:  # noqa: BLE001 - the writer must outlive its own bugs
                 _debug("writer cycle failed", exc_info=True)
                 self._problem("writer", f"internal writer error: {exc!r}")
-            if capture is not None:
+            if self._capture is not None:
                 # After the first write, so rows reach the disk before capture's slow parts.
-                run_capture, capture, self._capture = capture, None, None
-                try:
-                    self.queue.append(Ctl("record", [R.META, run_capture()]))
-                except Exception as exc:  # noqa: BLE001 - capture is best effort, never fatal
-                    self._problem("capture", f"run capture failed: {exc!r}")
+                self._run_capture(front=False)
                 continue
             if stopping and not self.queue:
                 break
         self._close_fd()
+
+    def _run_capture(self, front: bool) -> None:
+        capture, self._capture = self._capture, None
+        try:
+            if capture is not None:
+                item = Ctl("record", [R.META, capture()])
+                (self.queue.appendleft if front else self.queue.append)(item)
+        except Exception as exc:  # noqa: BLE001 - capture is best effort, never fatal
+            self._problem("capture", f"run capture failed: {exc!r}")
+        finally:
+            self.captured.set()
 
     def _cycle(self, final: bool) -> None:
         out: list[bytes] = []

@@ -411,3 +411,16 @@ def test_resume_after_a_crash_restores_values_logged_after_the_last_summary(root
     assert resumed.step == 5
     assert resumed.summary["loss"] == 4.0
     resumed.finish()
+
+
+def test_exit_is_the_last_record_even_when_finish_races_capture(root: Path) -> None:
+    import tracker
+
+    run = tracker.init(project="p", settings={"stats_interval": 0, "flush_interval": 60})
+    run.log({"a": 1})
+    run.finish()
+    records = [rec for _off, rec in read_frames(Path(run.dir) / "run.tlog").records]
+    kinds = [rec[0] for rec in records]
+    assert kinds[-1] == R.EXIT
+    assert R.META in kinds
+    assert kinds.count(R.EXIT) == 1

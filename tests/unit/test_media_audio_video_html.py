@@ -207,6 +207,7 @@ def test_video_starts_no_child_process(fmt: str, monkeypatch: pytest.MonkeyPatch
     run = tracker.init(project="media")
     # The writer's start-up capture (its one short git call) is done before the trap is set.
     assert run._writer.flush(30)
+    assert run._writer.captured.wait(30)
     started: list[Any] = []
 
     def trap(*args: Any, **kwargs: Any) -> Any:
