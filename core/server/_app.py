@@ -32,6 +32,8 @@ _KEY_RE: Final = re.compile(r"^[^\x00-\x1f]{1,512}$")
 _X_KEYS: Final = ("_step", "_runtime", "_timestamp")
 MAX_BUCKETS: Final = 4000
 MAX_SERIES: Final = 4000
+#: Entries of an artifact version listed by the API (the count says how many there are).
+MAX_FILES: Final = 5000
 
 
 def _json(data: Any) -> Any:
@@ -243,6 +245,10 @@ class _Data:
         x_max = float(x_max) if x_max is not None else None
         index = self.api.index
         self.api.runs(project)  # validates the name and refreshes the project
+        if x_key == "_step":
+            fast = self._step_series(project, runs, keys, x_min, x_max, buckets)
+            if fast is not None:
+                return fast
         extra = [] if x_key in _X_KEYS else [x_key]
         loaded: dict[str, dict[str, Any]] = {}
         created: dict[str, float] = {}
@@ -291,6 +297,58 @@ class _Data:
         for (run_id, key), (x, y) in xs.items():
             out.setdefault(key, {})[run_id] = bucketize(x, y, x_lo, x_hi, buckets)
         return {"x": x_key, "x_min": x_lo, "x_max": x_hi, "buckets": buckets, "series": out}
+
+    def _step_series(
+        self,
+        project: str,
+        runs: list[Any],
+        keys: list[str],
+        x_min: float | None,
+        x_max: float | None,
+        buckets: int,
+    ) -> dict[str, Any] | None:
+        """:meth:`series` over ``_step`` from the index's chunk statistics (None: not supported)."""
+        from tracker.server._downsample import bucketize_chunks
+
+        index = self.api.index
+        ids: list[str] = []
+        for run_id in runs:
+            if not isinstance(run_id, str):
+                raise UsageError("run ids must be strings.")
+            if index.run(project, run_id) is not None:
+                ids.append(run_id)
+        # First the chunk statistics alone: which keys are numeric, and the x range.
+        metas: dict[str, dict[str, Any]] = {}
+        lo: float | None = None
+        hi: float | None = None
+        for run_id in ids:
+            meta = index.numeric_chunks(project, run_id, keys, values=False)
+            if meta is None:
+                return None
+            metas[run_id] = meta
+            for chunks in meta.values():
+                if chunks:
+                    a = min(c.step_min for c in chunks)
+                    b = max(c.step_max for c in chunks)
+                    lo = a if lo is None else min(lo, a)
+                    hi = b if hi is None else max(hi, b)
+        x_lo = x_min if x_min is not None else (float(lo) if lo is not None else None)
+        x_hi = x_max if x_max is not None else (float(hi) if hi is not None else None)
+        out: dict[str, Any] = {}
+        if x_lo is not None and x_hi is not None:
+            for run_id in ids:
+                if not metas[run_id]:
+                    continue
+                found = index.numeric_chunks(
+                    project, run_id, list(metas[run_id]), step_min=x_lo, step_max=x_hi
+                )
+                if found is None:
+                    return None
+                for key in keys:
+                    if key in metas[run_id]:
+                        got = found.get(key, [])
+                        out.setdefault(key, {})[run_id] = bucketize_chunks(got, x_lo, x_hi, buckets)
+        return {"x": "_step", "x_min": x_lo, "x_max": x_hi, "buckets": buckets, "series": out}
 
     def run_info(self, project: str, run_id: str) -> dict[str, Any]:
         from tracker.media._read import media_entries, run_files
@@ -382,6 +440,49 @@ class _Data:
         if name not in files:
             raise RunNotFoundError(f"run {run_id!r} saved no file {name!r}.", run_id=run_id)
         return resolve(run_dir, "files/" + name)
+
+    def artifacts(self, project: str) -> list[dict[str, Any]]:
+        """The project's artifacts with their live versions (newest first) and aliases."""
+        from tracker.api._artifacts import list_artifacts
+
+        project = _project(project)
+        out = []
+        for proj, name, type_ in list_artifacts(self.api, project):
+            versions = []
+            for art in reversed(self.api.artifact_versions(type_, f"{proj}/{name}")):
+                committed = art._committed
+                versions.append(
+                    {
+                        "version": art.version,
+                        "number": committed.version if committed is not None else None,
+                        "aliases": list(art.aliases),
+                        "digest": art.digest,
+                        "size": art.size,
+                        "created": art.created_at,
+                        "run_id": committed.run_id if committed is not None else None,
+                        "metadata": _clean(committed.metadata if committed is not None else {}),
+                    }
+                )
+            out.append({"name": name, "type": type_, "versions": versions})
+        return out
+
+    def artifact_files(self, project: str, name: str, version: int) -> dict[str, Any]:
+        """The entries (files and references) of one artifact version, sorted by path."""
+        from tracker.api._artifacts import get_artifact
+
+        project = _project(project)
+        if not _NAME_RE.match(name):
+            raise UsageError(f"{name!r} is not a valid artifact name.")
+        art = get_artifact(self.api, f"{project}/{name}:v{int(version)}")
+        files = art.files()
+        return {
+            "name": name,
+            "version": art.version,
+            "count": len(files),
+            "files": [
+                {"path": e.path, "size": e.size, "digest": e.digest, "ref": e.ref} for e in files[:MAX_FILES]
+            ],
+        }
 
     def snapshot(self, project: str) -> dict[str, dict[str, Any]]:
         runs = self.api.runs(project)
@@ -489,6 +590,14 @@ def build(
         path = guarded(lambda: data.file(project, run_id, name))
         return FileResponse(path, headers=_FILE_HEADERS, content_disposition_type="attachment")
 
+    def artifacts(project: str) -> Any:
+        """A project's artifacts: every live version with its aliases, size, digest and run."""
+        return _json(guarded(lambda: data.artifacts(project)))
+
+    def artifact_files(project: str, name: str, version: int) -> Any:
+        """The files and references of one artifact version."""
+        return _json(guarded(lambda: data.artifact_files(project, name, version)))
+
     async def events(request: Request, project: str) -> Any:
         """Server-sent events: the rows of runs that changed (all runs in the first event)."""
         guarded(lambda: _project(project))
@@ -557,6 +666,8 @@ def build(
         APIRoute(rr + "/media/{key:path}/steps", media, methods=["GET"]),
         APIRoute(rr + "/media/{key:path}/at/{step:int}/{item:int}", media_file, methods=["GET"]),
         APIRoute(rr + "/files/{name:path}", run_file, methods=["GET"]),
+        APIRoute(pr + "/artifacts", artifacts, methods=["GET"]),
+        APIRoute(pr + "/artifacts/{name}/v/{version:int}/files", artifact_files, methods=["GET"]),
         APIRoute(api + "/events", events, methods=["GET"]),
         APIRoute("/favicon.ico", favicon, methods=["GET"], include_in_schema=False),
         APIRoute("/", page, methods=["GET"], include_in_schema=False),

@@ -9,13 +9,16 @@ full detail.
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import numpy as np
     from numpy.typing import NDArray
 
-__all__ = ["bucketize", "grid"]
+    from tracker.storage._base import ChunkStats
+
+__all__ = ["bucketize", "bucketize_chunks", "grid"]
 
 
 def grid(x_min: float, x_max: float, buckets: int) -> NDArray[np.float64]:
@@ -87,3 +90,245 @@ def bucketize(
         n=(ends - starts).tolist(),
     )
     return out
+
+
+def bucketize_chunks(chunks: list[ChunkStats], x_min: float, x_max: float, buckets: int) -> dict[str, Any]:
+    """:func:`bucketize` of ``value(_step)`` read from the index's numeric chunks.
+
+    Gives exactly what ``bucketize(steps, values, x_min, x_max, buckets)`` gives, but a
+    chunk that lies inside one bucket (and holds no infinity, nor NaN at its ends) is
+    answered from its stored min/max/first/last without decoding its steps or bucketing
+    its points, and the points of the other chunks are cut at bucket edges found by
+    binary search instead of computing a bucket number per point. Steps that go back
+    (never written by ``log``, but possible in hand-made logs) fall back to
+    :func:`bucketize`.
+
+    Args:
+        chunks: The key's numeric chunks in log order, with their values
+            (:meth:`~tracker.storage._base.IndexBackend.numeric_chunks`).
+        x_min: Left edge of the grid.
+        x_max: Right edge of the grid (inclusive).
+        buckets: Number of buckets.
+    """
+    import numpy as np
+
+    from tracker.storage._ingest import unpack_ints
+
+    lo_x, hi_x = float(x_min), float(x_max)
+    chunks = [c for c in chunks if c.step_max >= lo_x and c.step_min <= hi_x and c.n > 0]
+    steps: dict[int, NDArray[np.float64]] = {}
+    prev = -np.inf
+    monotone = True
+    for i, c in enumerate(chunks):
+        if c.step_min < prev or c.vals is None:
+            monotone = False
+            break
+        prev = c.step_max
+        if c.steps is not None:
+            s = unpack_ints(c.step0, c.step_stride, c.steps, c.n)
+            if len(s) > 1 and bool(np.any(s[1:] < s[:-1])):
+                monotone = False
+                break
+            steps[i] = s.astype(np.float64)
+        elif c.step_stride < 0 and c.n > 1:
+            monotone = False
+            break
+
+    def points(i: int, c: ChunkStats) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        assert c.vals is not None
+        x = steps.get(i)
+        if x is None:
+            x = unpack_ints(c.step0, c.step_stride, c.steps, c.n).astype(np.float64)
+        return x, np.frombuffer(c.vals, dtype="<f8")
+
+    def fallback() -> dict[str, Any]:
+        pts = [points(i, c) for i, c in enumerate(chunks) if c.vals is not None]
+        if not pts:
+            return bucketize(np.zeros(0), np.zeros(0), lo_x, hi_x, buckets)
+        return bucketize(
+            np.concatenate([p[0] for p in pts]), np.concatenate([p[1] for p in pts]), lo_x, hi_x, buckets
+        )
+
+    if not monotone or not chunks:
+        return fallback()
+    edges = grid(lo_x, hi_x, buckets)
+    e0 = edges[0]
+    width = (edges[-1] - edges[0]) / buckets
+
+    def bucket_of(v: Any) -> Any:  # the same arithmetic as bucketize
+        return np.minimum(((v - e0) / width).astype(np.int64), buckets - 1)
+
+    # Segments in x order: (bucket, first, min, max, last, last_x, count).
+    segs: list[tuple[Any, ...]] = []
+    nan_count = 0
+    run: list[int] = []
+
+    def cut(xs: _Xs, y: NDArray[np.float64]) -> None:
+        """Segments of one stretch of points, cut at bucket edges by binary search."""
+        nonlocal nan_count
+        a, b = int(xs.search(np.array([lo_x]), "left")[0]), int(xs.search(np.array([hi_x]), "right")[0])
+        if (a, b) != (0, len(y)):
+            xs, y = xs.slice(a, b), y[a:b]
+        if not len(y):
+            return
+        first_b = int(bucket_of(xs.at(np.array([0])))[0])
+        last_b = int(bucket_of(xs.at(np.array([len(y) - 1])))[0])
+        bs = np.arange(first_b + 1, last_b + 1, dtype=np.int64)
+        # First point of each bucket: binary search on the edge, then corrected so that
+        # bucket_of agrees exactly (rounding may put the edge one group of equal x off).
+        k = np.minimum(xs.search(e0 + bs * width, "left"), len(y) - 1)
+        for _ in range(64):
+            late = (k > 0) & (bucket_of(xs.at(np.maximum(k - 1, 0))) >= bs)
+            early = bucket_of(xs.at(k)) < bs
+            if not (late.any() or early.any()):
+                break
+            k = np.where(late, xs.search(xs.at(np.maximum(k - 1, 0)), "left"), k)
+            k = np.where(early, np.minimum(xs.search(xs.at(k), "right"), len(y) - 1), k)
+        else:  # pragma: no cover - never seen; exact but slower
+            k = np.flatnonzero(np.diff(bucket_of(xs.at(np.arange(len(y))))) > 0) + 1
+        starts = np.concatenate(([0], k))  # non-decreasing: drop the repeats of empty buckets
+        starts = starts[np.concatenate(([True], starts[1:] != starts[:-1]))]
+        ends = np.append(starts[1:], len(y))
+        mn = np.minimum.reduceat(y, starts)
+        mx = np.maximum.reduceat(y, starts)
+        if not (bool(np.isfinite(mn).all()) and bool(np.isfinite(mx).all())):
+            # NaN or infinities in this stretch: drop them (counted) and cut again.
+            x = xs.at(np.arange(len(y)))
+            finite = np.isfinite(y)
+            nan_count += int(len(y) - int(finite.sum()))
+            if bool(finite.any()):
+                cut(_Xs(x[finite]), y[finite])
+            return
+        segs.append(
+            (bucket_of(xs.at(starts)), y[starts], mn, mx, y[ends - 1], xs.at(ends - 1), ends - starts)
+        )
+
+    def flush() -> None:
+        if not run:
+            return
+        pts = [chunks[i] for i in run]
+        idx = list(run)
+        run.clear()
+        y = (
+            np.concatenate([np.frombuffer(c.vals, dtype="<f8") for c in pts if c.vals is not None])
+            if len(pts) > 1
+            else np.frombuffer(pts[0].vals or b"", dtype="<f8")
+        )
+        stride = pts[0].step_stride
+        affine = stride > 0 and all(c.steps is None and (c.step_stride == stride or c.n == 1) for c in pts)
+        if affine:
+            at = pts[0].step0
+            for c in pts:
+                if c.step0 != at:
+                    affine = False
+                    break
+                at += stride * c.n
+        if affine:
+            cut(_Xs(None, float(pts[0].step0), float(stride), len(y)), y)
+        else:
+            xs = [points(i, chunks[i])[0] for i in idx]
+            cut(_Xs(np.concatenate(xs) if len(xs) > 1 else xs[0]), y)
+
+    b_min = bucket_of(np.array([c.step_min for c in chunks], dtype=np.float64)).tolist()
+    b_max = bucket_of(np.array([c.step_max for c in chunks], dtype=np.float64)).tolist()
+    for i, c in enumerate(chunks):
+        whole = (
+            b_min[i] == b_max[i]
+            and lo_x <= c.step_min
+            and c.step_max <= hi_x
+            and all(v is not None and math.isfinite(v) for v in (c.vmin, c.vmax, c.vfirst, c.vlast))
+        )
+        if not whole:
+            run.append(i)
+            continue
+        flush()
+        assert c.vals is not None
+        nans = int(np.count_nonzero(np.isnan(np.frombuffer(c.vals, dtype="<f8"))))
+        nan_count += nans
+        segs.append(
+            tuple(
+                np.array([v])
+                for v in (
+                    b_min[i],
+                    c.vfirst,
+                    c.vmin,
+                    c.vmax,
+                    c.vlast,
+                    float(c.step_max),
+                    c.n - nans,
+                )
+            )
+        )
+    flush()
+    if not segs:
+        return fallback()
+    b, first, mn, mx, last, last_x, cnt = (np.concatenate(col) for col in zip(*segs, strict=True))
+    count = int(cnt.sum())
+    if count <= buckets:
+        return fallback()
+    s2 = np.flatnonzero(np.concatenate(([True], b[1:] != b[:-1])))
+    e2 = np.append(s2[1:], len(b))
+    bb = b[s2]
+    return {
+        "count": count,
+        "nan_count": nan_count,
+        "x_min": lo_x,
+        "x_max": hi_x,
+        "raw": False,
+        "x": (edges[0] + (bb + 0.5) * width).tolist(),
+        "first": first[s2].astype(np.float64).tolist(),
+        "min": np.minimum.reduceat(mn.astype(np.float64), s2).tolist(),
+        "max": np.maximum.reduceat(mx.astype(np.float64), s2).tolist(),
+        "last": last[e2 - 1].astype(np.float64).tolist(),
+        "last_x": last_x[e2 - 1].astype(np.float64).tolist(),
+        "n": np.add.reduceat(cnt.astype(np.int64), s2).tolist(),
+    }
+
+
+class _Xs:
+    """Sorted x of a stretch of points: an array, or ``x0 + stride * i`` without one."""
+
+    __slots__ = ("n", "stride", "x", "x0")
+
+    def __init__(
+        self, x: NDArray[np.float64] | None, x0: float = 0.0, stride: float = 1.0, n: int = 0
+    ) -> None:
+        self.x = x
+        self.x0 = x0
+        self.stride = stride
+        self.n = len(x) if x is not None else n
+
+    def at(self, k: NDArray[np.int64]) -> NDArray[np.float64]:
+        import numpy as np
+
+        if self.x is not None:
+            return self.x[k]
+        return self.x0 + self.stride * k.astype(np.float64)
+
+    def search(self, t: NDArray[np.float64], side: str) -> NDArray[np.int64]:
+        import numpy as np
+
+        if self.x is not None:
+            return np.searchsorted(self.x, t, side=side)  # type: ignore[call-overload, no-any-return]
+        u = (np.asarray(t, dtype=np.float64) - self.x0) / self.stride
+        k = np.ceil(u) if side == "left" else np.floor(u) + 1
+        k = np.clip(k, 0, self.n).astype(np.int64)
+        # Exact for integer steps; guard the division's rounding all the same.
+        for _ in range(4):
+            prev = self.at(np.maximum(k - 1, 0))
+            cur = self.at(np.minimum(k, max(self.n - 1, 0)))
+            if side == "left":
+                back = (k > 0) & (prev >= t)
+                fwd = (k < self.n) & (cur < t)
+            else:
+                back = (k > 0) & (prev > t)
+                fwd = (k < self.n) & (cur <= t)
+            if not (back.any() or fwd.any()):
+                break
+            k = k - back + fwd
+        return k
+
+    def slice(self, a: int, b: int) -> _Xs:
+        if self.x is not None:
+            return _Xs(self.x[a:b])
+        return _Xs(None, self.x0 + self.stride * a, self.stride, b - a)

@@ -157,6 +157,38 @@ class KeyInfo(NamedTuple):
     last_step: int | None
 
 
+class ChunkStats(NamedTuple):
+    """One numeric chunk of a key as the index stores it (see :meth:`IndexBackend.numeric_chunks`).
+
+    Attributes:
+        cno: Chunk number (chunks of a key are numbered in log order).
+        n: Number of points.
+        step_min: Smallest ``_step`` of the chunk.
+        step_max: Largest ``_step`` of the chunk.
+        step0: ``_step`` of the first point.
+        step_stride: Step between consecutive points when ``steps`` is None.
+        steps: Little-endian int64 steps when they are not arithmetic, else None.
+        vmin: Smallest value, NaN ignored (None when every value is NaN).
+        vmax: Largest value, NaN ignored.
+        vfirst: First value (None when NaN).
+        vlast: Last value (None when NaN).
+        vals: Little-endian float64 values (``n * 8`` bytes), or None when not asked for.
+    """
+
+    cno: int
+    n: int
+    step_min: int
+    step_max: int
+    step0: int
+    step_stride: int
+    steps: bytes | None
+    vmin: float | None
+    vmax: float | None
+    vfirst: float | None
+    vlast: float | None
+    vals: bytes | None
+
+
 class Series:
     """All points of one key of one run, in log order.
 
@@ -347,6 +379,30 @@ class IndexBackend(ABC):
             min_seq: First row number wanted (inclusive).
             max_seq: Last row number wanted (exclusive).
         """
+
+    def numeric_chunks(
+        self,
+        project: str,
+        run_id: str,
+        keys: Iterable[str],
+        *,
+        stream: str = "default",
+        step_min: float | None = None,
+        step_max: float | None = None,
+        values: bool = True,
+    ) -> dict[str, list[ChunkStats]] | None:
+        """Per-chunk statistics (and optionally the value blobs) of numeric keys, read-only.
+
+        Lets a reader answer aggregates (downsampling) from the stored min/max/first/last
+        of whole chunks without decoding their points. Keys with any non-numeric point
+        and absent keys are left out; chunks come in log order; only chunks whose step
+        range meets ``[step_min, step_max]`` are returned. One consistent snapshot.
+
+        Returns:
+            ``{key: [ChunkStats, ...]}``, or None when the backend does not keep chunk
+            statistics (callers then fall back to :meth:`series`).
+        """
+        return None
 
     def close(self) -> None:  # noqa: B027 - an optional hook with a default body
         """Release connections; the object must not be used afterwards."""

@@ -42,6 +42,7 @@ from typing import TYPE_CHECKING, Any, Final
 from tracker.errors import CorruptRecordError, StorageError
 from tracker.storage._base import (
     STREAMS,
+    ChunkStats,
     IndexBackend,
     IndexChangedError,
     KeyInfo,
@@ -677,6 +678,78 @@ class SQLiteIndex(IndexBackend):
                 if len(series):
                     out[key] = series
         return out
+
+    def numeric_chunks(
+        self,
+        project: str,
+        run_id: str,
+        keys: Iterable[str],
+        *,
+        stream: str = "default",
+        step_min: float | None = None,
+        step_max: float | None = None,
+        values: bool = True,
+    ) -> dict[str, list[ChunkStats]] | None:
+        """Per-chunk statistics of numeric keys (see :meth:`IndexBackend.numeric_chunks`)."""
+        wanted = list(dict.fromkeys(keys))
+        if not wanted:
+            return {}
+        conn = self._conn
+        sql = (
+            "SELECT c.key, c.kind, c.cno, c.n, c.step_min, c.step_max, c.step0, c.step_stride, c.steps, "
+            f"c.vmin, c.vmax, c.vfirst, c.vlast, {'c.vals' if values else 'NULL'} "
+            "FROM chunks c JOIN runs r ON r.rid = c.rid "
+            "WHERE r.project = ? AND r.run_id = ? AND c.stream = ? "
+        )
+        params: list[Any] = [project, run_id, _stream(stream)]
+        if step_min is not None:
+            sql += "AND c.step_max >= ? "
+            params.append(step_min)
+        if step_max is not None:
+            sql += "AND c.step_min <= ? "
+            params.append(step_max)
+        found: dict[str, list[ChunkStats]] = {}
+        mixed: set[str] = set()
+        with errors(self.path, "reading the index"), snapshot(conn):
+            for i in range(0, len(wanted), 500):
+                part = wanted[i : i + 500]
+                query = sql + f"AND c.key IN ({','.join('?' * len(part))}) ORDER BY c.key, c.kind, c.cno"
+                for row in conn.execute(query, [*params, *part]):
+                    key, kind, cno, n, smin, smax, step0, stride, steps, vmin, vmax, first, last, vals = row
+                    if kind != NUM:
+                        mixed.add(key)
+                        continue
+                    found.setdefault(key, []).append(
+                        ChunkStats(
+                            cno,
+                            n,
+                            smin,
+                            smax,
+                            step0,
+                            stride,
+                            steps,
+                            vmin,
+                            vmax,
+                            first,
+                            last,
+                            vals if vals is None or len(vals) == n * 8 else vals[: n * 8],
+                        )
+                    )
+            if step_min is not None or step_max is not None:
+                # A key with non-numeric points outside the range is still mixed.
+                left = [k for k in found if k not in mixed]
+                for i in range(0, len(left), 500):
+                    part = left[i : i + 500]
+                    mixed.update(
+                        k
+                        for (k,) in conn.execute(
+                            "SELECT DISTINCT c.key FROM chunks c JOIN runs r ON r.rid = c.rid "
+                            "WHERE r.project = ? AND r.run_id = ? AND c.stream = ? AND c.kind = ? "
+                            f"AND c.key IN ({','.join('?' * len(part))})",
+                            [project, run_id, _stream(stream), OBJ, *part],
+                        )
+                    )
+        return {k: v for k, v in found.items() if k not in mixed}
 
 
 # --------------------------------------------------------------------------- helpers

@@ -309,3 +309,81 @@ def test_live_run_appears_and_grows(page: Any, server: str, data_root: Path) -> 
         proc.wait(30)
         if proc.stdout:
             proc.stdout.close()
+
+
+COMPARE = textwrap.dedent(
+    """
+    import tracker
+    for i, lr in enumerate((0.1, 0.01, 0.01)):
+        config = {"lr": lr, "bs": 32, "opt": {"name": "adam", "beta": 0.95 if i == 0 else 0.9}}
+        run = tracker.init(project="cmp", name=f"c{i}", config=config)
+        run.log({"loss": 1.0 / (i + 1)})
+        run.finish()
+    """
+)
+
+
+def test_compare_runs_hides_equal_config(page: Any, server: str, data_root: Path) -> None:
+    subprocess.run([sys.executable, "-c", COMPARE], env=_env(data_root), check=True, timeout=120)
+    _project(page, server, "cmp", "?runs=all")
+    playwright_sync.expect(page.locator("#runs-table[data-rows='3']")).to_be_visible()
+    page.get_by_test_id("compare").click()
+    playwright_sync.expect(page.locator("#compare[data-ready='1'][data-runs='3']")).to_be_visible()
+    config = page.locator("[data-section='config']")
+    playwright_sync.expect(config).to_have_attribute("data-diff", "2")
+    playwright_sync.expect(config).to_have_attribute("data-equal", "2")
+    rows = config.locator("tr[data-key]")
+    playwright_sync.expect(rows).to_have_count(2)
+    assert sorted(rows.evaluate_all("rs => rs.map((r) => r.dataset.key)")) == ["lr", "opt.beta"]
+    names = config.locator("thead th").all_inner_texts()
+    lr = config.locator("tr[data-key='lr'] td").all_inner_texts()
+    by_name = dict(zip(names[1:], lr[1:], strict=True))
+    assert float(by_name["c0"]) == 0.1
+    assert float(by_name["c1"]) == float(by_name["c2"]) == 0.01
+    page.get_by_test_id("show-equal").check()
+    playwright_sync.expect(rows).to_have_count(4)
+    playwright_sync.expect(config.locator("tr.same[data-key='bs']")).to_be_visible()
+    # Summary: the logged loss differs, so it is shown.
+    playwright_sync.expect(page.locator("[data-section='summary'] tr[data-key='loss']")).to_be_visible()
+
+
+ARTIFACTS = textwrap.dedent(
+    """
+    import tracker
+    run = tracker.init(project="arts", name="producer")
+    for i in range(3):
+        art = tracker.Artifact("weights", type="model", metadata={"epoch": i})
+        with art.new_file("model.txt") as f:
+            f.write("weights " * (i + 1))
+        with art.new_file("sub/config.json") as f:
+            f.write('{"i": %d}' % i)
+        run.log_artifact(art, aliases=["best"] if i == 1 else None).wait()
+    run.finish()
+    """
+)
+
+
+def test_artifacts_page_versions_aliases_files(page: Any, server: str, data_root: Path) -> None:
+    subprocess.run([sys.executable, "-c", ARTIFACTS], env=_env(data_root), check=True, timeout=120)
+    _project(page, server, "arts")
+    page.get_by_test_id("artifacts-link").click()
+    playwright_sync.expect(page.locator("#artifacts[data-ready='1'][data-count='1']")).to_be_visible()
+    card = page.locator("[data-artifact='weights']").first
+    versions = card.locator("tr[data-version]")
+    playwright_sync.expect(versions).to_have_count(3)
+    assert versions.evaluate_all("rs => rs.map((r) => r.dataset.version)") == ["2", "1", "0"]
+    playwright_sync.expect(card.locator("tr[data-version='2'] [data-alias='latest']")).to_be_visible()
+    playwright_sync.expect(card.locator("tr[data-version='1'] [data-alias='best']")).to_be_visible()
+    playwright_sync.expect(card.locator("tr[data-version='0'] [data-alias]")).to_have_count(0)
+    # The newest version's files are listed first; clicking another version lists its own.
+    files = page.locator("#artifact-files[data-ready='1']")
+    playwright_sync.expect(files).to_have_attribute("data-version", "2")
+    playwright_sync.expect(files).to_have_attribute("data-count", "2")
+    playwright_sync.expect(files.locator("tr[data-path='model.txt'] td").nth(1)).to_have_text("24 B")
+    card.locator("tr[data-version='0'] td").first.locator("a").click()
+    files = page.locator("#artifact-files[data-ready='1'][data-version='0']")
+    playwright_sync.expect(files.locator("tr[data-path='model.txt'] td").nth(1)).to_have_text("8 B")
+    playwright_sync.expect(files.locator("tr[data-path='sub/config.json']")).to_be_visible()
+    run_link = card.locator("tr[data-version='0'] td").nth(4).locator("a")
+    run_link.click()
+    playwright_sync.expect(page.locator("#run-page[data-ready='1']")).to_be_visible()

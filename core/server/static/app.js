@@ -40,6 +40,16 @@ function fmtDur(s) {
   const hh = Math.floor(s / 3600), mm = Math.floor((s % 3600) / 60), ss = s % 60;
   return hh ? `${hh}h ${mm}m` : mm ? `${mm}m ${ss}s` : `${ss}s`;
 }
+// y tick labels: uPlot's default rounds to 3 decimals (a learning rate of 3e-4 read "0").
+function fmtTick(v) {
+  if (v == null) return "";
+  const a = Math.abs(v);
+  return a !== 0 && (a < 1e-3 || a >= 1e6) ? v.toExponential(1) : String(+v.toPrecision(6));
+}
+// A y axis whose width fits its longest label (uPlot's fixed 50 px cut long ones).
+function yAxis() {
+  return { values: (u, vals) => vals.map(fmtTick), size: (u, vals) => 18 + 7 * Math.max(3, ...(vals || []).map((v) => String(v).length)) };
+}
 function fmtVal(v) {
   if (v == null) return "";
   if (typeof v === "number") return Number.isInteger(v) ? String(v) : (Math.abs(v) >= 1e4 || Math.abs(v) < 1e-3 ? v.toExponential(3) : v.toPrecision(4));
@@ -163,6 +173,7 @@ function ChartPanel({ project, runIds, metric, names, opts, version }) {
       legend: { show: false },
       cursor: { drag: { x: true, y: false } },
       scales: { x: { time: opts.x === "_timestamp" }, y: opts.log ? { distr: 3 } : {} },
+      axes: [{}, yAxis()],
       spanGaps: true,
       hooks: {
         setSelect: [(u) => {
@@ -334,6 +345,7 @@ function Project({ project }) {
         <input type="search" placeholder="filter: config.lr<0.01 state=running" data-testid="filter" value=${filter} onInput=${(e) => setFilter(e.target.value)}/>
         <details><summary>columns</summary>${allCols.map((c) => html`<label style="display:block"><input type="checkbox" checked=${columns.includes(c)} onChange=${(e) => setColumns(e.target.checked ? [...columns, c] : columns.filter((x) => x !== c))}/> ${c}</label>`)}</details>
         <span class="muted">${view.length} shown · ${chartRuns.length} charted</span>
+        ${chartRuns.length >= 2 ? html`<${Link} href=${`/projects/${enc(project)}/compare?runs=${chartRuns.map(enc).join(",")}`} data-testid="compare">compare ${chartRuns.length} runs<//>` : null}
       </div>
       <${RunsTable} runs=${view} project=${project} columns=${columns} selected=${selected} setSelected=${setSelected} sort=${sort} setSort=${setSort}/>
     </div>
@@ -365,7 +377,7 @@ function SystemCharts({ project, runId }) {
 function SmallChart({ title, x, y }) {
   const ref = useRef(null);
   useEffect(() => {
-    const u = new uPlot({ width: ref.current.clientWidth || 400, height: 180, legend: { show: false }, scales: { x: { time: false } }, series: [{}, { stroke: "#2b5ea7", width: 1.5 }] }, [x, y], ref.current.querySelector(".plot"));
+    const u = new uPlot({ width: ref.current.clientWidth || 400, height: 180, legend: { show: false }, scales: { x: { time: false } }, axes: [{}, yAxis()], series: [{}, { stroke: "#2b5ea7", width: 1.5 }] }, [x, y], ref.current.querySelector(".plot"));
     return () => u.destroy();
   }, [x, y]);
   return html`<div class="panel" ref=${ref} style="min-height:200px"><div class="title">${title}</div><div class="plot"></div></div>`;
@@ -423,15 +435,93 @@ function RunPage({ project, runId }) {
   </main>`;
 }
 
+// Compare runs: config (and summary) side by side; rows whose values are all equal are
+// hidden unless asked for, so what differs between the runs is what one sees.
+function ComparePage({ project }) {
+  const ids = (new URLSearchParams(location.search).get("runs") || "").split(",").filter(Boolean);
+  const [runs, setRuns] = useState(null);
+  const [error, setError] = useState(null);
+  const [showEqual, setShowEqual] = useState(false);
+  useEffect(() => { api(`/projects/${enc(project)}/runs`).then((rs) => { const by = new Map(rs.map((r) => [r.id, r])); setRuns(ids.map((id) => by.get(id)).filter(Boolean)); }, (e) => setError(String(e))); }, [project, ids.join(",")]);
+  if (error) return html`<main><div class="error">${error}</div></main>`;
+  if (!runs) return html`<main class="muted">loading…</main>`;
+  const section = (title, part) => {
+    const keys = [...new Set(runs.flatMap((r) => Object.keys(r[part] || {})))].filter((k) => !k.startsWith("_")).sort();
+    const rows = keys.map((k) => {
+      const vals = runs.map((r) => (r[part] || {})[k]);
+      const same = vals.every((v) => JSON.stringify(v) === JSON.stringify(vals[0]));
+      return { k, vals, same };
+    });
+    const diff = rows.filter((r) => !r.same).length;
+    const shown = rows.filter((r) => showEqual || !r.same);
+    return html`<div class="card" data-section=${part} data-diff=${diff} data-equal=${rows.length - diff}>
+      <h2>${title} <span class="muted">${diff} differ · ${rows.length - diff} equal${showEqual ? "" : " (hidden)"}</span></h2>
+      ${shown.length ? html`<table class="runs wide compare"><thead><tr><th>key</th>${runs.map((r) => html`<th><span class="swatch" style=${`background:${runColor(r.id)}`}></span>${r.name}</th>`)}</tr></thead>
+      <tbody>${shown.map((row) => html`<tr data-key=${row.k} class=${row.same ? "same" : "diff"}><td>${row.k}</td>${row.vals.map((v) => html`<td title=${String(v ?? "")}>${v === undefined ? html`<span class="muted">–</span>` : fmtVal(v)}</td>`)}</tr>`)}</tbody></table>`
+      : html`<p class="muted">${rows.length ? "All values are equal." : "Nothing logged."}</p>`}</div>`;
+  };
+  return html`<main id="compare" data-ready="1" data-runs=${runs.length}>
+    <h1>Compare <span class="muted">${runs.length} runs of ${project}</span></h1>
+    ${runs.length < ids.length ? html`<p class="muted">${ids.length - runs.length} run(s) not found.</p>` : null}
+    <div class="toolbar"><label><input type="checkbox" data-testid="show-equal" checked=${showEqual} onChange=${(e) => setShowEqual(e.target.checked)}/> show equal values</label>
+      ${runs.map((r) => html`<${Link} href=${`/projects/${enc(project)}/runs/${enc(r.id)}`}>${r.name}<//>`)}</div>
+    ${section("Config", "config")}
+    ${section("Summary", "summary")}
+  </main>`;
+}
+
+function fmtBytes(n) {
+  if (n == null) return "";
+  const u = ["B", "KB", "MB", "GB", "TB"];
+  let i = 0;
+  while (n >= 1024 && i < u.length - 1) { n /= 1024; i++; }
+  return (i ? n.toFixed(1) : String(n)) + " " + u[i];
+}
+
+// Artifacts of a project: versions (newest first) with aliases, then the files of one.
+function ArtifactsPage({ project }) {
+  const [arts, setArts] = useState(null);
+  const [error, setError] = useState(null);
+  const [pick, setPick] = useState(null); // [name, number]
+  const [files, setFiles] = useState(null);
+  useEffect(() => { api(`/projects/${enc(project)}/artifacts`).then((a) => { setArts(a); if (a.length && a[0].versions.length) setPick([a[0].name, a[0].versions[0].number]); }, (e) => setError(String(e))); }, [project]);
+  useEffect(() => {
+    setFiles(null);
+    if (pick) api(`/projects/${enc(project)}/artifacts/${enc(pick[0])}/v/${pick[1]}/files`).then(setFiles, (e) => setError(String(e)));
+  }, [pick && pick.join(":")]);
+  if (error) return html`<main><div class="error">${error}</div></main>`;
+  if (!arts) return html`<main class="muted">loading…</main>`;
+  return html`<main id="artifacts" data-ready="1" data-count=${arts.length}>
+    <h1>Artifacts <span class="muted">${project}</span></h1>
+    ${arts.length ? null : html`<p class="muted">No artifacts logged in this project.</p>`}
+    ${arts.map((a) => html`<div class="card" data-artifact=${a.name}>
+      <h2>${a.name} <span class="tag">${a.type}</span> <span class="muted">${a.versions.length} versions</span></h2>
+      <table class="runs wide"><thead><tr><th>version</th><th>aliases</th><th>size</th><th>created</th><th>logged by</th><th>digest</th></tr></thead>
+      <tbody>${a.versions.map((v) => html`<tr data-version=${v.number} class=${pick && pick[0] === a.name && pick[1] === v.number ? "picked" : ""} onClick=${() => setPick([a.name, v.number])} style="cursor:pointer">
+        <td><a href="#" onClick=${(e) => { e.preventDefault(); setPick([a.name, v.number]); }}>${v.version}</a></td>
+        <td>${v.aliases.map((al) => html`<span class="tag" data-alias=${al}>${al}</span>`)}</td>
+        <td>${fmtBytes(v.size)}</td><td>${fmtTime(v.created)}</td>
+        <td>${v.run_id ? html`<${Link} href=${`/projects/${enc(project)}/runs/${enc(v.run_id)}`}>${v.run_id}<//>` : html`<span class="muted">–</span>`}</td>
+        <td title=${v.digest || ""}><code>${(v.digest || "").slice(0, 12)}</code></td></tr>`)}</tbody></table></div>`)}
+    ${pick ? html`<div class="card" id="artifact-files" data-ready=${files ? "1" : "0"} data-artifact=${pick[0]} data-version=${pick[1]} data-count=${files ? files.count : 0}>
+      <h2>Files of ${pick[0]}:v${pick[1]} ${files ? html`<span class="muted">${files.count} entries</span>` : null}</h2>
+      ${files ? html`<table class="runs wide"><thead><tr><th>path</th><th>size</th><th>digest / reference</th></tr></thead>
+        <tbody>${files.files.map((f) => html`<tr data-path=${f.path}><td>${f.path}</td><td>${fmtBytes(f.size)}</td><td title=${f.ref || f.digest || ""}>${f.ref ? f.ref : html`<code>${(f.digest || "").slice(0, 19)}</code>`}</td></tr>`)}</tbody></table>` : html`<span class="muted">loading…</span>`}
+    </div>` : null}
+  </main>`;
+}
+
 function App() {
   const [path, setPath] = useState(location.pathname);
   useEffect(() => { const f = () => setPath(location.pathname); window.addEventListener("popstate", f); return () => window.removeEventListener("popstate", f); }, []);
   const parts = path.split("/").filter(Boolean).map(decodeURIComponent);
   let page;
   if (parts[0] === "projects" && parts.length >= 4 && parts[2] === "runs") page = html`<${RunPage} key=${parts[3]} project=${parts[1]} runId=${parts[3]}/>`;
+  else if (parts[0] === "projects" && parts.length >= 3 && parts[2] === "artifacts") page = html`<${ArtifactsPage} key=${parts[1]} project=${parts[1]}/>`;
+  else if (parts[0] === "projects" && parts.length >= 3 && parts[2] === "compare") page = html`<${ComparePage} key=${location.search} project=${parts[1]}/>`;
   else if (parts[0] === "projects" && parts.length >= 2) page = html`<${Project} key=${parts[1]} project=${parts[1]}/>`;
   else page = html`<${Projects}/>`;
-  return html`<header><${Link} class="brand" href="/">tracker<//>${parts[1] ? html`<${Link} href=${`/projects/${enc(parts[1])}`}>${parts[1]}<//>` : null}</header>${page}`;
+  return html`<header><${Link} class="brand" href="/">tracker<//>${parts[1] ? html`<${Link} href=${`/projects/${enc(parts[1])}`}>${parts[1]}<//><${Link} href=${`/projects/${enc(parts[1])}/artifacts`} data-testid="artifacts-link">artifacts<//>` : null}</header>${page}`;
 }
 
 render(html`<${App}/>`, document.getElementById("app"));
