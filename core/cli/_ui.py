@@ -55,6 +55,7 @@ def run_ui(args: argparse.Namespace) -> int:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((args.host, args.port))
+        sock.listen(2048)  # before the URL is printed, so a client may connect at once
     except OSError as exc:
         sock.close()
         raise UsageError(f"cannot listen on {args.host}:{args.port}: {exc.strerror}; try --port 0.") from None
