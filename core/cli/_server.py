@@ -93,12 +93,10 @@ def keys_revoke(args: argparse.Namespace) -> int:
 
 def run_server(args: argparse.Namespace) -> int:
     """``tracker server``."""
-    import socket
-
     import uvicorn
 
     from tracker._settings import data_root
-    from tracker.cli._ui import url_for
+    from tracker.cli._ui import listen, url_for
     from tracker.errors import UsageError
     from tracker.server import create_app
     from tracker.server._ingest import install
@@ -112,15 +110,7 @@ def run_server(args: argparse.Namespace) -> int:
     for name in [args.host, *args.allowed_host]:
         if name not in hosts and name not in ("0.0.0.0", "::"):
             hosts.append(name.lower())
-    family = socket.AF_INET6 if ":" in args.host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind((args.host, args.port))
-        sock.listen(2048)  # before the URL is printed, so a client may connect at once
-    except OSError as exc:
-        sock.close()
-        raise UsageError(f"cannot listen on {args.host}:{args.port}: {exc.strerror}; try --port 0.") from None
+    sock = listen(args.host, args.port)
     port = sock.getsockname()[1]
     app = create_app(root, token=None, allowed_hosts=hosts)
     install(app, root, max_body=args.max_request_bytes)

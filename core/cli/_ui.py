@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import socket
 
 __all__: list[str] = []
 
@@ -35,7 +38,6 @@ def url_for(host: str, port: int, token: str | None) -> str:
 def run_ui(args: argparse.Namespace) -> int:
     """``tracker ui``."""
     import secrets
-    import socket
 
     import uvicorn
 
@@ -50,15 +52,7 @@ def run_ui(args: argparse.Namespace) -> int:
     hosts = ["127.0.0.1", "localhost", "::1", "[::1]"]
     if args.host not in hosts and args.host not in ("0.0.0.0", "::"):
         hosts.append(args.host.lower())
-    family = socket.AF_INET6 if ":" in args.host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind((args.host, args.port))
-        sock.listen(2048)  # before the URL is printed, so a client may connect at once
-    except OSError as exc:
-        sock.close()
-        raise UsageError(f"cannot listen on {args.host}:{args.port}: {exc.strerror}; try --port 0.") from None
+    sock = listen(args.host, args.port)
     port = sock.getsockname()[1]
     app = create_app(root, token=token, allowed_hosts=hosts)
     print(f"tracker ui: serving {root}", file=sys.stderr)
@@ -67,3 +61,25 @@ def run_ui(args: argparse.Namespace) -> int:
     server = uvicorn.Server(config)
     server.run(sockets=[sock])
     return 0
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """A listening socket on ``host:port`` (0 = a free port), ready before any URL is printed.
+
+    Raises:
+        UsageError: The address cannot be bound.
+    """
+    import socket
+
+    from tracker.errors import UsageError
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+        sock.listen(2048)  # before the URL is printed, so a client may connect at once
+    except OSError as exc:
+        sock.close()
+        raise UsageError(f"cannot listen on {host}:{port}: {exc.strerror}; try --port 0.") from None
+    return sock
