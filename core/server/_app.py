@@ -357,8 +357,11 @@ class _Data:
         record = self.api.index.run(project, run_id)
         run_dir = self.root / "projects" / project / "runs" / run_id
         keys = self.api.index.keys(project, run_id)
+        kinds: dict[str, str] = {}
         try:
-            media = {k: len(v) for k, v in media_entries(run_dir).items()}
+            entries = media_entries(run_dir)
+            media = {k: len(v) for k, v in entries.items()}
+            kinds = {k: str(v[-1].refs[0].get("_type")) for k, v in entries.items() if v and v[-1].refs}
             files = sorted(run_files(run_dir))
         except (StorageError, OSError):
             media, files = {}, []
@@ -370,6 +373,8 @@ class _Data:
             "notes": run.notes,
             "keys": [k for k, info in keys.items() if info.numeric > 0 and not k.startswith("_")],
             "media": media,
+            "histograms": sorted(k for k, t in kinds.items() if t == "histogram"),
+            "tables": sorted(k for k, t in kinds.items() if t == "table-file"),
             "files": files,
         }
 
@@ -421,6 +426,86 @@ class _Data:
             )
         return {"key": key, "steps": steps}
 
+    def histograms(self, project: str, run_id: str, key: str, rows: int, max_steps: int) -> dict[str, Any]:
+        """A histogram key over time: counts per step re-binned onto one shared value grid.
+
+        Each step's counts are spread over the ``rows`` equal bins between the smallest and
+        largest edge of all steps, in proportion to overlap (the heatmap's columns).
+        Past ``max_steps`` logged steps, an evenly spaced subset (always with the last).
+        """
+        import numpy as np
+
+        from tracker.media._read import media_entries, read_histogram
+        from tracker.server._views import rebin
+
+        hists = []
+        for e in media_entries(self.run_dir(project, run_id), keys=[key]).get(key, []):
+            ref = e.refs[0]
+            if ref.get("_type") != "histogram":
+                continue
+            counts, edges = read_histogram(ref)
+            c = np.asarray(counts, dtype=np.float64)
+            b = np.asarray(edges, dtype=np.float64)
+            if len(b) == len(c) + 1 and len(c) and np.isfinite(b).all():
+                hists.append((e.step, c, b))
+        total = len(hists)
+        if total > max_steps:
+            picks = np.unique(np.linspace(0, total - 1, max_steps).round().astype(int))
+            hists = [hists[i] for i in picks]
+        if not hists:
+            return {
+                "key": key,
+                "steps": [],
+                "total_steps": 0,
+                "lo": None,
+                "hi": None,
+                "rows": rows,
+                "counts": [],
+            }
+        lo = min(float(b[0]) for _, _, b in hists)
+        hi = max(float(b[-1]) for _, _, b in hists)
+        if hi <= lo:
+            hi = lo + 1.0
+        out = rebin([(c, b) for _, c, b in hists], lo, hi, rows)
+        return {
+            "key": key,
+            "steps": [s for s, _, _ in hists],
+            "total_steps": total,
+            "lo": lo,
+            "hi": hi,
+            "rows": rows,
+            "counts": out,
+        }
+
+    def table(self, project: str, run_id: str, key: str, step: int | None, limit: int) -> dict[str, Any]:
+        """The first ``limit`` rows of a ``tracker.Table`` logged under ``key`` (the last step by default)."""
+        from tracker.media._read import media_entries, read_table
+
+        run_dir = self.run_dir(project, run_id)
+        entries = [
+            e
+            for e in media_entries(run_dir, keys=[key]).get(key, [])
+            if e.refs[0].get("_type") == "table-file"
+        ]
+        if not entries:
+            raise RunNotFoundError(f"run {run_id!r} logged no table {key!r}.", run_id=run_id)
+        chosen = entries[-1]
+        if step is not None:
+            found = [e for e in entries if e.step == step]
+            if not found:
+                raise RunNotFoundError(f"no table {key!r} at step {step} in run {run_id!r}.", run_id=run_id)
+            chosen = found[-1]
+        payload = read_table(run_dir, chosen.refs[0], pandas=False)
+        data = payload.get("data") or []
+        return {
+            "key": key,
+            "steps": [e.step for e in entries],
+            "step": chosen.step,
+            "columns": [str(c) for c in payload.get("columns") or []],
+            "total": len(data),
+            "rows": _clean(data[:limit]),
+        }
+
     def media_file(self, project: str, run_id: str, key: str, step: int, item: int) -> Path:
         from tracker.media._read import media_entries, resolve
 
@@ -466,6 +551,18 @@ class _Data:
             out.append({"name": name, "type": type_, "versions": versions})
         return out
 
+    def registry(self) -> list[dict[str, Any]]:
+        """The model registry's collections (artifacts of the reserved project), versions and sources."""
+        from tracker.artifacts._names import REGISTRY_PROJECT
+
+        out = self.artifacts(REGISTRY_PROJECT)
+        for collection in out:
+            for version in collection["versions"]:
+                meta = version["metadata"] if isinstance(version["metadata"], dict) else {}
+                source = meta.get("source")
+                version["source"] = source if isinstance(source, dict) else None
+        return out
+
     def artifact_files(self, project: str, name: str, version: int) -> dict[str, Any]:
         """The entries (files and references) of one artifact version, sorted by path."""
         from tracker.api._artifacts import get_artifact
@@ -482,6 +579,104 @@ class _Data:
             "files": [
                 {"path": e.path, "size": e.size, "digest": e.digest, "ref": e.ref} for e in files[:MAX_FILES]
             ],
+        }
+
+    def sweeps(self, project: str) -> list[dict[str, Any]]:
+        """The project's sweeps (newest first) with their run counts and best metric value."""
+        from tracker.server._views import sweep_metric
+
+        project = _project(project)
+        records = self.api.state.sweeps(project)
+        runs = self.api.runs(project) if records else []
+        out = []
+        for rec in reversed(records):
+            mine = [r for r in runs if r.sweep_id == rec.id]
+            metric, goal = sweep_metric(rec.config)
+            values = [r.summary.get(metric) for r in mine] if metric else []
+            nums = [float(v) for v in values if v is not None and _num(v)]
+            best = (max(nums) if goal == "maximize" else min(nums)) if nums else None
+            out.append(
+                {
+                    "id": rec.id,
+                    "name": str(rec.config.get("name") or rec.id),
+                    "state": rec.state,
+                    "method": rec.config.get("method"),
+                    "metric": metric,
+                    "goal": goal,
+                    "created": rec.created_at,
+                    "run_count": len(mine),
+                    "best": best,
+                }
+            )
+        return out
+
+    def sweep(self, project: str, sweep_id: str) -> dict[str, Any]:
+        """One sweep: its runs' parameter values and metric, and each parameter's importance.
+
+        Importance is the absolute Spearman rank correlation of a numeric parameter with
+        the metric over the runs that have both.
+        """
+        from tracker.server._views import spearman, sweep_metric, sweep_params
+
+        project = _project(project)
+        if not _NAME_RE.match(sweep_id):
+            raise UsageError(f"{sweep_id!r} is not a valid sweep id.")
+        rec = self.api.state.sweep(sweep_id)
+        if rec is None or rec.project != project:
+            raise StorageError(f"no sweep {sweep_id!r} in project {project!r}.")
+        metric, goal = sweep_metric(rec.config)
+        params = sweep_params(rec.config.get("parameters") or {})
+        records = {r.id: r for r in self.api.index.runs(project)}
+        mine = [r for r in self.api.runs(project) if r.sweep_id == sweep_id]
+        mine.sort(key=lambda r: (records[r.id].created_at if r.id in records else 0.0, r.id))
+        rows: list[dict[str, Any]] = []
+        for i, run in enumerate(mine):
+            config: dict[str, Any] = {}
+            _flat("", {k: v for k, v in run.config.items() if not str(k).startswith("_")}, config)
+            value = run.summary.get(metric) if metric else None
+            record = records.get(run.id)
+            rows.append(
+                {
+                    "id": run.id,
+                    "name": run.name,
+                    "state": run.state,
+                    "index": i,
+                    "created": record.created_at if record is not None else None,
+                    "params": {p: config.get(p) for p in params},
+                    "metric": float(value) if value is not None and _num(value) else None,
+                }
+            )
+        importance: list[dict[str, Any]] = []
+        for p in params:
+            pairs = [
+                (r["params"][p], r["metric"])
+                for r in rows
+                if _num(r["params"][p]) and r["metric"] is not None
+            ]
+            rho = spearman([float(a) for a, _ in pairs], [b for _, b in pairs])
+            importance.append(
+                {
+                    "param": p,
+                    "correlation": rho,
+                    "importance": abs(rho) if rho is not None else None,
+                    "n": len(pairs),
+                }
+            )
+        importance.sort(key=lambda d: -1.0 if d["importance"] is None else -d["importance"])
+        return {
+            "id": rec.id,
+            "project": project,
+            "name": str(rec.config.get("name") or rec.id),
+            "state": rec.state,
+            "method": rec.config.get("method"),
+            "metric": metric,
+            "goal": goal,
+            "created": rec.created_at,
+            "config": _clean(rec.config),
+            "params": params,
+            "runs": rows,
+            "importance": importance,
+            "importance_method": "spearman",
         }
 
     def snapshot(self, project: str) -> dict[str, dict[str, Any]]:
@@ -580,6 +775,26 @@ def build(
         """The logged steps of a media key (the step slider's positions)."""
         return _json(guarded(lambda: data.media(project, run_id, key)))
 
+    def histograms(
+        project: str,
+        run_id: str,
+        key: str,
+        rows: int = Query(64, ge=2, le=512),
+        steps: int = Query(500, ge=1, le=5000),
+    ) -> Any:
+        """A histogram key over time: counts per step on one shared value grid (a heatmap)."""
+        return _json(guarded(lambda: data.histograms(project, run_id, key, rows, steps)))
+
+    def table(
+        project: str,
+        run_id: str,
+        key: str,
+        step: int | None = Query(None),
+        limit: int = Query(100, ge=1, le=1000),
+    ) -> Any:
+        """The first rows (100 by default) of a table logged under ``key`` at ``step`` (default: last)."""
+        return _json(guarded(lambda: data.table(project, run_id, key, step, limit)))
+
     def media_file(project: str, run_id: str, key: str, step: int, item: int) -> Any:
         """The file of one media item, found through the run's records."""
         path = guarded(lambda: data.media_file(project, run_id, key, step, item))
@@ -597,6 +812,18 @@ def build(
     def artifact_files(project: str, name: str, version: int) -> Any:
         """The files and references of one artifact version."""
         return _json(guarded(lambda: data.artifact_files(project, name, version)))
+
+    def registry() -> Any:
+        """The model registry: collections, their versions, aliases and source artifact versions."""
+        return _json(guarded(data.registry))
+
+    def sweeps(project: str) -> Any:
+        """A project's sweeps: state, method, metric, run count and best value."""
+        return _json(guarded(lambda: data.sweeps(project)))
+
+    def sweep(project: str, sweep_id: str) -> Any:
+        """One sweep: per-run parameters and metric, and parameter importance (|Spearman rho|)."""
+        return _json(guarded(lambda: data.sweep(project, sweep_id)))
 
     async def events(request: Request, project: str) -> Any:
         """Server-sent events: the rows of runs that changed (all runs in the first event)."""
@@ -665,12 +892,18 @@ def build(
         APIRoute(rr + "/console", console, methods=["GET"]),
         APIRoute(rr + "/media/{key:path}/steps", media, methods=["GET"]),
         APIRoute(rr + "/media/{key:path}/at/{step:int}/{item:int}", media_file, methods=["GET"]),
+        APIRoute(rr + "/histograms/{key:path}", histograms, methods=["GET"]),
+        APIRoute(rr + "/tables/{key:path}", table, methods=["GET"]),
         APIRoute(rr + "/files/{name:path}", run_file, methods=["GET"]),
         APIRoute(pr + "/artifacts", artifacts, methods=["GET"]),
         APIRoute(pr + "/artifacts/{name}/v/{version:int}/files", artifact_files, methods=["GET"]),
+        APIRoute(api + "/registry", registry, methods=["GET"]),
+        APIRoute(pr + "/sweeps", sweeps, methods=["GET"]),
+        APIRoute(pr + "/sweeps/{sweep_id}", sweep, methods=["GET"]),
         APIRoute(api + "/events", events, methods=["GET"]),
         APIRoute("/favicon.ico", favicon, methods=["GET"], include_in_schema=False),
         APIRoute("/", page, methods=["GET"], include_in_schema=False),
+        APIRoute("/registry", page, methods=["GET"], include_in_schema=False),
         APIRoute("/projects/{rest:path}", page, methods=["GET"], include_in_schema=False),
         # follow_symlink: a strict editable install links the files; the path guard still applies.
         Mount("/static", app=_Static(directory=STATIC, follow_symlink=True), name="static"),

@@ -701,6 +701,19 @@ class StateStore(ABC):
             UsageError: No such sweep.
         """
 
+    def sweeps(self, project: str | None = None) -> list[SweepRecord]:
+        """Every sweep (of ``project`` when given), oldest first.
+
+        The default reads the journal's ``sweep.create`` entries; stores override it.
+        """
+        out = []
+        for entry in self.journal():
+            if entry.op == "sweep.create":
+                found = self.sweep(str(entry.data.get("id")))
+                if found is not None and (project is None or found.project == project):
+                    out.append(found)
+        return out
+
     @abstractmethod
     def claim(self, sweep_id: str, key: str, owner: str) -> bool:
         """Claim ``key`` of a sweep (a grid point, a run slot) for ``owner``; True for the first only."""

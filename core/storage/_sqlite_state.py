@@ -448,6 +448,18 @@ class SQLiteStateStore(StateStore):
             return None
         return SweepRecord(sweep_id, row[0], json.loads(row[1]), row[2], float(row[3]), float(row[4]))
 
+    def sweeps(self, project: str | None = None) -> list[SweepRecord]:
+        """Every sweep (of ``project`` when given), oldest first."""
+        conn = self._conn()
+        sql = "SELECT id, project, config, state, created_at, updated_at FROM sweeps"
+        args: tuple[str, ...] = ()
+        if project is not None:
+            sql += " WHERE project = ?"
+            args = (project,)
+        with errors(self.path, "reading the state store"):
+            rows = conn.execute(sql + " ORDER BY created_at, id", args).fetchall()
+        return [SweepRecord(r[0], r[1], json.loads(r[2]), r[3], float(r[4]), float(r[5])) for r in rows]
+
     def set_sweep_state(self, sweep_id: str, state: str) -> SweepRecord:
         """Change a sweep's state."""
         _check_state(state)

@@ -387,3 +387,125 @@ def test_artifacts_page_versions_aliases_files(page: Any, server: str, data_root
     run_link = card.locator("tr[data-version='0'] td").nth(4).locator("a")
     run_link.click()
     playwright_sync.expect(page.locator("#run-page[data-ready='1']")).to_be_visible()
+
+
+SWEEP = textwrap.dedent(
+    """
+    import tracker
+    config = {
+        "method": "random",
+        "name": "tiny",
+        "metric": {"name": "loss", "goal": "minimize"},
+        "parameters": {"lr": {"min": 0.0, "max": 1.0}, "opt": {"values": ["adam", "sgd"]}},
+    }
+    sid = tracker.sweep(config, project="swp")
+
+    def train():
+        run = tracker.init()
+        run.log({"loss": 2.0 * run.config["lr"]})
+        run.finish()
+
+    tracker.agent(sid, function=train, count=5)
+    print(sid)
+    """
+)
+
+
+def test_sweep_page_parallel_coordinates_scatter_importance(page: Any, server: str, data_root: Path) -> None:
+    expect = playwright_sync.expect
+    out = subprocess.run(
+        [sys.executable, "-c", SWEEP],
+        env=_env(data_root),
+        check=True,
+        timeout=120,
+        capture_output=True,
+        text=True,
+    )
+    sid = out.stdout.strip().splitlines()[-1]
+    _project(page, server, "swp")
+    page.get_by_test_id("sweeps-link").click()
+    expect(page.locator("#sweeps[data-ready='1'][data-count='1']")).to_be_visible()
+    page.locator(f"tr[data-sweep='{sid}'] a").click()
+    expect(page.locator("#sweep[data-ready='1'][data-runs='5']")).to_be_visible()
+    plot = page.locator("#sweep-parallel")
+    expect(plot).to_have_attribute("data-axes", "3")  # lr, opt, loss
+    lines = plot.locator("polyline[data-run]")
+    expect(lines).to_have_count(5)
+    assert len(set(lines.evaluate_all("ls => ls.map((l) => l.dataset.run)"))) == 5
+    assert all(
+        len(p.split()) == 3 for p in lines.evaluate_all("ls => ls.map((l) => l.getAttribute('points'))")
+    )
+    expect(page.locator("#sweep-scatter circle[data-run]")).to_have_count(5)
+    expect(page.locator("#sweep-importance")).to_contain_text("Spearman")
+    expect(page.locator("#sweep-importance tr[data-param='lr']")).to_contain_text("1.000")
+
+
+REGISTRY = textwrap.dedent(
+    """
+    import tracker
+    run = tracker.init(project="regsrc", name="trainer")
+    for i in range(2):
+        art = tracker.Artifact("clf", type="model")
+        with art.new_file("w.bin", mode="wb") as f:
+            f.write(bytes([i]) * (i + 1))
+        run.log_artifact(art)
+        run.link_artifact(art, "model-registry/digits", aliases=["production"] if i == 1 else None)
+        art.wait()
+    run.finish()
+    """
+)
+
+
+def test_registry_page_collections_versions_aliases(page: Any, server: str, data_root: Path) -> None:
+    expect = playwright_sync.expect
+    subprocess.run([sys.executable, "-c", REGISTRY], env=_env(data_root), check=True, timeout=120)
+    page.get_by_test_id("registry-link").click()
+    expect(page.locator("#registry[data-ready='1'][data-count='1']")).to_be_visible()
+    card = page.locator("[data-collection='digits']")
+    versions = card.locator("tr[data-version]")
+    expect(versions).to_have_count(2)
+    assert versions.evaluate_all("rs => rs.map((r) => r.dataset.version)") == ["1", "0"]
+    expect(card.locator("tr[data-version='1'] [data-alias='production']")).to_be_visible()
+    expect(card.locator("tr[data-version='1'] [data-alias='latest']")).to_be_visible()
+    expect(card.locator("tr[data-version='0'] [data-alias]")).to_have_count(0)
+    expect(card.locator("tr[data-version='0'] td[data-source='regsrc/clf:v0']")).to_be_visible()
+    card.locator("tr[data-version='1'] td").nth(3).locator("a").click()
+    expect(page.locator("#run-page[data-ready='1']")).to_be_visible()
+
+
+HIST_TABLE = textwrap.dedent(
+    """
+    import numpy as np, tracker
+    run = tracker.init(project="rich", name="hists")
+    rng = np.random.default_rng(0)
+    for step in range(20):
+        run.log({"w": tracker.Histogram(rng.normal(step / 5, 1.0, 1000))}, step=step)
+    rows = [[i, f"c{i % 3}"] for i in range(150)]
+    run.log({"preds": tracker.Table(columns=["i", "label"], data=rows)}, step=20)
+    run.finish()
+    """
+)
+
+
+def test_run_page_histograms_heatmap_and_table(page: Any, server: str, data_root: Path) -> None:
+    expect = playwright_sync.expect
+    subprocess.run([sys.executable, "-c", HIST_TABLE], env=_env(data_root), check=True, timeout=120)
+    _project(page, server, "rich")
+    page.locator("#runs-table tbody tr a").first.click()
+    expect(page.locator("#run-page[data-ready='1']")).to_be_visible()
+    page.locator("button[data-tab='histograms']").click()
+    heat = page.locator("[data-histogram='w']")
+    expect(heat).to_have_attribute("data-steps", "20")
+    canvas = heat.locator("canvas[data-ready='1']")
+    expect(canvas).to_have_attribute("data-cols", "20")
+    painted = canvas.evaluate(
+        """(c) => { const d = c.getContext("2d").getImageData(0, 0, c.width, c.height).data; let n = 0;
+          for (let i = 0; i < d.length; i += 4) if (d[i + 2] - d[i] > 40) n++; return n; }"""
+    )
+    assert painted > 0
+    page.locator("button[data-tab='tables']").click()
+    table = page.locator("[data-table='preds']")
+    expect(table).to_have_attribute("data-total", "150")
+    expect(table.locator("tbody tr")).to_have_count(100)
+    expect(table.locator("thead th")).to_have_text(["i", "label"])
+    expect(table.locator("tbody tr").nth(4).locator("td")).to_have_text(["4", "c1"])

@@ -401,6 +401,63 @@ function MediaViewer({ project, runId, mkey }) {
       : html`<span class="muted">${it.type}</span>`)}</div></div>`;
 }
 
+// A histogram key over time: one canvas column per logged step, one row per value bin
+// of a grid shared by all steps; darker = more counts (square-root scale, global maximum).
+function HistogramHeatmap({ project, runId, hkey }) {
+  const [res, setRes] = useState(null);
+  const [error, setError] = useState(null);
+  const canvas = useRef(null);
+  useEffect(() => { api(`/projects/${enc(project)}/runs/${enc(runId)}/histograms/${enc(hkey)}`).then(setRes, (e) => setError(String(e))); }, [hkey]);
+  useEffect(() => {
+    if (!res || !canvas.current || !res.steps.length) return;
+    const c = canvas.current, g = c.getContext("2d");
+    const cols = res.counts.length, rows = res.rows;
+    let max = 0;
+    for (const col of res.counts) for (const v of col) if (v > max) max = v;
+    g.fillStyle = "#fff"; g.fillRect(0, 0, c.width, c.height);
+    const cw = c.width / cols, rh = c.height / rows;
+    res.counts.forEach((col, i) => col.forEach((v, j) => {
+      if (v <= 0) return;
+      const t = Math.sqrt(v / max);
+      g.fillStyle = `rgba(43,94,167,${(0.08 + 0.92 * t).toFixed(3)})`;
+      g.fillRect(Math.floor(i * cw), Math.floor(c.height - (j + 1) * rh), Math.ceil(cw), Math.ceil(rh));
+    }));
+    c.dataset.ready = "1";
+  }, [res]);
+  if (error) return html`<div class="error">${error}</div>`;
+  if (!res) return html`<div class="muted">loading…</div>`;
+  const n = res.steps.length;
+  return html`<div class="panel" data-histogram=${hkey} data-steps=${n}>
+    <div class="title"><span>${hkey}</span><span class="muted">${res.total_steps} steps${res.total_steps > n ? `, ${n} shown` : ""}</span></div>
+    ${n ? html`<div class="heat"><div class="heat-y"><span>${fmtVal(res.hi)}</span><span>${fmtVal(res.lo)}</span></div>
+      <div><canvas ref=${canvas} width="800" height="240" data-ready="0" data-cols=${n} data-rows=${res.rows}></canvas>
+      <div class="heat-x"><span>step ${res.steps[0]}</span><span>step ${res.steps[n - 1]}</span></div></div></div>` : html`<span class="muted">nothing logged</span>`}</div>`;
+}
+
+function cell(v) {
+  if (v == null) return "";
+  if (typeof v === "object") return v._type ? `[${v._type}]` : JSON.stringify(v);
+  return fmtVal(v);
+}
+
+// A tracker.Table: the first 100 rows of the step picked (the last by default).
+function TableView({ project, runId, tkey }) {
+  const [res, setRes] = useState(null);
+  const [step, setStep] = useState(null);
+  const [error, setError] = useState(null);
+  useEffect(() => {
+    const q = step == null ? "" : `?step=${step}`;
+    api(`/projects/${enc(project)}/runs/${enc(runId)}/tables/${enc(tkey)}${q}`).then(setRes, (e) => setError(String(e)));
+  }, [tkey, step]);
+  if (error) return html`<div class="error">${error}</div>`;
+  if (!res) return html`<div class="muted">loading…</div>`;
+  return html`<div class="card" data-table=${tkey} data-step=${res.step} data-rows=${res.rows.length} data-total=${res.total}>
+    <h2>${tkey} <span class="muted">step</span> <select data-testid="table-step" value=${res.step} onChange=${(e) => setStep(Number(e.target.value))}>${res.steps.map((s) => html`<option value=${s}>${s}</option>`)}</select>
+      <span class="muted">${res.total > res.rows.length ? `first ${res.rows.length} of ${res.total} rows` : `${res.total} rows`}</span></h2>
+    <div class="tablewrap"><table class="runs wide"><thead><tr>${res.columns.map((col) => html`<th>${col}</th>`)}</tr></thead>
+    <tbody>${res.rows.map((row) => html`<tr>${row.map((v) => html`<td title=${cell(v)}>${cell(v)}</td>`)}</tr>`)}</tbody></table></div></div>`;
+}
+
 function RunPage({ project, runId }) {
   const [info, setInfo] = useState(null);
   const [error, setError] = useState(null);
@@ -415,7 +472,7 @@ function RunPage({ project, runId }) {
   if (error) return html`<main><div class="card">${error}</div></main>`;
   if (!info) return html`<main class="muted">loading…</main>`;
   const r = info.run;
-  const tabs = ["overview", "charts", "system", "console", "files", "media"];
+  const tabs = ["overview", "charts", "system", "console", "files", "media", "histograms", "tables"];
   return html`<main id="run-page" data-ready="1" data-state=${r.state}>
     <h1><span class="swatch" style=${"background:" + runColor(r.id)}></span>${r.name} <span class=${"state state-" + r.state}>${r.state}</span></h1>
     <div class="tabs">${tabs.map((t) => html`<button class=${tab === t ? "on" : ""} data-tab=${t} onClick=${() => setTab(t)}>${t}</button>`)}</div>
@@ -431,6 +488,8 @@ function RunPage({ project, runId }) {
     ${tab === "system" ? html`<${SystemCharts} project=${project} runId=${runId}/>` : null}
     ${tab === "console" ? html`<pre class="console" id="console" data-ready=${consoleOut ? "1" : "0"}>${(consoleOut?.lines || []).map((l) => html`<div class=${l.stream}>${l.text}</div>`)}</pre>` : null}
     ${tab === "files" ? html`<div class="card" id="files">${info.files.length ? html`<ul>${info.files.map((f) => html`<li><a href=${`/api/projects/${enc(project)}/runs/${enc(runId)}/files/${f.split("/").map(enc).join("/")}`}>${f}</a></li>`)}</ul>` : html`<span class="muted">No files saved.</span>`}</div>` : null}
+    ${tab === "histograms" ? html`<div id="histograms" data-count=${info.histograms.length}>${info.histograms.length ? info.histograms.map((k) => html`<${HistogramHeatmap} key=${k} project=${project} runId=${runId} hkey=${k}/>`) : html`<span class="muted">No histograms.</span>`}</div>` : null}
+    ${tab === "tables" ? html`<div id="tables" data-count=${info.tables.length}>${info.tables.length ? info.tables.map((k) => html`<${TableView} key=${k} project=${project} runId=${runId} tkey=${k}/>`) : html`<span class="muted">No tables.</span>`}</div>` : null}
     ${tab === "media" ? html`<div id="media">${Object.keys(info.media).length ? Object.keys(info.media).map((k) => html`<${MediaViewer} key=${k} project=${project} runId=${runId} mkey=${k}/>`) : html`<span class="muted">No media.</span>`}</div>` : null}
   </main>`;
 }
@@ -511,6 +570,126 @@ function ArtifactsPage({ project }) {
   </main>`;
 }
 
+// The model registry: collections (artifacts of the reserved project "model-registry"),
+// their versions with aliases and the source artifact version each links.
+function RegistryPage() {
+  const [cols, setCols] = useState(null);
+  const [error, setError] = useState(null);
+  useEffect(() => { api("/registry").then(setCols, (e) => setError(String(e))); }, []);
+  if (error) return html`<main><div class="error">${error}</div></main>`;
+  if (!cols) return html`<main class="muted">loading…</main>`;
+  return html`<main id="registry" data-ready="1" data-count=${cols.length}>
+    <h1>Model registry</h1>
+    ${cols.length ? null : html`<p class="muted">No collections yet: link a model with <code>run.link_artifact(art, "model-registry/NAME")</code>.</p>`}
+    ${cols.map((c) => html`<div class="card" data-collection=${c.name}>
+      <h2>${c.name} <span class="tag">${c.type}</span> <span class="muted">${c.versions.length} versions</span></h2>
+      <table class="runs wide"><thead><tr><th>version</th><th>aliases</th><th>source</th><th>logged by</th><th>size</th><th>created</th><th>digest</th></tr></thead>
+      <tbody>${c.versions.map((v) => html`<tr data-version=${v.number}>
+        <td>${v.version}</td>
+        <td>${v.aliases.map((al) => html`<span class="tag" data-alias=${al}>${al}</span>`)}</td>
+        <td data-source=${v.source ? `${v.source.project}/${v.source.name}:v${v.source.version}` : ""}>${v.source ? html`<${Link} href=${`/projects/${enc(v.source.project)}/artifacts`}>${v.source.project}/${v.source.name}:v${v.source.version}<//>` : html`<span class="muted">–</span>`}</td>
+        <td>${v.run_id && v.source ? html`<${Link} href=${`/projects/${enc(v.source.project)}/runs/${enc(v.run_id)}`}>${v.run_id}<//>` : html`<span class="muted">${v.run_id || "–"}</span>`}</td>
+        <td>${fmtBytes(v.size)}</td><td>${fmtTime(v.created)}</td>
+        <td title=${v.digest || ""}><code>${(v.digest || "").slice(0, 12)}</code></td></tr>`)}</tbody></table></div>`)}
+  </main>`;
+}
+
+// Sweeps of a project, then one sweep: parallel coordinates, metric scatter, importance.
+function SweepsPage({ project }) {
+  const [list, setList] = useState(null);
+  const [error, setError] = useState(null);
+  useEffect(() => { api(`/projects/${enc(project)}/sweeps`).then(setList, (e) => setError(String(e))); }, [project]);
+  if (error) return html`<main><div class="error">${error}</div></main>`;
+  if (!list) return html`<main class="muted">loading…</main>`;
+  return html`<main id="sweeps" data-ready="1" data-count=${list.length}>
+    <h1>Sweeps <span class="muted">${project}</span></h1>
+    ${list.length ? html`<table class="runs wide"><thead><tr><th>sweep</th><th>state</th><th>method</th><th>metric</th><th>runs</th><th>best</th><th>created</th></tr></thead>
+      <tbody>${list.map((s) => html`<tr data-sweep=${s.id}><td><${Link} href=${`/projects/${enc(project)}/sweeps/${enc(s.id)}`}>${s.name}<//> <span class="muted">${s.id}</span></td>
+        <td>${s.state}</td><td>${s.method || ""}</td><td>${s.metric ? `${s.metric} (${s.goal})` : ""}</td><td>${s.run_count}</td><td>${fmtVal(s.best)}</td><td>${fmtTime(s.created)}</td></tr>`)}</tbody></table>`
+      : html`<p class="muted">No sweeps in this project: create one with <code>tracker.sweep(config, project=...)</code>.</p>`}
+  </main>`;
+}
+
+// An axis of the parallel-coordinates plot: numeric (linear) or categorical (evenly spaced).
+function pcAxis(values) {
+  const nums = values.filter((v) => typeof v === "number" && Number.isFinite(v));
+  if (nums.length && nums.length === values.filter((v) => v != null).length) {
+    let lo = Math.min(...nums), hi = Math.max(...nums);
+    if (lo === hi) { lo -= 1; hi += 1; }
+    return { pos: (v) => (typeof v === "number" ? (v - lo) / (hi - lo) : null), ticks: [[0, fmtVal(lo)], [1, fmtVal(hi)]] };
+  }
+  const cats = [...new Set(values.filter((v) => v != null).map(String))].sort();
+  const at = (i) => (cats.length === 1 ? 0.5 : i / (cats.length - 1));
+  return { pos: (v) => (v == null ? null : at(cats.indexOf(String(v)))), ticks: cats.map((c, i) => [at(i), c]) };
+}
+
+function ParallelCoords({ sweep }) {
+  const dims = [...sweep.params, ...(sweep.metric ? [sweep.metric] : [])];
+  const val = (r, d) => (d === sweep.metric && !sweep.params.includes(d) ? r.metric : r.params[d]);
+  const W = 900, H = 300, pad = { l: 40, r: 60, t: 24, b: 24 };
+  const xs = dims.map((_, i) => pad.l + (dims.length === 1 ? 0 : (i * (W - pad.l - pad.r)) / (dims.length - 1)));
+  const axes = dims.map((d) => pcAxis(sweep.runs.map((r) => val(r, d))));
+  const y = (p) => pad.t + (1 - p) * (H - pad.t - pad.b);
+  const ms = sweep.runs.map((r) => r.metric).filter((v) => v != null);
+  const mlo = Math.min(...ms), mhi = Math.max(...ms);
+  const colour = (m) => {
+    if (m == null || !ms.length) return "rgba(120,120,120,0.6)";
+    let t = mhi === mlo ? 0.5 : (m - mlo) / (mhi - mlo);
+    if (sweep.goal !== "maximize") t = 1 - t; // the best runs are the warmest
+    return `hsla(${(240 - 220 * t).toFixed(0)},75%,45%,0.8)`;
+  };
+  return html`<svg id="sweep-parallel" viewBox=${`0 0 ${W} ${H}`} width="100%" data-lines=${sweep.runs.length} data-axes=${dims.length} role="img">
+    ${sweep.runs.map((r) => {
+      const pts = dims.map((d, i) => { const p = axes[i].pos(val(r, d)); return p == null ? null : `${xs[i].toFixed(1)},${y(p).toFixed(1)}`; }).filter(Boolean);
+      return html`<polyline data-run=${r.id} points=${pts.join(" ")} fill="none" stroke=${colour(r.metric)} stroke-width="1.5"><title>${r.name}: ${sweep.metric || ""} ${fmtVal(r.metric)}</title></polyline>`;
+    })}
+    ${dims.map((d, i) => html`<g data-axis=${d}><line x1=${xs[i]} x2=${xs[i]} y1=${y(0)} y2=${y(1)} stroke="#333"/>
+      <text x=${xs[i]} y=${pad.t - 8} text-anchor="middle" font-size="12" font-weight="600">${d}</text>
+      ${axes[i].ticks.map(([p, label]) => html`<text x=${xs[i] + 4} y=${y(p) + 4} font-size="10" fill="#555">${label}</text>`)}</g>`)}
+  </svg>`;
+}
+
+function SweepScatter({ sweep, x }) {
+  const W = 900, H = 240, pad = { l: 60, r: 20, t: 12, b: 28 };
+  const pts = sweep.runs.filter((r) => r.metric != null && (x === "index" || r.created != null));
+  const xv = (r) => (x === "index" ? r.index : r.created);
+  const xsv = pts.map(xv), ysv = pts.map((r) => r.metric);
+  const span = (a) => { let lo = Math.min(...a), hi = Math.max(...a); if (!a.length) { lo = 0; hi = 1; } if (lo === hi) { lo -= 1; hi += 1; } return [lo, hi]; };
+  const [xl, xh] = span(xsv), [yl, yh] = span(ysv);
+  const px = (v) => pad.l + ((v - xl) / (xh - xl)) * (W - pad.l - pad.r);
+  const py = (v) => pad.t + (1 - (v - yl) / (yh - yl)) * (H - pad.t - pad.b);
+  return html`<svg id="sweep-scatter" viewBox=${`0 0 ${W} ${H}`} width="100%" data-points=${pts.length} role="img">
+    <line x1=${pad.l} x2=${W - pad.r} y1=${H - pad.b} y2=${H - pad.b} stroke="#333"/><line x1=${pad.l} x2=${pad.l} y1=${pad.t} y2=${H - pad.b} stroke="#333"/>
+    <text x=${pad.l - 4} y=${pad.t + 8} text-anchor="end" font-size="10">${fmtVal(yh)}</text><text x=${pad.l - 4} y=${H - pad.b} text-anchor="end" font-size="10">${fmtVal(yl)}</text>
+    <text x=${pad.l} y=${H - 8} font-size="10">${x === "index" ? xl : fmtTime(xl)}</text><text x=${W - pad.r} y=${H - 8} text-anchor="end" font-size="10">${x === "index" ? xh : fmtTime(xh)}</text>
+    ${pts.map((r) => html`<circle data-run=${r.id} cx=${px(xv(r)).toFixed(1)} cy=${py(r.metric).toFixed(1)} r="4" fill=${runColor(r.id)}><title>${r.name}: ${fmtVal(r.metric)}</title></circle>`)}
+  </svg>`;
+}
+
+function SweepPage({ project, sweepId }) {
+  const [sweep, setSweep] = useState(null);
+  const [error, setError] = useState(null);
+  const [x, setX] = useState("index");
+  useEffect(() => { api(`/projects/${enc(project)}/sweeps/${enc(sweepId)}`).then(setSweep, (e) => setError(String(e))); }, [project, sweepId]);
+  if (error) return html`<main><div class="error">${error}</div></main>`;
+  if (!sweep) return html`<main class="muted">loading…</main>`;
+  return html`<main id="sweep" data-ready="1" data-runs=${sweep.runs.length}>
+    <h1>Sweep ${sweep.name} <span class="muted">${sweep.id} · ${sweep.state} · ${sweep.method || ""}${sweep.metric ? ` · ${sweep.goal} ${sweep.metric}` : ""}</span></h1>
+    <div class="card"><h2>Parallel coordinates <span class="muted">one line per run, coloured by ${sweep.metric || "metric"}</span></h2>
+      ${sweep.runs.length ? html`<${ParallelCoords} sweep=${sweep}/>` : html`<p class="muted">No runs yet.</p>`}</div>
+    <div class="card"><h2>${sweep.metric || "metric"} by run <select data-testid="scatter-x" value=${x} onChange=${(e) => setX(e.target.value)}><option value="index">run index</option><option value="time">created time</option></select></h2>
+      <${SweepScatter} sweep=${sweep} x=${x}/></div>
+    <div class="card" id="sweep-importance"><h2>Parameter importance <span class="muted">|Spearman rank correlation| of each numeric parameter with ${sweep.metric || "the metric"}</span></h2>
+      <table class="runs wide"><thead><tr><th>parameter</th><th>importance</th><th>correlation</th><th>runs</th></tr></thead>
+      <tbody>${sweep.importance.map((d) => html`<tr data-param=${d.param}><td>${d.param}</td>
+        <td>${d.importance == null ? html`<span class="muted">n/a</span>` : html`<span class="bar" style=${`width:${Math.round(d.importance * 120)}px`}></span> ${d.importance.toFixed(3)}`}</td>
+        <td>${d.correlation == null ? "" : d.correlation.toFixed(3)}</td><td>${d.n}</td></tr>`)}</tbody></table></div>
+    <div class="card"><h2>Runs</h2><table class="runs wide"><thead><tr><th>#</th><th>run</th><th>state</th>${sweep.params.map((p) => html`<th>${p}</th>`)}<th>${sweep.metric || "metric"}</th></tr></thead>
+      <tbody>${sweep.runs.map((r) => html`<tr data-run=${r.id}><td>${r.index}</td><td><span class="swatch" style=${"background:" + runColor(r.id)}></span><${Link} href=${`/projects/${enc(project)}/runs/${enc(r.id)}`}>${r.name}<//></td><td><span class=${"state state-" + r.state}>${r.state}</span></td>
+        ${sweep.params.map((p) => html`<td>${fmtVal(r.params[p])}</td>`)}<td>${fmtVal(r.metric)}</td></tr>`)}</tbody></table></div>
+  </main>`;
+}
+
 function App() {
   const [path, setPath] = useState(location.pathname);
   useEffect(() => { const f = () => setPath(location.pathname); window.addEventListener("popstate", f); return () => window.removeEventListener("popstate", f); }, []);
@@ -518,10 +697,13 @@ function App() {
   let page;
   if (parts[0] === "projects" && parts.length >= 4 && parts[2] === "runs") page = html`<${RunPage} key=${parts[3]} project=${parts[1]} runId=${parts[3]}/>`;
   else if (parts[0] === "projects" && parts.length >= 3 && parts[2] === "artifacts") page = html`<${ArtifactsPage} key=${parts[1]} project=${parts[1]}/>`;
+  else if (parts[0] === "registry") page = html`<${RegistryPage}/>`;
+  else if (parts[0] === "projects" && parts.length >= 4 && parts[2] === "sweeps") page = html`<${SweepPage} key=${parts[3]} project=${parts[1]} sweepId=${parts[3]}/>`;
+  else if (parts[0] === "projects" && parts.length >= 3 && parts[2] === "sweeps") page = html`<${SweepsPage} key=${parts[1]} project=${parts[1]}/>`;
   else if (parts[0] === "projects" && parts.length >= 3 && parts[2] === "compare") page = html`<${ComparePage} key=${location.search} project=${parts[1]}/>`;
   else if (parts[0] === "projects" && parts.length >= 2) page = html`<${Project} key=${parts[1]} project=${parts[1]}/>`;
   else page = html`<${Projects}/>`;
-  return html`<header><${Link} class="brand" href="/">tracker<//>${parts[1] ? html`<${Link} href=${`/projects/${enc(parts[1])}`}>${parts[1]}<//><${Link} href=${`/projects/${enc(parts[1])}/artifacts`} data-testid="artifacts-link">artifacts<//>` : null}</header>${page}`;
+  return html`<header><${Link} class="brand" href="/">tracker<//><${Link} href="/registry" data-testid="registry-link">registry<//>${parts[1] ? html`<${Link} href=${`/projects/${enc(parts[1])}`}>${parts[1]}<//><${Link} href=${`/projects/${enc(parts[1])}/artifacts`} data-testid="artifacts-link">artifacts<//><${Link} href=${`/projects/${enc(parts[1])}/sweeps`} data-testid="sweeps-link">sweeps<//>` : null}</header>${page}`;
 }
 
 render(html`<${App}/>`, document.getElementById("app"));
