@@ -13,6 +13,7 @@ import contextlib
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Final
@@ -79,27 +80,45 @@ class Database:
     def _open(self) -> sqlite3.Connection:
         with errors(self.path, "open"):
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(
-                self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False
-            )
-            try:
-                conn.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT_S * 1000)}")
-                # page_size only applies to a file that has no tables yet, and must be set
-                # before the switch to WAL; on an existing file it is a harmless no-op.
-                conn.execute(f"PRAGMA page_size={int(self._page_size)}")
-                conn.execute("PRAGMA journal_mode=WAL")
-                conn.execute(f"PRAGMA synchronous={self._synchronous}")
-                conn.execute(f"PRAGMA cache_size=-{int(self._cache_kib)}")
-                if self._mmap_bytes:
-                    conn.execute(f"PRAGMA mmap_size={int(self._mmap_bytes)}")
-                if self._ready is None or not self._ready(conn):
-                    with transaction(conn):
-                        self._setup(conn)
-            except BaseException:
-                conn.close()
-                raise
+            # Switching a new file to WAL (and its first schema) needs locks that SQLite does
+            # not wait for through the busy handler: two processes creating the same file at
+            # once can get "database is locked" straight away. Retry with backoff, bounded.
+            deadline = time.monotonic() + BUSY_TIMEOUT_S
+            delay = 0.001
+            while True:
+                try:
+                    conn = self._open_once()
+                    break
+                except sqlite3.OperationalError as exc:
+                    text = str(exc).lower()
+                    if ("locked" not in text and "busy" not in text) or time.monotonic() > deadline:
+                        raise
+                    time.sleep(delay)  # backoff between retries, not synchronisation
+                    delay = min(delay * 2, 0.05)
         with self._lock:
             self._all.append(conn)
+        return conn
+
+    def _open_once(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(
+            self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False
+        )
+        try:
+            conn.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT_S * 1000)}")
+            # page_size only applies to a file that has no tables yet, and must be set
+            # before the switch to WAL; on an existing file it is a harmless no-op.
+            conn.execute(f"PRAGMA page_size={int(self._page_size)}")
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute(f"PRAGMA synchronous={self._synchronous}")
+            conn.execute(f"PRAGMA cache_size=-{int(self._cache_kib)}")
+            if self._mmap_bytes:
+                conn.execute(f"PRAGMA mmap_size={int(self._mmap_bytes)}")
+            if self._ready is None or not self._ready(conn):
+                with transaction(conn):
+                    self._setup(conn)
+        except BaseException:
+            conn.close()
+            raise
         return conn
 
     def close(self) -> None:

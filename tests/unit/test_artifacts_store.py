@@ -170,18 +170,25 @@ def test_two_processes_logging_at_once_get_distinct_versions(tmp_path: Path) -> 
         )
         for i in range(2)
     ]
-    for p in procs:
-        assert p.stdout is not None
-        assert p.stdout.readline().strip() == "ready"
-    for p in procs:
-        assert p.stdin is not None
-        p.stdin.write("go\n")
-        p.stdin.flush()
     results = []
-    for p in procs:
-        out, _ = p.communicate(timeout=60)
-        assert p.returncode == 0
-        results.append(out.split())
+    try:
+        for p in procs:
+            assert p.stdout is not None
+            assert p.stdout.readline().strip() == "ready"
+        for p in procs:
+            assert p.stdin is not None
+            p.stdin.write("go\n")
+            p.stdin.flush()
+        for p in procs:
+            out, _ = p.communicate(timeout=60)
+            assert p.returncode == 0
+            results.append(out.split())
+    finally:
+        # Never leave a child or its pipes behind for a later test's garbage collection.
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+            p.communicate()
     assert sorted(r[0] for r in results) == ["v0", "v1"]
     api = tracker.Api()
     for version, digest in results:
