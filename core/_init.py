@@ -313,19 +313,6 @@ def init(
     )
 
 
-def _fold(state: RunState, records: list[tuple[int, list[Any]]]) -> None:
-    """Fold records with the cyclic GC paused: decoding allocates millions of containers."""
-    import gc
-
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        state.feed(records)
-    finally:
-        if enabled:
-            gc.enable()
-
-
 def _env_tags() -> tuple[str, ...]:
     raw = env(ENV_TAGS)
     return tuple(t.strip() for t in raw.split(",") if t.strip()) if raw else ()
@@ -433,7 +420,7 @@ def _start(
         if exists:
             resumed_state = RunState(keep_rows=rewind is not None)
             repaired = repair(log_path)
-            _fold(resumed_state, repaired.records)
+            resumed_state.feed(repaired.records)
             if repaired.end < HEADER_SIZE or not resumed_state.sessions:
                 # Killed before the header or the first record: nothing to resume.
                 resumed_state = None

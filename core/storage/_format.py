@@ -8,9 +8,12 @@ it never appends after a torn tail.
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import os
 import struct
 import zlib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Final
 
@@ -108,6 +111,21 @@ class LogRead:
         self.size = size
 
 
+@contextlib.contextmanager
+def gc_paused() -> Iterator[None]:
+    """Pause the cyclic GC while decoding: millions of short-lived containers, no cycles.
+
+    Without it, reading a large log spends about two thirds of its time in GC passes.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def _unpack(payload: bytes | memoryview) -> Any:
     import msgpack
 
@@ -116,6 +134,11 @@ def _unpack(payload: bytes | memoryview) -> Any:
 
 def scan(buf: bytes | memoryview, start: int) -> LogRead:
     """Decode every whole frame in ``buf`` from ``start``; stop at the first bad one."""
+    with gc_paused():
+        return _scan(buf, start)
+
+
+def _scan(buf: bytes | memoryview, start: int) -> LogRead:
     out = LogRead(end=start, size=len(buf))
     mv = memoryview(buf)
     pos = start

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tracker.storage._format import R
+from tracker.storage._format import R, gc_paused
 
 __all__ = ["RunState", "history_rows"]
 
@@ -63,8 +63,9 @@ class RunState:
 
     def feed(self, records: list[tuple[int, list[Any]]]) -> None:
         """Fold records (``(offset, record)`` pairs from ``read_frames``) into the state."""
-        for _off, rec in records:
-            self.apply(rec)
+        with gc_paused():
+            for _off, rec in records:
+                self.apply(rec)
 
     def apply(self, rec: list[Any]) -> None:
         """Fold one decoded record."""
