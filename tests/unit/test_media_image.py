@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -246,11 +247,13 @@ def test_torch_cpu_tensor_chw() -> None:
     )
 
 
+# Read at collection: the autouse isolation fixture clears every TRACKER_* variable.
+GPU_OPTED_IN = os.environ.get("TRACKER_TEST_GPU") == "1"
+
+
 @pytest.mark.gpu
 def test_torch_cuda_tensor_is_cloned_on_device() -> None:
-    import os
-
-    if os.environ.get("TRACKER_TEST_GPU") != "1":
+    if not GPU_OPTED_IN:
         pytest.skip("set TRACKER_TEST_GPU=1 to run GPU tests")
     torch = pytest.importorskip("torch")
     if not torch.cuda.is_available():
