@@ -156,7 +156,7 @@ class Run:
         if type(data) is not dict:
             data = self._coerce(data)
         for k, v in data.items():
-            if type(k) is not str or type(v) not in FAST_TYPES:
+            if type(k) is not str or not k or type(v) not in FAST_TYPES:
                 row = self._normalise(data)
                 break
         else:

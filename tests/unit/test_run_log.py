@@ -374,6 +374,10 @@ def test_log_non_string_key_raises() -> None:
     assert info.value.key == "outer"
     with pytest.raises(UsageError, match=r"keys must not be empty"):
         run.log({"": np.float32(1)})
+    with pytest.raises(UsageError, match=r"keys must not be empty"):
+        run.log({"": 1.0})  # a plain float takes the fast path: same rule
+    run.log({"ok": 1.0})
+    assert run.step == 1  # the refused calls logged nothing
 
 
 @pytest.mark.parametrize(
