@@ -1,9 +1,10 @@
 """Screenshots of the dashboard for the README, saved as PNGs into ``docs/img/``.
 
-Builds a small demo data root (four runs with metrics, one loss spike, logged images,
-system metrics and a versioned model artifact), serves it on 127.0.0.1 (a free port, no
-token: loopback only) and drives the system Chromium (``/usr/bin/chromium``, or
-``$TRACKER_CHROMIUM``) with Playwright. Every wait is a ``data-ready`` condition, never a sleep.
+Logs the ``tracker demo`` data into a temporary root (hand-made runs with one loss spike,
+images, histograms, system metrics, a versioned model artifact linked into the registry,
+a small lr sweep), serves it on 127.0.0.1 (a free port, no token: loopback only) and
+drives the system Chromium (``/usr/bin/chromium``, or ``$TRACKER_CHROMIUM``) with
+Playwright. Every wait is a ``data-ready`` condition, never a sleep.
 
     python benchmarks/screenshots.py [--out docs/img]
 """
@@ -16,7 +17,6 @@ import socket
 import subprocess
 import sys
 import tempfile
-import textwrap
 import threading
 import time
 from pathlib import Path
@@ -34,79 +34,12 @@ ARGS = [
 ]
 VIEWPORT = {"width": 1280, "height": 820}
 
-SEED = textwrap.dedent(
-    """
-    import math, time, warnings
-    import numpy as np
-    import tracker
-
-    warnings.simplefilter("ignore")
-    rng = np.random.default_rng(0)
-    runs = [
-        ("baseline", {"lr": 3e-4, "batch_size": 64, "optimizer": "adamw", "layers": 12, "warmup": 500}),
-        ("lr-1e-3", {"lr": 1e-3, "batch_size": 64, "optimizer": "adamw", "layers": 12, "warmup": 500}),
-        ("wide", {"lr": 3e-4, "batch_size": 128, "optimizer": "adamw", "layers": 24, "warmup": 500}),
-        ("no-warmup", {"lr": 3e-4, "batch_size": 64, "optimizer": "sgd", "layers": 12, "warmup": 0}),
-    ]
-    for i, (name, config) in enumerate(runs):
-        config["dataset"] = "wikitext-103"
-        run = tracker.init(project="demo", name=name, config=config, tags=["demo", config["optimizer"]])
-        floor = 0.2 + 0.08 * i
-        for step in range(3000):
-            smooth = floor + 2.2 * math.exp(-step / (400 + 150 * i))
-            loss = smooth + 0.03 * float(rng.normal())
-            if name == "no-warmup" and step == 1801:
-                loss = 6.0  # a single spike: the min/max band keeps it
-            row = {
-                "train/loss": loss,
-                "train/acc": 1.0 - smooth / 3.0 + 0.01 * float(rng.normal()),
-                "lr": config["lr"] * min(1.0, (step + 1) / max(config["warmup"], 1)),
-            }
-            if step % 100 == 0:
-                row["val/loss"] = smooth + 0.05 + 0.02 * float(rng.normal())
-            if name == "baseline" and step % 750 == 0:
-                t = step / 3000
-                yy, xx = np.mgrid[0:160, 0:160] / 160.0
-                img = np.stack(
-                    [
-                        np.sin(8 * xx + 6 * t) * 0.5 + 0.5,
-                        np.cos(8 * yy - 4 * t) * 0.5 + 0.5,
-                        np.full_like(xx, t),
-                    ],
-                    axis=-1,
-                )
-                row["samples"] = tracker.Image((img * 255).astype(np.uint8), caption=f"step {step}")
-            run.log(row)
-            if step % 20 == 0:
-                time.sleep(0.01)  # a little wall time, so that system metrics get sampled
-        if name == "baseline":
-            for epoch in range(3):
-                art = tracker.Artifact("baseline-model", type="model", metadata={"epoch": epoch})
-                with art.new_file("model.safetensors", mode="xb") as f:
-                    f.write(rng.bytes(4096 * (epoch + 1)))
-                with art.new_file("config.json") as f:
-                    f.write('{"layers": 12, "epoch": %d}' % epoch)
-                run.log_artifact(art, aliases=["best"] if epoch == 1 else None).wait()
-        run.finish(exit_code=1 if name == "lr-1e-3" else 0)
-    for project, n in (("mnist-sweep", 6), ("ablations", 3)):
-        for i in range(n):
-            run = tracker.init(project=project, name=f"{project}-{i}", config={"seed": i})
-            for step in range(200):
-                run.log({"loss": 1.0 / (step + 1 + i)})
-            run.finish()
-    """
-)
-
 
 def seed(root: Path) -> None:
-    env = {
-        **os.environ,
-        "TRACKER_DIR": str(root),
-        "TRACKER_CONSOLE": "off",
-        "TRACKER_STATS_INTERVAL": "0.2",
-        "PYTHONWARNINGS": "ignore",
-    }
-    subprocess.run([sys.executable, "-c", SEED], env=env, check=True, timeout=600)
+    """The data of ``tracker demo`` (runs, media, system metrics, an artifact, a sweep, a registry link)."""
+    env = {**os.environ, "TRACKER_CONSOLE": "off", "PYTHONWARNINGS": "ignore"}
+    cmd = [sys.executable, "-m", "tracker.cli", "demo", "--no-ui", "--root", str(root)]
+    subprocess.run(cmd, env=env, check=True, timeout=600)
 
 
 def serve(root: Path) -> tuple[str, object, threading.Thread]:
@@ -128,17 +61,24 @@ def serve(root: Path) -> tuple[str, object, threading.Thread]:
 
 
 def charts_drawn(page: object) -> None:
-    """Wait until the workspace lists its panels and every chart panel has drawn."""
+    """Wait until the workspace lists its panels and every chart panel has drawn.
+
+    Panels load when they come into view, so each one is scrolled into view in turn.
+    """
     page.wait_for_function(  # type: ignore[attr-defined]
         """() => {
             const ws = document.querySelector("#workspace[data-ready='1']");
-            if (!ws) return false;
-            const charts = ws.querySelectorAll("[data-chart]");
-            return charts.length === Number(ws.dataset.panels) && charts.length > 0 &&
-                [...charts].every((c) => c.dataset.ready === "1");
+            return ws && ws.querySelectorAll("[data-chart]").length === Number(ws.dataset.panels);
         }""",
         timeout=60_000,
     )
+    charts = page.locator("#workspace [data-chart]")  # type: ignore[attr-defined]
+    for i in range(charts.count()):
+        charts.nth(i).scroll_into_view_if_needed()
+        page.wait_for_selector(  # type: ignore[attr-defined]
+            f"#workspace [data-chart]:nth-child({i + 1})[data-ready='1']", state="attached", timeout=60_000
+        )
+    page.evaluate("() => window.scrollTo(0, 0)")  # type: ignore[attr-defined]
 
 
 def shoot(base: str, out: Path) -> list[Path]:
@@ -188,7 +128,26 @@ def shoot(base: str, out: Path) -> list[Path]:
         saved.append(out / "run-media.png")
         page.screenshot(path=str(saved[-1]), clip={"x": 0, "y": 0, "width": VIEWPORT["width"], "height": 440})
 
-        ids = ",".join(r["id"] for r in runs)
+        page.goto(
+            f"{base}/projects/demo?runs=all&group=config.warmup&columns=config.lr,config.warmup,summary.best_val_loss,summary.train/loss"
+        )
+        page.wait_for_selector("#runs-table[data-ready='1'] tr.grouprow", state="visible")
+        page.locator("tr.grouprow[data-group='200'] [data-testid='group-toggle']").click()
+        charts_drawn(page)
+        saved.append(out / "runs-grouped.png")
+        page.screenshot(
+            path=str(saved[-1]),
+            full_page=True,
+            clip={"x": 0, "y": 0, "width": VIEWPORT["width"], "height": 820},
+        )
+
+        page.goto(f"{base}/projects/demo/runs/{baseline}?tab=histograms")
+        page.wait_for_selector("[data-histogram] canvas[data-ready='1']", state="visible")
+        saved.append(out / "run-histograms.png")
+        page.screenshot(path=str(saved[-1]), clip={"x": 0, "y": 0, "width": VIEWPORT["width"], "height": 440})
+
+        hand_made = [r for r in runs if not r["name"].startswith("lr-sweep-")]
+        ids = ",".join(r["id"] for r in hand_made)
         page.goto(f"{base}/projects/demo/compare?runs={ids}")
         page.wait_for_selector("#compare[data-ready='1']", state="visible")
         saved.append(out / "compare.png")
@@ -203,6 +162,22 @@ def shoot(base: str, out: Path) -> list[Path]:
         page.wait_for_selector("#system[data-ready='1']", state="attached")
         saved.append(out / "run-system.png")
         page.screenshot(path=str(saved[-1]))
+
+        page.goto(f"{base}/projects/demo/sweeps")
+        page.wait_for_selector("#sweeps[data-ready='1'] tr[data-sweep] a", state="visible")
+        page.locator("#sweeps tr[data-sweep] a").first.click()
+        page.wait_for_selector("#sweep[data-ready='1'] #sweep-parallel", state="visible")
+        saved.append(out / "sweep.png")
+        page.screenshot(
+            path=str(saved[-1]),
+            full_page=True,
+            clip={"x": 0, "y": 0, "width": VIEWPORT["width"], "height": 900},
+        )
+
+        page.goto(f"{base}/registry")
+        page.wait_for_selector("#registry[data-ready='1'] [data-collection]", state="visible")
+        saved.append(out / "registry.png")
+        page.screenshot(path=str(saved[-1]), clip={"x": 0, "y": 0, "width": VIEWPORT["width"], "height": 300})
 
         ctx.close()
         browser.close()

@@ -51,7 +51,7 @@ from tracker.storage._replay import RunState
 __all__ = ["init", "run_dir_for"]
 
 DEFAULT_PROJECT: Final = "uncategorized"
-DEFAULT_UI: Final = "http://127.0.0.1:6011"
+DEFAULT_UI: Final = "http://127.0.0.1:8765"  # `tracker ui`'s default port (tracker._ui_link)
 LOG_NAME: Final = "run.tlog"
 _NAME_RE: Final = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 _ID_RE: Final = re.compile(r"^[A-Za-z0-9_-]{1,64}$")

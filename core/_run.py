@@ -83,7 +83,7 @@ class Run:
         self.dir = str(run_dir)
         self.mode = mode
         self.resumed = resumed
-        self.url = url
+        self._url = url
         self.sweep_id = sweep_id
         self.start_time = _now()
         self._writer = writer
@@ -107,6 +107,26 @@ class Run:
         self.summary = Summary(self._read_summary, self._emit_summary)
 
     # ------------------------------------------------------------------ identity
+
+    @property
+    def url(self) -> str:
+        """The run's page in the dashboard (W&B's ``run.url``).
+
+        While a ``tracker ui`` serves this run's data root, the link carries its address
+        and per-launch token (read from ``<root>/.ui.json``, see ``tracker._ui_link``);
+        otherwise it is ``$TRACKER_UI_URL`` or ``tracker ui``'s default address.
+        """
+        if not self._url or not self.dir:
+            return self._url
+        from tracker._settings import ENV_UI_URL, env
+        from tracker._ui_link import run_url
+
+        return run_url(Path(self.dir).parents[3], self.project, self.id, env(ENV_UI_URL))
+
+    @url.setter
+    def url(self, value: str) -> None:
+        self._url = value
+
     @property
     def path(self) -> str:
         """``entity/project/id`` (entity defaults to ``local``)."""

@@ -44,7 +44,7 @@ def _common() -> _Parser:
 
 def _build() -> _Parser:
     from tracker._version import __version__
-    from tracker.cli import _artifact, _export, _gc, _runs, _server, _sweep, _sync, _ui
+    from tracker.cli import _artifact, _demo, _export, _gc, _runs, _server, _sweep, _sync, _ui
 
     common = _common()
     parser = _Parser(
@@ -65,6 +65,7 @@ def _build() -> _Parser:
     _sweep.add(commands, common)
     _artifact.add(commands, common)
     _ui.add(commands, common)
+    _demo.add(commands, common)
     _gc.add(commands, common)
     _server.add(commands, common)
     _sync.add(commands, common)

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import socket
+    from pathlib import Path
 
 __all__: list[str] = []
 
@@ -27,39 +28,84 @@ def add(commands: Any, common: argparse.ArgumentParser) -> None:
     ui.set_defaults(_func=run_ui, _parser=ui)
 
 
-def url_for(host: str, port: int, token: str | None) -> str:
-    """The URL to print: ``http://HOST:PORT/`` plus ``?token=`` when one is required."""
+def url_for(host: str, port: int, token: str | None, path: str = "/") -> str:
+    """The URL to print: ``http://HOST:PORT/PATH`` plus ``?token=`` when one is required."""
     shown = "127.0.0.1" if host in ("0.0.0.0", "") else host
     if ":" in shown and not shown.startswith("["):
         shown = f"[{shown}]"
-    return f"http://{shown}:{port}/" + (f"?token={token}" if token else "")
+    return f"http://{shown}:{port}{path}" + (f"?token={token}" if token else "")
 
 
 def run_ui(args: argparse.Namespace) -> int:
     """``tracker ui``."""
+    from tracker._settings import data_root
+
+    root = data_root(getattr(args, "root", None))
+    return serve(root, host=args.host, port=args.port, token_required=not args.no_token)
+
+
+def serve(
+    root: Path,
+    *,
+    host: str,
+    port: int,
+    token_required: bool,
+    path: str = "/",
+    open_browser: bool = False,
+) -> int:
+    """Serve the dashboard of ``root`` until interrupted; print its URL first.
+
+    While it serves, ``<root>/.ui.json`` (mode 0600) holds the URL and token, so that
+    ``run.url`` links to it (``tracker._ui_link``); the file is removed on the way out.
+
+    Args:
+        root: The data root.
+        host: Address to bind.
+        port: Port (0 picks a free one).
+        token_required: Require the per-launch token (printed in the URL).
+        path: The page the printed URL (and the browser) opens.
+        open_browser: Open the URL in a web browser once listening.
+
+    Raises:
+        UsageError: A port out of range, or an address that cannot be bound.
+    """
     import secrets
 
     import uvicorn
 
-    from tracker._settings import data_root
+    from tracker._ui_link import clear_ui_file, write_ui_file
     from tracker.errors import UsageError
     from tracker.server import create_app
 
-    if not 0 <= args.port <= 65535:
-        raise UsageError(f"--port {args.port}: use 0-65535.")
-    root = data_root(getattr(args, "root", None))
-    token = None if args.no_token else secrets.token_urlsafe(24)
+    if not 0 <= port <= 65535:
+        raise UsageError(f"--port {port}: use 0-65535.")
+    token = secrets.token_urlsafe(24) if token_required else None
     hosts = ["127.0.0.1", "localhost", "::1", "[::1]"]
-    if args.host not in hosts and args.host not in ("0.0.0.0", "::"):
-        hosts.append(args.host.lower())
-    sock = listen(args.host, args.port)
-    port = sock.getsockname()[1]
+    if host not in hosts and host not in ("0.0.0.0", "::"):
+        hosts.append(host.lower())
+    sock = listen(host, port)
+    bound = sock.getsockname()[1]
     app = create_app(root, token=token, allowed_hosts=hosts)
+    url = url_for(host, bound, token, path)
+    try:  # before the URL is printed: whoever saw the URL finds the file
+        write_ui_file(root, url_for(host, bound, None).rstrip("/"), token)
+    except OSError as exc:  # a read-only root still gets its dashboard, only run.url is not linked
+        print(
+            f"tracker ui: cannot write {root}/.ui.json ({exc.strerror}): run.url will not carry the token",
+            file=sys.stderr,
+        )
     print(f"tracker ui: serving {root}", file=sys.stderr)
-    print(url_for(args.host, port, token), flush=True)
+    print(url, flush=True)
+    if open_browser:
+        import webbrowser
+
+        webbrowser.open(url)
     config = uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=2)
     server = uvicorn.Server(config)
-    server.run(sockets=[sock])
+    try:
+        server.run(sockets=[sock])
+    finally:
+        clear_ui_file(root)
     return 0
 
 

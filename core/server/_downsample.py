@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
     from tracker.storage._base import ChunkStats
 
-__all__ = ["bucketize", "bucketize_chunks", "grid"]
+__all__ = ["as_lists", "bucketize", "bucketize_chunks", "grid"]
 
 
 def grid(x_min: float, x_max: float, buckets: int) -> NDArray[np.float64]:
@@ -36,6 +36,9 @@ def bucketize(
     x_min: float | None,
     x_max: float | None,
     buckets: int,
+    *,
+    arrays: bool = False,
+    always: bool = False,
 ) -> dict[str, Any]:
     """Downsample ``y(x)`` over ``[x_min, x_max]`` into at most ``buckets`` buckets.
 
@@ -45,12 +48,16 @@ def bucketize(
         x_min: Left edge (default: the smallest x).
         x_max: Right edge, inclusive (default: the largest x).
         buckets: Number of buckets of the grid.
+        arrays: Return float64 numpy arrays instead of Python lists (for the binary
+            encoding, which skips the lists).
+        always: Bucket even when the range holds no more points than buckets (a short
+            run charted with long ones gets the same x grid as they do).
 
     Returns:
         ``{"raw": True, "x": [...], "y": [...], "count": n, "nan_count": k}`` when the range
         holds at most ``buckets`` points; else ``{"raw": False, "x": bucket centres,
         "first", "min", "max", "last", "last_x", "n": points per bucket, ...}``, listing only
-        non-empty buckets. Lists are plain Python lists ready for JSON.
+        non-empty buckets. Lists are plain Python lists ready for JSON unless ``arrays``.
     """
     import numpy as np
 
@@ -70,9 +77,9 @@ def bucketize(
         x, y = x[finite], y[finite]
     n = len(x)
     out: dict[str, Any] = {"count": n, "nan_count": nan_count, "x_min": lo_x, "x_max": hi_x}
-    if n <= buckets:
-        out.update(raw=True, x=x.tolist(), y=y.tolist())
-        return out
+    if n <= buckets and (not always or n == 0):
+        out.update(raw=True, x=x, y=y)
+        return out if arrays else as_lists(out)
     edges = grid(lo_x, hi_x, buckets)
     width = (edges[-1] - edges[0]) / buckets
     idx = np.minimum(((x - edges[0]) / width).astype(np.int64), buckets - 1)
@@ -81,18 +88,33 @@ def bucketize(
     b = idx[starts]
     out.update(
         raw=False,
-        x=(edges[0] + (b + 0.5) * width).tolist(),
-        first=y[starts].tolist(),
-        min=np.minimum.reduceat(y, starts).tolist(),
-        max=np.maximum.reduceat(y, starts).tolist(),
-        last=y[ends - 1].tolist(),
-        last_x=x[ends - 1].tolist(),
-        n=(ends - starts).tolist(),
+        x=edges[0] + (b + 0.5) * width,
+        first=y[starts],
+        min=np.minimum.reduceat(y, starts),
+        max=np.maximum.reduceat(y, starts),
+        last=y[ends - 1],
+        last_x=x[ends - 1],
+        n=(ends - starts).astype(np.float64),
     )
-    return out
+    return out if arrays else as_lists(out)
 
 
-def bucketize_chunks(chunks: list[ChunkStats], x_min: float, x_max: float, buckets: int) -> dict[str, Any]:
+def as_lists(out: dict[str, Any]) -> dict[str, Any]:
+    """``out`` with its numpy arrays as Python lists (``n`` as integers), ready for JSON."""
+    import numpy as np
+
+    listed: dict[str, Any] = {}
+    for name, value in out.items():
+        if isinstance(value, np.ndarray):
+            listed[name] = value.astype(np.int64).tolist() if name == "n" else value.tolist()
+        else:
+            listed[name] = value
+    return listed
+
+
+def bucketize_chunks(
+    chunks: list[ChunkStats], x_min: float, x_max: float, buckets: int, *, arrays: bool = False
+) -> dict[str, Any]:
     """:func:`bucketize` of ``value(_step)`` read from the index's numeric chunks.
 
     Gives exactly what ``bucketize(steps, values, x_min, x_max, buckets)`` gives, but a
@@ -109,6 +131,7 @@ def bucketize_chunks(chunks: list[ChunkStats], x_min: float, x_max: float, bucke
         x_min: Left edge of the grid.
         x_max: Right edge of the grid (inclusive).
         buckets: Number of buckets.
+        arrays: Return numpy arrays instead of lists (as :func:`bucketize`).
     """
     import numpy as np
 
@@ -144,9 +167,14 @@ def bucketize_chunks(chunks: list[ChunkStats], x_min: float, x_max: float, bucke
     def fallback() -> dict[str, Any]:
         pts = [points(i, c) for i, c in enumerate(chunks) if c.vals is not None]
         if not pts:
-            return bucketize(np.zeros(0), np.zeros(0), lo_x, hi_x, buckets)
+            return bucketize(np.zeros(0), np.zeros(0), lo_x, hi_x, buckets, arrays=arrays)
         return bucketize(
-            np.concatenate([p[0] for p in pts]), np.concatenate([p[1] for p in pts]), lo_x, hi_x, buckets
+            np.concatenate([p[0] for p in pts]),
+            np.concatenate([p[1] for p in pts]),
+            lo_x,
+            hi_x,
+            buckets,
+            arrays=arrays,
         )
 
     if not monotone or not chunks:
@@ -269,20 +297,21 @@ def bucketize_chunks(chunks: list[ChunkStats], x_min: float, x_max: float, bucke
     s2 = np.flatnonzero(np.concatenate(([True], b[1:] != b[:-1])))
     e2 = np.append(s2[1:], len(b))
     bb = b[s2]
-    return {
+    out = {
         "count": count,
         "nan_count": nan_count,
         "x_min": lo_x,
         "x_max": hi_x,
         "raw": False,
-        "x": (edges[0] + (bb + 0.5) * width).tolist(),
-        "first": first[s2].astype(np.float64).tolist(),
-        "min": np.minimum.reduceat(mn.astype(np.float64), s2).tolist(),
-        "max": np.maximum.reduceat(mx.astype(np.float64), s2).tolist(),
-        "last": last[e2 - 1].astype(np.float64).tolist(),
-        "last_x": last_x[e2 - 1].astype(np.float64).tolist(),
-        "n": np.add.reduceat(cnt.astype(np.int64), s2).tolist(),
+        "x": edges[0] + (bb + 0.5) * width,
+        "first": first[s2].astype(np.float64),
+        "min": np.minimum.reduceat(mn.astype(np.float64), s2),
+        "max": np.maximum.reduceat(mx.astype(np.float64), s2),
+        "last": last[e2 - 1].astype(np.float64),
+        "last_x": last_x[e2 - 1].astype(np.float64),
+        "n": np.add.reduceat(cnt.astype(np.int64), s2).astype(np.float64),
     }
+    return out if arrays else as_lists(out)
 
 
 class _Xs:

@@ -509,3 +509,135 @@ def test_run_page_histograms_heatmap_and_table(page: Any, server: str, data_root
     expect(table.locator("tbody tr")).to_have_count(100)
     expect(table.locator("thead th")).to_have_text(["i", "label"])
     expect(table.locator("tbody tr").nth(4).locator("td")).to_have_text(["4", "c1"])
+
+
+GROUPS = textwrap.dedent(
+    """
+    import tracker
+    specs = [("adam", 1.0), ("adam", 2.0), ("adam", 3.0), ("sgd", 4.0), ("sgd", 6.0), (None, 9.0)]
+    for i, (opt, final) in enumerate(specs):
+        config = {"seed": i} if opt is None else {"seed": i, "opt": opt}
+        run = tracker.init(project="groups", name=f"g{i}", config=config)
+        for s in range(100):
+            run.log({"loss": final + 10.0 / (s + 1)})
+        run.log({"loss": final})
+        run.finish()
+    """
+)
+
+
+def test_runs_table_groups_by_config_key(page: Any, server: str, data_root: Path) -> None:
+    expect = playwright_sync.expect
+    subprocess.run([sys.executable, "-c", GROUPS], env=_env(data_root), check=True, timeout=120)
+    _project(page, server, "groups", "?columns=config.opt,summary.loss")
+    page.get_by_test_id("group-by").select_option("config.opt")
+    table = page.locator("#runs-table[data-grouped='config.opt']")
+    groups = table.locator("tr.grouprow")
+    expect(groups).to_have_count(3)
+    assert groups.evaluate_all("rs => rs.map((r) => [r.dataset.group, r.dataset.count])") == [
+        ["adam", "3"],
+        ["sgd", "2"],
+        ["∅", "1"],
+    ]
+    # Collapsed: only the group rows; the summary column holds mean, min and max.
+    expect(table.locator("tr[data-run]")).to_have_count(0)
+    adam = table.locator("tr.grouprow[data-group='adam']")
+    loss = adam.locator("td[data-col='summary.loss']")
+    expect(loss).to_have_attribute("data-mean", "2")
+    expect(loss).to_have_attribute("data-min", "1")
+    expect(loss).to_have_attribute("data-max", "3")
+    expect(loss).to_contain_text("1\u20133")  # min-max, with an en dash
+    expect(adam.locator("td[data-col='config.opt']")).to_have_text("adam")
+    sgd = table.locator("tr.grouprow[data-group='sgd'] td[data-col='summary.loss']")
+    expect(sgd).to_have_attribute("data-mean", "5")
+    # Expanding a group shows its runs under it; collapsing hides them again.
+    adam.get_by_test_id("group-toggle").click()
+    expect(adam).to_have_attribute("data-expanded", "1")
+    expect(table.locator("tr.ingroup[data-run]")).to_have_count(3)
+    assert sorted(table.locator("tr.ingroup td.name").all_inner_texts()) == ["g0", "g1", "g2"]
+    adam.get_by_test_id("group-toggle").click()
+    expect(table.locator("tr[data-run]")).to_have_count(0)
+    # Charts: one line per group (mean with a min/max band) over the 6 selected runs.
+    chart = page.locator("[data-chart='loss']")
+    expect(chart).to_have_attribute("data-lines", "3")
+    expect(chart).to_have_attribute("data-series", "6")
+    lines = page.evaluate("window.__charts['loss'].lines")
+    assert lines == ["adam (n=3)", "sgd (n=2)", "∅ (n=1)"]
+    # The adam line's last value is the mean of 1, 2 and 3; its band spans them.
+    last = page.evaluate(
+        "(() => { const d = window.__charts['loss'].data; const n = d[0].length - 1;"
+        " return [d[1][n], d[2][n], d[3][n]]; })()"
+    )
+    assert last == [2.0, 3.0, 1.0]
+    page.get_by_test_id("group-by").select_option("")
+    expect(chart).to_have_attribute("data-lines", "6")
+    expect(page.locator("#runs-table tbody tr[data-run]")).to_have_count(6)
+
+
+def test_demo_pages_have_no_console_errors(browser: Any, tmp_path: Path) -> None:
+    """`tracker demo` data on every page: projects, runs, run tabs, compare, artifacts, sweeps, registry."""
+    import uvicorn
+
+    from tracker.cli import main
+    from tracker.server import create_app
+
+    expect = playwright_sync.expect
+    root = tmp_path / "demo"
+    assert main(["demo", "--no-ui", "--root", str(root)]) == 0
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    srv = uvicorn.Server(
+        uvicorn.Config(create_app(root, token=None), log_level="warning", timeout_graceful_shutdown=1)
+    )
+    thread = threading.Thread(target=srv.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    started = threading.Event()
+    while not srv.started and thread.is_alive():
+        started.wait(0.01)
+    base = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    context.set_default_timeout(TIMEOUT)
+    pg = context.new_page()
+    errors: list[str] = []
+    pg.on("console", lambda m: errors.append(f"{pg.url}: {m.text}") if m.type == "error" else None)
+    pg.on("pageerror", lambda e: errors.append(f"{pg.url}: {e}"))
+    try:
+        pg.goto(base + "/")
+        expect(pg.locator("#projects[data-ready='1']")).to_contain_text("demo")
+        pg.goto(base + "/projects/demo")
+        expect(pg.locator("#runs-table[data-ready='1'][data-rows='12']")).to_be_visible()
+        expect(pg.locator("[data-chart='train/loss'][data-ready='1']")).to_be_visible()
+        runs = pg.evaluate("() => fetch('/api/projects/demo/runs').then((r) => r.json())")
+        baseline = next(r["id"] for r in runs if r["name"] == "baseline")
+        run_url = f"{base}/projects/demo/runs/{baseline}"
+        for tab, ready in [
+            ("overview", "#config"),
+            ("charts", "[data-chart='train/loss'][data-ready='1']"),
+            ("system", "#system[data-ready='1'][data-series='8']"),
+            ("console", "#console[data-ready='1']"),
+            ("files", "#files"),
+            ("media", "[data-media='samples'] img"),
+            ("histograms", "[data-histogram='weights/layer0'] canvas[data-ready='1']"),
+            ("tables", "[data-table='predictions']"),
+        ]:
+            pg.goto(f"{run_url}?tab={tab}")
+            expect(pg.locator(ready).first).to_be_attached()
+        ids = ",".join(r["id"] for r in runs[:4])
+        pg.goto(f"{base}/projects/demo/compare?runs={ids}")
+        expect(pg.locator("#compare[data-ready='1'][data-runs='4']")).to_be_visible()
+        pg.goto(f"{base}/projects/demo/artifacts")
+        expect(pg.locator("#artifacts[data-ready='1'] #artifact-files[data-ready='1']")).to_be_visible()
+        pg.goto(f"{base}/projects/demo/sweeps")
+        expect(pg.locator("#sweeps[data-ready='1'][data-count='1']")).to_be_visible()
+        pg.locator("#sweeps tr[data-sweep] a").click()
+        expect(pg.locator("#sweep[data-ready='1'][data-runs='8']")).to_be_visible()
+        expect(pg.locator("#sweep-parallel polyline[data-run]")).to_have_count(8)
+        pg.goto(f"{base}/registry")
+        expect(pg.locator("#registry[data-ready='1'] [data-collection='demo-lm']")).to_be_visible()
+        expect(pg.locator("[data-collection='demo-lm'] [data-alias='staging']")).to_be_visible()
+    finally:
+        context.close()
+        srv.should_exit = True
+        thread.join(10)
+        sock.close()
+    assert errors == []

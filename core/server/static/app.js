@@ -1,6 +1,6 @@
 // tracker dashboard: Preact + htm components, uPlot charts, one EventSource per tab.
 import { h, render } from "preact";
-import { useEffect, useMemo, useRef, useState } from "preact/hooks";
+import { useEffect, useLayoutEffect, useMemo, useRef, useState } from "preact/hooks";
 import htm from "htm";
 import uPlot from "uplot";
 
@@ -17,14 +17,60 @@ if (qs.has("token")) {
 
 async function api(path, body) {
   const opts = body === undefined ? {} : {
-    method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body),
+    // X-Tracker-CSRF: a team server refuses cookie-authenticated writes without it.
+    method: "POST", headers: { "Content-Type": "application/json", "X-Tracker-CSRF": "1" }, body: JSON.stringify(body),
   };
   const res = await fetch("/api" + path, { credentials: "same-origin", ...opts });
+  if (res.status === 401 && (res.headers.get("content-type") || "").includes("json")) {
+    // A team server's session ended (tracker ui's wrong-token 401 is plain text).
+    location.assign("/login?next=" + encodeURIComponent(location.pathname + location.search));
+  }
   if (!res.ok) throw new Error(`${res.status} ${await res.text()}`);
   return res.json();
 }
 
+// POST /api/series in its binary encoding (tracker.server._series): a uint32 header length,
+// a JSON header, then float64 arrays. Each view gets typed-array views of the buffer.
+async function seriesApi(body) {
+  const res = await fetch("/api/series", {
+    method: "POST", credentials: "same-origin", headers: { "Content-Type": "application/json", "X-Tracker-CSRF": "1" },
+    body: JSON.stringify({ ...body, format: "binary" }),
+  });
+  if (res.status === 401 && (res.headers.get("content-type") || "").includes("json")) {
+    location.assign("/login?next=" + encodeURIComponent(location.pathname + location.search)); // as api()
+  }
+  if (!res.ok) throw new Error(`${res.status} ${await res.text()}`);
+  const buf = await res.arrayBuffer();
+  const n = new DataView(buf).getUint32(0, true);
+  const head = JSON.parse(new TextDecoder().decode(new Uint8Array(buf, 4, n)));
+  const data = 4 + n;
+  for (const per of Object.values(head.series)) {
+    for (const s of Object.values(per)) {
+      s.fields.forEach((f, i) => { s[f] = new Float64Array(buf, data + s.offset + 8 * i * s.len, s.len); });
+      delete s.fields; delete s.offset; delete s.len;
+    }
+  }
+  return head;
+}
+// A copy of a series payload with plain arrays (what tests and the console read).
+function plainPayload(res) {
+  const series = {};
+  for (const [key, per] of Object.entries(res.series)) {
+    series[key] = {};
+    for (const [id, s] of Object.entries(per)) series[key][id] = Object.fromEntries(Object.entries(s).map(([k, v]) => [k, ArrayBuffer.isView(v) ? Array.from(v) : v]));
+  }
+  return { ...res, series };
+}
+
 const enc = encodeURIComponent;
+// The project page's first requests start while the modules are still being evaluated
+// (not after the first render); first() hands each prefetched answer out once.
+const prefetched = new Map();
+{
+  const m = location.pathname.match(/^\/projects\/([^/]+)\/?$/);
+  if (m) for (const part of ["runs", "keys"]) { const p = `/projects/${m[1]}/${part}`; const r = api(p); r.catch(() => {}); prefetched.set(p, r); }
+}
+function first(path) { const p = prefetched.get(path); prefetched.delete(path); return p || api(path); }
 function navigate(url) { history.pushState(null, "", url); window.dispatchEvent(new Event("popstate")); }
 function Link({ href, children, ...rest }) {
   return html`<a href=${href} onClick=${(e) => { if (e.button === 0 && !e.metaKey && !e.ctrlKey) { e.preventDefault(); navigate(href); } }} ...${rest}>${children}</a>`;
@@ -94,29 +140,34 @@ function ema(ys, alpha) {
 }
 
 // Aligns per-run series (each {x, last|y, min, max}) on the union of their x values.
+function sameX(a, b) {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
 function align(runIds, per, opts) {
   const xsSet = new Map(); let sameGrid = true; let first = null;
-  for (const id of runIds) { const s = per[id]; if (!s) continue; if (first === null) first = s.x; else if (s.x.length !== first.length || s.x.some((v, i) => v !== first[i])) sameGrid = false; }
+  for (const id of runIds) { const s = per[id]; if (!s) continue; if (first === null) first = s.x; else if (sameGrid && !sameX(s.x, first)) sameGrid = false; }
   let xs;
   if (first === null) xs = [];
-  else if (sameGrid) xs = first.slice();
+  else if (sameGrid) xs = Array.from(first);
   else {
     for (const id of runIds) { const s = per[id]; if (s) for (const v of s.x) xsSet.set(v, true); }
     xs = Array.from(xsSet.keys()).sort((a, b) => a - b);
   }
-  const pos = new Map(xs.map((v, i) => [v, i]));
+  const pos = sameGrid ? null : new Map(xs.map((v, i) => [v, i]));
   const data = [xs]; const meta = [];
   let points = 0; let lastX = -Infinity; let raw = true;
   for (const id of runIds) {
     const s = per[id]; if (!s) continue;
     const line = new Array(xs.length).fill(null), lo = new Array(xs.length).fill(null), hi = new Array(xs.length).fill(null);
     const ys = s.raw ? s.y : s.last; const mins = s.raw ? s.y : s.min; const maxs = s.raw ? s.y : s.max;
-    const logOk = (v) => !opts.log || v > 0;
+    const log = opts.log;
     for (let i = 0; i < s.x.length; i++) {
-      const j = pos.get(s.x[i]);
-      if (logOk(ys[i])) line[j] = ys[i];
-      if (logOk(mins[i])) lo[j] = mins[i];
-      if (logOk(maxs[i])) hi[j] = maxs[i];
+      const j = pos === null ? i : pos.get(s.x[i]);
+      if (!log || ys[i] > 0) line[j] = ys[i];
+      if (!log || mins[i] > 0) lo[j] = mins[i];
+      if (!log || maxs[i] > 0) hi[j] = maxs[i];
     }
     points += s.x.length; raw = raw && s.raw;
     if (s.x.length) lastX = Math.max(lastX, s.raw ? s.x[s.x.length - 1] : s.last_x[s.last_x.length - 1]);
@@ -126,42 +177,80 @@ function align(runIds, per, opts) {
   return { data, meta, points, lastX, raw };
 }
 
-function ChartPanel({ project, runIds, metric, names, opts, version }) {
+// One line per group: the mean of its runs' lines per x, and a band from the smallest
+// min to the largest max of its runs (the runs share the x grid of align()).
+function groupLines(data, meta, groups) {
+  const at = new Map(meta.map((m, i) => [m.id, i]));
+  const xs = data[0]; const out = [xs]; const gmeta = [];
+  for (const g of groups) {
+    const idx = g.ids.map((id) => at.get(id)).filter((i) => i !== undefined);
+    if (!idx.length) continue;
+    const mean = new Array(xs.length).fill(null), lo = new Array(xs.length).fill(null), hi = new Array(xs.length).fill(null);
+    for (let j = 0; j < xs.length; j++) {
+      let sum = 0, n = 0, mn = Infinity, mx = -Infinity;
+      for (const i of idx) {
+        const v = data[1 + 3 * i][j], a = data[3 + 3 * i][j], b = data[2 + 3 * i][j];
+        if (v != null) { sum += v; n++; }
+        if (a != null && a < mn) mn = a;
+        if (b != null && b > mx) mx = b;
+      }
+      if (n) mean[j] = sum / n;
+      if (mn !== Infinity) lo[j] = mn;
+      if (mx !== -Infinity) hi[j] = mx;
+    }
+    out.push(mean, hi, lo);
+    gmeta.push({ id: "group:" + g.label, label: `${g.label} (n=${idx.length})`, raw: false });
+  }
+  return { data: out, meta: gmeta };
+}
+
+function ChartPanel({ project, runIds, metric, names, opts, version, groups }) {
   const box = useRef(null); const plot = useRef(null); const zoom = useRef(null);
   const [payload, setPayload] = useState(null);
   const [visible, setVisible] = useState(false);
   const [error, setError] = useState(null);
   const seq = useRef(0);
+  const loaded = useRef(null); // what the last load() asked for (runs|metric|x|version)
 
-  useEffect(() => {
+  // A layout effect: it runs before the first paint, so the first panels ask for their data
+  // without waiting for the page (and the runs table) to be painted.
+  useLayoutEffect(() => {
+    // On screen already (the first panels): load now instead of a frame later.
+    if (box.current.getBoundingClientRect().top < window.innerHeight + 200) { load(zoom.current); setVisible(true); return undefined; }
     const io = new IntersectionObserver((es) => { if (es.some((e) => e.isIntersecting)) { setVisible(true); io.disconnect(); } }, { rootMargin: "200px" });
     io.observe(box.current); return () => io.disconnect();
   }, []);
 
   async function load(range) {
     const my = ++seq.current;
+    loaded.current = [runIds.join(","), metric, opts.x, version].join("|");
     const width = Math.max(200, Math.min(2000, Math.round((box.current?.clientWidth || 600))));
     const body = { project, runs: runIds, keys: [metric], x: opts.x, buckets: width };
     if (range) { body.x_min = range[0]; body.x_max = range[1]; }
     try {
-      const res = await api("/series", body);
+      const res = await seriesApi(body);
       if (my !== seq.current) return;
       setPayload({ res, range });
     } catch (e) { setError(String(e)); }
   }
-  useEffect(() => { if (visible) load(zoom.current); }, [visible, runIds.join(","), metric, opts.x, version]);
+  useLayoutEffect(() => {
+    const want = [runIds.join(","), metric, opts.x, version].join("|");
+    if (visible && loaded.current !== want) load(zoom.current);
+  }, [visible, runIds.join(","), metric, opts.x, version]);
   useEffect(() => { zoom.current = null; }, [opts.x]);
 
   useEffect(() => {
     if (!payload || !box.current) return;
     const per = payload.res.series[metric] || {};
     const ids = runIds.filter((id) => per[id]);
-    const { data, meta, points, lastX, raw } = align(ids, per, opts);
+    const aligned = align(ids, per, opts);
+    const { points, lastX, raw } = aligned;
+    const { data, meta } = groups ? groupLines(aligned.data, aligned.meta, groups) : aligned;
     const series = [{ label: opts.x }];
     const bands = [];
     meta.forEach((m, i) => {
       const c = runColor(m.id);
-      series.push({ label: names[m.id] || m.id, stroke: c, width: 1.5, points: { show: m.raw && data[0].length < 200 } });
+      series.push({ label: m.label || names[m.id] || m.id, stroke: c, width: groups ? 2 : 1.5, points: { show: m.raw && data[0].length < 200 } });
       series.push({ label: "max", stroke: runColor(m.id, 0.35), width: 1, points: { show: false } });
       series.push({ label: "min", stroke: runColor(m.id, 0.35), width: 1, points: { show: false } });
       bands.push({ series: [2 + i * 3, 3 + i * 3], fill: runColor(m.id, 0.15) });
@@ -187,15 +276,17 @@ function ChartPanel({ project, runIds, metric, names, opts, version }) {
     if (plot.current) plot.current.destroy();
     el.querySelector(".plot").innerHTML = "";
     plot.current = new uPlot(o, data, el.querySelector(".plot"));
-    window.__charts[metric] = { data, payload: payload.res, runs: ids };
+    const res = payload.res;
+    window.__charts[metric] = { data, runs: ids, lines: meta.map((m) => m.label || m.id), get payload() { return plainPayload(res); } };
     el.dataset.series = String(ids.length);
+    el.dataset.lines = String(meta.length);
     el.dataset.points = String(points);
     el.dataset.lastStep = String(lastX === -Infinity ? "" : lastX);
     el.dataset.raw = raw ? "1" : "0";
     el.dataset.xMin = String(payload.res.x_min); el.dataset.xMax = String(payload.res.x_max);
     el.dataset.zoomed = payload.range ? "1" : "0";
     el.dataset.ready = "1";
-  }, [payload, opts.log, opts.smoothing]);
+  }, [payload, opts.log, opts.smoothing, groups ? groups.map((g) => g.label + ":" + g.ids.join(",")).join("|") : ""]);
   useEffect(() => () => { if (plot.current) plot.current.destroy(); delete window.__charts[metric]; }, []);
 
   return html`<div class="panel" ref=${box} data-chart=${metric} data-ready="0">
@@ -259,23 +350,73 @@ function matches(run, conds) {
 }
 
 const PAGE = 200;
-function RunsTable({ runs, project, columns, selected, setSelected, sort, setSort }) {
+// Group runs by a column (state, group, tags, a config or summary key): groups sorted by
+// their value, runs keep their order inside a group.
+function groupRuns(runs, by) {
+  const groups = new Map();
+  for (const r of runs) {
+    let v = by === "tags" ? (r.tags.length ? r.tags.join(", ") : null) : getCol(r, by);
+    if (v !== null && typeof v === "object") v = JSON.stringify(v);
+    const k = v === undefined || v === null ? "∅" : typeof v === "number" ? v : String(v);
+    if (!groups.has(k)) groups.set(k, []);
+    groups.get(k).push(r);
+  }
+  return [...groups.entries()].sort((a, b) => (a[0] === "∅") - (b[0] === "∅") || cmp(a[0], b[0])).map(([value, rs]) => ({ value, label: String(value), runs: rs }));
+}
+// Aggregate of a column over a group: numbers give mean/min/max, other values the common one.
+function aggregate(rs, col) {
+  const vals = rs.map((r) => getCol(r, col)).filter((v) => v !== undefined && v !== null);
+  if (!vals.length) return { text: "" };
+  const nums = vals.filter((v) => typeof v === "number" && Number.isFinite(v));
+  const same = vals.every((v) => v === vals[0]);
+  if (same) return { text: fmtVal(vals[0]), title: String(vals[0]) };
+  if (nums.length === vals.length) {
+    const mean = nums.reduce((a, b) => a + b, 0) / nums.length;
+    const lo = Math.min(...nums), hi = Math.max(...nums);
+    return { text: fmtVal(mean), sub: `${fmtVal(lo)}–${fmtVal(hi)}`, title: `mean ${mean} · min ${lo} · max ${hi} · n ${nums.length}`, mean, min: lo, max: hi };
+  }
+  return { text: `${new Set(vals.map(String)).size} values`, title: [...new Set(vals.map(String))].join(", ") };
+}
+
+function RunsTable({ runs, project, columns, selected, setSelected, sort, setSort, groupBy }) {
   const [limit, setLimit] = useState(PAGE);
+  const [open, setOpen] = useState(() => new Set());
   const fixed = [["state", "State"], ["name", "Name"], ["tags", "Tags"], ["created", "Created"], ["duration", "Duration"]];
   const cols = [...fixed, ...columns.map((c) => [c, c])];
-  const shown = runs.slice(0, limit);
   const header = cols.map(([c, label]) => html`<th class=${c === "name" ? "name" : ""} data-col=${c} title=${label} onClick=${() => setSort({ col: c, dir: sort.col === c ? -sort.dir : 1 })}>${label}${sort.col === c ? (sort.dir > 0 ? " ▲" : " ▼") : ""}</th>`);
-  return html`<div class="tablewrap" onScroll=${(e) => { const t = e.target; if (t.scrollTop + t.clientHeight > t.scrollHeight - 200 && limit < runs.length) setLimit(limit + PAGE); }}>
-  <table class="runs" id="runs-table" data-ready="1" data-rows=${runs.length}>
-    <thead><tr><th class="sel"><input type="checkbox" title="select all shown" onChange=${(e) => setSelected(e.target.checked ? new Set(runs.map((r) => r.id)) : new Set())}/></th>${header}</tr></thead>
-    <tbody>${shown.map((r) => html`<tr data-run=${r.id} data-state=${r.state}>
-      <td class="sel"><input type="checkbox" checked=${selected.has(r.id)} onChange=${(e) => { const s = new Set(selected); if (e.target.checked) s.add(r.id); else s.delete(r.id); setSelected(s); }}/></td>
+  const pick = (ids, on) => { const s = new Set(selected); for (const id of ids) { if (on) s.add(id); else s.delete(id); } setSelected(s); };
+  const row = (r, inGroup) => html`<tr key=${r.id} data-run=${r.id} data-state=${r.state} class=${inGroup ? "ingroup" : ""}>
+      <td class="sel"><input type="checkbox" checked=${selected.has(r.id)} onChange=${(e) => pick([r.id], e.target.checked)}/></td>
       <td><span class=${"state state-" + r.state}>${r.state}</span></td>
       <td class="name" title=${r.name}><span class="swatch" style=${"background:" + runColor(r.id)}></span><${Link} href=${`/projects/${enc(project)}/runs/${enc(r.id)}`}>${r.name}<//></td>
       <td>${r.tags.map((t) => html`<span class="tag">${t}</span>`)}</td>
       <td>${fmtTime(r.created)}</td><td>${fmtDur(r.duration)}</td>
       ${columns.map((c) => html`<td title=${String(getCol(r, c) ?? "")}>${fmtVal(getCol(r, c))}</td>`)}
-    </tr>`)}</tbody></table></div>`;
+    </tr>`;
+  let body;
+  if (groupBy) {
+    body = [];
+    let budget = limit;
+    for (const g of groupRuns(runs, groupBy)) {
+      const expanded = open.has(g.label);
+      const ids = g.runs.map((r) => r.id);
+      const states = {};
+      for (const r of g.runs) states[r.state] = (states[r.state] || 0) + 1;
+      const dur = aggregate(g.runs, "duration");
+      body.push(html`<tr key=${"g:" + g.label} class="grouprow" data-group=${g.label} data-count=${g.runs.length} data-expanded=${expanded ? "1" : "0"}>
+        <td class="sel"><input type="checkbox" title="select the group's runs" checked=${ids.every((id) => selected.has(id))} onChange=${(e) => pick(ids, e.target.checked)}/></td>
+        <td title=${Object.entries(states).map(([k, n]) => `${n} ${k}`).join(", ")}><button class="toggle" data-testid="group-toggle" onClick=${() => { const o = new Set(open); if (expanded) o.delete(g.label); else o.add(g.label); setOpen(o); }}>${expanded ? "▾" : "▸"}</button> ${g.runs.length} runs</td>
+        <td class="name" title=${`${groupBy} = ${g.label}`}><span class="muted">${groupBy} = </span><b>${g.label}</b></td>
+        <td></td><td></td><td title=${dur.title || ""}>${dur.mean !== undefined ? fmtDur(dur.mean) : fmtDur(g.runs[0].duration)}</td>
+        ${columns.map((c) => { const a = aggregate(g.runs, c); return html`<td data-col=${c} data-mean=${a.mean ?? ""} data-min=${a.min ?? ""} data-max=${a.max ?? ""} title=${a.title || ""}>${a.text}${a.sub ? html` <span class="muted">${a.sub}</span>` : null}</td>`; })}
+      </tr>`);
+      if (expanded && budget > 0) { for (const r of g.runs.slice(0, budget)) body.push(row(r, true)); budget -= g.runs.length; }
+    }
+  } else body = runs.slice(0, limit).map((r) => row(r, false));
+  return html`<div class="tablewrap" onScroll=${(e) => { const t = e.target; if (t.scrollTop + t.clientHeight > t.scrollHeight - 200 && limit < runs.length) setLimit(limit + PAGE); }}>
+  <table class="runs" id="runs-table" data-ready="1" data-rows=${runs.length} data-grouped=${groupBy || ""}>
+    <thead><tr><th class="sel"><input type="checkbox" title="select all shown" onChange=${(e) => setSelected(e.target.checked ? new Set(runs.map((r) => r.id)) : new Set())}/></th>${header}</tr></thead>
+    <tbody>${body}</tbody></table></div>`;
 }
 
 function Project({ project }) {
@@ -289,10 +430,11 @@ function Project({ project }) {
   const [keys, setKeys] = useState(null);
   const [keySearch, setKeySearch] = useState(qs.get("keys") || "");
   const [opts, setOpts] = useState({ x: "_step", log: false, smoothing: 0 });
+  const [groupBy, setGroupBy] = useState(qs.get("group") || "");
   const [versions, setVersions] = useState({});
 
   useEffect(() => {
-    api(`/projects/${enc(project)}/runs`).then((rs) => {
+    first(`/projects/${enc(project)}/runs`).then((rs) => {
       setRuns(rs);
       const cfg = new Set(), sum = new Set();
       for (const r of rs.slice(0, 200)) { Object.keys(r.config).forEach((k) => cfg.add(k)); Object.keys(r.summary).forEach((k) => sum.add(k)); }
@@ -301,7 +443,7 @@ function Project({ project }) {
       const sel = qs.get("runs");
       setSelected(new Set(sel === "all" ? rs.map((r) => r.id) : sel ? sel.split(",") : rs.slice(0, 10).map((r) => r.id)));
     }, (e) => setError(String(e)));
-    api(`/projects/${enc(project)}/keys`).then(setKeys, (e) => setError(String(e)));
+    first(`/projects/${enc(project)}/keys`).then(setKeys, (e) => setError(String(e)));
   }, [project]);
 
   useLive(project, (msg) => {
@@ -338,22 +480,26 @@ function Project({ project }) {
   const ks = keySearch.toLowerCase();
   const shownKeys = (keys || []).filter((k) => !ks || k.key.toLowerCase().includes(ks));
   const version = chartRuns.map((id) => versions[id] ?? "").join(",");
+  const chartGroups = groupBy ? groupRuns(view.filter((r) => selected.has(r.id)), groupBy).map((g) => ({ label: g.label, ids: g.runs.map((r) => r.id) })) : null;
   return html`<main><h1>${project} <span class="muted">${runs.length} runs</span></h1>
     <div class="card">
       <div class="toolbar">
         <input type="search" placeholder="search name, id, tag" data-testid="search" value=${search} onInput=${(e) => setSearch(e.target.value)}/>
         <input type="search" placeholder="filter: config.lr<0.01 state=running" data-testid="filter" value=${filter} onInput=${(e) => setFilter(e.target.value)}/>
+        <label>group by <select data-testid="group-by" value=${groupBy} onChange=${(e) => setGroupBy(e.target.value)}>
+          <option value="">none</option>${["state", "group", "tags", ...allCols.filter((c) => c.startsWith("config."))].map((c) => html`<option value=${c}>${c}</option>`)}
+        </select></label>
         <details><summary>columns</summary>${allCols.map((c) => html`<label style="display:block"><input type="checkbox" checked=${columns.includes(c)} onChange=${(e) => setColumns(e.target.checked ? [...columns, c] : columns.filter((x) => x !== c))}/> ${c}</label>`)}</details>
         <span class="muted">${view.length} shown · ${chartRuns.length} charted</span>
         ${chartRuns.length >= 2 ? html`<${Link} href=${`/projects/${enc(project)}/compare?runs=${chartRuns.map(enc).join(",")}`} data-testid="compare">compare ${chartRuns.length} runs<//>` : null}
       </div>
-      <${RunsTable} runs=${view} project=${project} columns=${columns} selected=${selected} setSelected=${setSelected} sort=${sort} setSort=${setSort}/>
+      <${RunsTable} runs=${view} project=${project} columns=${columns} selected=${selected} setSelected=${setSelected} sort=${sort} setSort=${setSort} groupBy=${groupBy}/>
     </div>
     <h2>Charts</h2>
     <div class="toolbar"><input type="search" placeholder="search metric keys" data-testid="key-search" value=${keySearch} onInput=${(e) => setKeySearch(e.target.value)}/>
       <${ChartControls} opts=${opts} setOpts=${setOpts} xKeys=${(keys || []).slice(0, 50).map((k) => k.key)}/></div>
     <div class="panels" id="workspace" data-ready=${keys ? "1" : "0"} data-panels=${shownKeys.length}>
-      ${shownKeys.slice(0, 300).map((k) => html`<${ChartPanel} key=${k.key} project=${project} runIds=${chartRuns} metric=${k.key} names=${names} opts=${opts} version=${version}/>`)}
+      ${shownKeys.slice(0, 300).map((k) => html`<${ChartPanel} key=${k.key} project=${project} runIds=${chartRuns} metric=${k.key} names=${names} opts=${opts} version=${version} groups=${chartGroups}/>`)}
     </div>
     ${shownKeys.length > 300 ? html`<p class="muted">${shownKeys.length - 300} more keys: narrow the search.</p>` : null}
   </main>`;
