@@ -35,6 +35,7 @@ ENV_STATS_INTERVAL: Final = "TRACKER_STATS_INTERVAL"
 ENV_HOST: Final = "TRACKER_HOST"
 ENV_API_KEY: Final = "TRACKER_API_KEY"
 ENV_BASE_URL: Final = "TRACKER_BASE_URL"
+ENV_S3_ENDPOINT_URL: Final = "TRACKER_S3_ENDPOINT_URL"  # object store (tracker server --store s3://)
 ENV_SWEEP_ID: Final = "TRACKER_SWEEP_ID"
 ENV_SWEEP_PARAM_PATH: Final = "TRACKER_SWEEP_PARAM_PATH"  # set by sweep agents (tracker.sweeps)
 ENV_UI_URL: Final = "TRACKER_UI_URL"

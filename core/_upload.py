@@ -59,12 +59,16 @@ class Client:
         self.base_url = base_url.rstrip("/")
         self.api_key = api_key
         self.timeout = timeout
+        #: Bytes per blob upload request; halved when the server answers 413 to a part.
+        self.blob_part = BATCH_BYTES
 
     def _url(self, project: str, run_id: str, suffix: str) -> str:
         q = urllib.parse.quote
         return f"{self.base_url}/api/v1/runs/{q(project, safe='')}/{q(run_id, safe='')}/log{suffix}"
 
-    def request(self, method: str, url: str, body: bytes | None = None) -> tuple[int, dict[str, Any]]:
+    def request(
+        self, method: str, url: str, body: bytes | None = None, *, json_body: Any = None
+    ) -> tuple[int, dict[str, Any]]:
         """Send one request; return ``(status, json body)`` for any HTTP status.
 
         Raises:
@@ -73,7 +77,10 @@ class Client:
         headers = {"Accept": "application/json", VERSION_HEADER: str(FORMAT_VERSION)}
         if self.api_key:
             headers["Authorization"] = f"Bearer {self.api_key}"
-        if body is not None:
+        if json_body is not None:
+            body = json.dumps(json_body).encode()
+            headers["Content-Type"] = "application/json"
+        elif body is not None:
             headers["Content-Type"] = "application/octet-stream"
         req = urllib.request.Request(url, data=body, method=method, headers=headers)
         try:
@@ -105,6 +112,30 @@ class Client:
         server = _offset_of(status, data, f"{project}/{run_id}")
         appended = data.get("appended")
         return status, server, int(appended) if isinstance(appended, int) else 0
+
+    # ------------------------------------------------------------ blobs (tracker._upload_files)
+    def api(self, path: str) -> str:
+        """The URL of ``/api/v1/<path>`` (``path`` already quoted)."""
+        return f"{self.base_url}/api/v1/{path}"
+
+    def run_path(self, project: str, run_id: str) -> str:
+        """``runs/<project>/<run_id>``, quoted."""
+        q = urllib.parse.quote
+        return f"runs/{q(project, safe='')}/{q(run_id, safe='')}"
+
+    def has_blob(self, sha256: str) -> bool:
+        """True when the server holds the blob (``HEAD /blobs/<sha256>``)."""
+        status, _data = self.request("HEAD", self.api(f"blobs/{sha256}"))
+        if status in (200, 404):
+            return status == 200
+        raise _comm(f"team server refused HEAD of blob {sha256}: HTTP {status}", status)
+
+    def staged(self, sha256: str) -> tuple[int, bool]:
+        """``(bytes the server has staged, complete)`` of an upload."""
+        status, data = self.request("GET", self.api(f"uploads/{sha256}"))
+        if status == 200 and isinstance(data.get("offset"), int):
+            return int(data["offset"]), bool(data.get("complete"))
+        raise _comm(f"team server refused upload {sha256}: HTTP {status}: {data.get('detail', data)}", status)
 
 
 def _comm(message: str, status: int | None) -> CommError:
@@ -233,9 +264,11 @@ def ship(
 class Uploader:
     """Online mode: a daemon thread that ships a run's log to the server while it is written.
 
-    It wakes every ``interval`` seconds (or when poked), ships what is there, and on a
-    network failure retries with exponential backoff and jitter. Failures never reach the
-    training loop; they are logged at DEBUG once per cause.
+    It wakes every ``interval`` seconds (or when poked), ships what is there (the log by
+    offset first, then media, saved files and logged artifacts by content hash, see
+    :mod:`tracker._upload_files`), and on a network failure retries with exponential
+    backoff and jitter. Failures never reach the training loop; they are logged at
+    DEBUG once per cause.
 
     Args:
         client: The server.
@@ -262,6 +295,9 @@ class Uploader:
         self._abort = threading.Event()
         self._logged: set[str] = set()
         self._thread: threading.Thread | None = None
+        from tracker._upload_files import FileShipper
+
+        self.files = FileShipper(client, path.parent, project, run_id)
 
     def start(self) -> None:
         """Start the thread (``tracker-uploader-<id>``)."""
@@ -275,8 +311,16 @@ class Uploader:
         result = ship(self.client, self.path, self.project, self.run_id, offset=self.offset, stop=self._abort)
         self.offset = result.offset
         self.local_end = result.local_end
-        self.error = None
-        return result.done
+        files = self.files.ship(self._abort)
+        for problem in files.problems:
+            self._debug_once("files:" + problem.split(":", 1)[0], problem)
+        self.error = files.problems[0] if files.problems else None
+        return result.done and not files.pending
+
+    def _debug_once(self, cause: str, message: str, exc: BaseException | None = None) -> None:
+        if cause not in self._logged:
+            self._logged.add(cause)
+            _log.debug("run %s: %s", self.run_id, message, exc_info=exc)
 
     def _main(self) -> None:
         backoff = _BACKOFF_MIN
@@ -288,9 +332,7 @@ class Uploader:
                 self.offset = None  # ask the server again after a failure
                 self.error = str(exc)
                 cause = type(exc).__name__ + str(getattr(exc, "status", ""))
-                if cause not in self._logged:
-                    self._logged.add(cause)
-                    _log.debug("run %s: upload failed, retrying: %s", self.run_id, exc, exc_info=True)
+                self._debug_once(cause, f"upload failed, retrying: {exc}", exc)
                 self._wake.wait(backoff * (0.5 + random.random() / 2))
                 self._wake.clear()
                 backoff = min(backoff * 2, _BACKOFF_MAX)

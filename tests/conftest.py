@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+pytest_plugins = ["tests._postgres", "tests._s3"]  # pg_server / pg_url: PostgreSQL; s3_url: moto S3
+
 # Read once at start-up: the autouse fixture below clears TRACKER_* variables per test.
 NO_SKIP = os.environ.get("TRACKER_NO_SKIP") == "1"
 

@@ -16,9 +16,9 @@ from tracker.api._run import Run, Runs
 from tracker.errors import RunNotFoundError, UsageError
 
 if TYPE_CHECKING:
+    from tracker.api._remote import Remote
     from tracker.api._sweeps import Sweep
-    from tracker.storage._sqlite_index import SQLiteIndex
-    from tracker.storage._sqlite_state import SQLiteStateStore
+    from tracker.storage._base import IndexBackend, StateStore
 
 __all__ = ["Api", "Project"]
 
@@ -55,8 +55,16 @@ class Api(ApiArtifactsMixin):
             taken as W&B's ``overrides``.
         overrides: W&B's overrides; ``project`` sets the default project and
             ``entity`` is accepted.
-        timeout: Accepted for W&B compatibility (there is no network).
-        api_key: Accepted for W&B compatibility.
+        timeout: Seconds per request to a team server.
+        api_key: Key for the team server (default ``$TRACKER_API_KEY``, then the key
+            ``tracker login`` stored for that server).
+        base_url: Read from this team server instead of a data root (default
+            ``$TRACKER_BASE_URL`` when no ``root`` is given); the same classes and
+            methods then answer from the server (see :mod:`tracker.api._remote`).
+        index: Read runs from this index instead of the data root's SQLite index (a
+            team server passes its PostgreSQL index).
+        state: Read artifacts, sweeps and edits from this state store instead of the
+            data root's SQLite store.
 
     Example:
         >>> api = tracker.Api()  # doctest: +SKIP
@@ -70,6 +78,10 @@ class Api(ApiArtifactsMixin):
         overrides: Mapping[str, Any] | None = None,
         timeout: float | None = None,
         api_key: str | None = None,
+        *,
+        base_url: str | None = None,
+        index: IndexBackend | None = None,
+        state: StateStore | None = None,
     ) -> None:
         from tracker._settings import data_root
 
@@ -77,33 +89,43 @@ class Api(ApiArtifactsMixin):
             overrides, root = root, None
         self.settings: dict[str, Any] = dict(overrides or {})
         self.root: Path = data_root(root)
-        self._index: SQLiteIndex | None = None
-        self._state: SQLiteStateStore | None = None
+        self._index: IndexBackend | None = index
+        self._state: StateStore | None = state
+        self._given = (index, state)  # kept across close(): the caller owns them
+        self._remote: Remote | None = None
+        if root is None or base_url is not None:
+            from tracker.api._remote import connect
+
+            self._remote = connect(base_url, api_key, timeout)
 
     # ---------------------------------------------------------------- storage
     @property
-    def index(self) -> SQLiteIndex:
+    def index(self) -> IndexBackend:
         """The index of the data root (opened on first use)."""
+        if self._remote is not None:
+            raise self._remote.unsupported("this")
         if self._index is None:
             from tracker.storage._sqlite_index import SQLiteIndex
 
-            self._index = SQLiteIndex(self.root)
+            self._index = self._given[0] or SQLiteIndex(self.root)
         return self._index
 
     @property
-    def state(self) -> SQLiteStateStore:
+    def state(self) -> StateStore:
         """The state store of the data root (opened on first use)."""
+        if self._remote is not None:
+            raise self._remote.unsupported("this")
         if self._state is None:
             from tracker.storage._sqlite_state import SQLiteStateStore
 
-            self._state = SQLiteStateStore.for_root(self.root)
+            self._state = self._given[1] or SQLiteStateStore.for_root(self.root)
         return self._state
 
     def _refresh(self, project: str | None = None, run_id: str | None = None) -> None:
         self.index.refresh(project, run_id)
 
     def _edits(self, project: str) -> dict[str, Any]:
-        if self._state is None:
+        if self._state is None and self._given[1] is None:
             from tracker._settings import index_dir
             from tracker.storage._base import STATE_NAME
 
@@ -140,6 +162,8 @@ class Api(ApiArtifactsMixin):
             entity: Accepted for W&B compatibility.
             per_page: Accepted for W&B compatibility.
         """
+        if self._remote is not None:
+            return [Project(**p) for p in self._remote.projects()]
         self._refresh()
         return [Project(p.name, "local", p.run_count, p.last_created) for p in self.index.projects()]
 
@@ -160,7 +184,7 @@ class Api(ApiArtifactsMixin):
                 ``summary_metrics.<key>``, ``state``, ``display_name``, ``name`` (the
                 id), ``tags``, ``group``, ``job_type``, ``created_at``, ...
             order: ``[+|-]field``; runs without the field come last.
-            per_page: Accepted for W&B compatibility (all matches are returned).
+            per_page: Runs per request to a team server (all matches are returned).
             include_sweeps: Accepted for W&B compatibility.
 
         Returns:
@@ -175,6 +199,9 @@ class Api(ApiArtifactsMixin):
             from tracker.api._filters import getter
 
             getter(order[1:] if order[:1] in "+-" else order)  # validate before any work
+        if self._remote is not None:
+            found = self._remote.runs(self, project, filters, order, per_page)
+            return Runs(found, project=project, filters=filters, order=order)
         self._refresh(project)
         edits = self._edits(project)
         now = time.time()
@@ -196,6 +223,8 @@ class Api(ApiArtifactsMixin):
             RunNotFoundError: No such run (or it was deleted).
         """
         project, run_id = self._run_path(path)
+        if self._remote is not None:
+            return self._remote.run(self, project, run_id)
         self._refresh(project, run_id)
         record = self.index.run(project, run_id)
         edit = self._edits(project).get(run_id) if record is not None else None
@@ -241,6 +270,8 @@ class Api(ApiArtifactsMixin):
         return Sweep(self, path)
 
     def __repr__(self) -> str:
+        if self._remote is not None:
+            return f"<Api base_url={self._remote.base_url!r}>"
         return f"<Api root={str(self.root)!r}>"
 
 

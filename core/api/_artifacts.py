@@ -41,7 +41,11 @@ def get_artifact(api: Api, name: str, type: str | None = None) -> Artifact:
 
     ref = parse_ref(name)
     project = ref.project or api.default_project
-    found = api.state.artifact_version(project, ref.name, ref.ref) if _state_exists(api) else None
+    found: ArtifactVersion | None
+    if api._remote is not None:
+        found = api._remote.artifact_version(project, ref.name, ref.ref)
+    else:
+        found = api.state.artifact_version(project, ref.name, ref.ref) if _state_exists(api) else None
     if found is None or found.deleted:
         raise StorageError(
             f"no artifact {project}/{ref.name}:{ref.ref} under {api.root}; `tracker artifact ls "
@@ -61,6 +65,9 @@ def get_versions(api: Api, type_name: str, name: str) -> list[Artifact]:
         raise UsageError(f"artifact_versions(name={name!r}): use 'name' or 'project/name'.")
     art_name = check_name(parts[-1])
     project = check_name(parts[-2], "project name") if len(parts) > 1 else api.default_project
+    if api._remote is not None:
+        remote = api._remote.artifact_versions(project, art_name)
+        return [_artifact(api, v) for v in remote if v.type == type_name]
     if not _state_exists(api):
         return []
     return [_artifact(api, v) for v in api.state.artifact_versions(project, art_name) if v.type == type_name]
@@ -68,6 +75,8 @@ def get_versions(api: Api, type_name: str, name: str) -> list[Artifact]:
 
 def list_artifacts(api: Api, project: str | None = None) -> list[tuple[str, str, str]]:
     """``(project, name, type)`` of every artifact (of ``project``) with a live version, sorted."""
+    if api._remote is not None:
+        return api._remote.artifacts(project)
     if not _state_exists(api):
         return []
     return [(a.project, a.name, a.type) for a in api.state.artifacts(project) if a.latest is not None]

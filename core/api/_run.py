@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, Final, TypeVar, overload
 
 from tracker.api._artifacts import RunArtifactsMixin
-from tracker.api._history import SPECIAL, STEP, select, to_dicts, to_frame
+from tracker.api._history import SPECIAL, STEP, Rows, select, to_dicts, to_frame
 from tracker.api._media import RunMediaMixin
 from tracker.errors import UsageError
 from tracker.storage._liveness import effective_state
@@ -109,12 +110,13 @@ class Run(RunArtifactsMixin, RunMediaMixin):
 
     @property
     def url(self) -> str:
-        """The run's page in ``tracker ui``."""
-        from tracker._init import DEFAULT_UI
+        """The run's page in ``tracker ui`` (with the token of a running one, as ``Run.url``)."""
         from tracker._settings import ENV_UI_URL, env
+        from tracker._ui_link import run_url
 
-        base = (env(ENV_UI_URL) or DEFAULT_UI).rstrip("/")
-        return f"{base}/projects/{self.project}/runs/{self.id}"
+        if self._api._remote is not None:  # the run's page on the team server it was read from
+            return f"{self._api._remote.base_url}/projects/{self.project}/runs/{self.id}"
+        return run_url(self._api.root, self.project, self.id, env(ENV_UI_URL))
 
     @property
     def metadata(self) -> dict[str, Any]:
@@ -180,10 +182,24 @@ class Run(RunArtifactsMixin, RunMediaMixin):
     def _history(
         self, samples: int | None, keys: list[str] | None, x_axis: str, pandas: bool, stream: str
     ) -> Any:
+        rows, out_keys, step = self._history_rows(samples, keys, x_axis, stream)
+        if pandas:
+            return to_frame(rows, out_keys, self._created, step=step)
+        return to_dicts(rows, out_keys, self._created, step=step)
+
+    def _history_rows(
+        self, samples: int | None, keys: list[str] | None, x_axis: str, stream: str
+    ) -> tuple[Rows, list[str], bool]:
+        """The selected rows, the output keys and whether rows have ``_step`` (a team server's too)."""
         api = self._api
+        if api._remote is not None:
+            remote: tuple[Rows, list[str], bool] = api._remote.history_rows(
+                self, samples, keys, x_axis, stream
+            )
+            return remote
         api._refresh(self.project, self.id)
         if stream in _EVENTS:
-            return self._events(samples, keys, pandas)
+            return self._events(samples, keys)
         if keys is None:
             out_keys = list(api.index.keys(self.project, self.id, stream))
             required: list[str] = []
@@ -198,12 +214,9 @@ class Run(RunArtifactsMixin, RunMediaMixin):
             if keys is not None and x_axis not in required:
                 required.insert(0, x_axis)
         series = api.index.series(self.project, self.id, out_keys, stream=stream)
-        rows = select(series, out_keys, required=required, samples=samples)
-        if pandas:
-            return to_frame(rows, out_keys, self._created)
-        return to_dicts(rows, out_keys, self._created)
+        return select(series, out_keys, required=required, samples=samples), out_keys, True
 
-    def _events(self, samples: int | None, keys: list[str] | None, pandas: bool) -> Any:
+    def _events(self, samples: int | None, keys: list[str] | None) -> tuple[Rows, list[str], bool]:
         from tracker.api._events import NODE, event_series
 
         series, all_keys = event_series(self)
@@ -212,10 +225,7 @@ class Run(RunArtifactsMixin, RunMediaMixin):
         else:
             required = [k for k in _check_keys(keys, "history") if k not in SPECIAL and k != NODE]
             out_keys = sorted({*required, NODE})
-        rows = select(series, out_keys, required=required, samples=samples)
-        if pandas:
-            return to_frame(rows, out_keys, self._created, step=False)
-        return to_dicts(rows, out_keys, self._created, step=False)
+        return select(series, out_keys, required=required, samples=samples), out_keys, False
 
     def scan_history(
         self,
@@ -247,10 +257,27 @@ class Run(RunArtifactsMixin, RunMediaMixin):
         from tracker.storage._ingest import CHUNK_POINTS
 
         api = self._api
+        if api._remote is not None:
+            yield from api._remote.scan(self, keys, page_size, min_step, max_step)
+            return
         api._refresh(self.project, self.id)
         record = api.index.run(self.project, self.id)
         if record is None:
             return
+        window = max(page_size, CHUNK_POINTS)
+        for lo in range(0, record.rows_logged, window):
+            yield from _retry(functools.partial(self._scan_window, keys, lo, window, min_step, max_step))
+
+    def _scan_window(
+        self, keys: list[str] | None, lo: int, window: int, min_step: int | None, max_step: int | None
+    ) -> list[dict[str, Any]]:
+        """The rows at positions ``[lo, lo + window)`` of the log with ``min_step <= _step < max_step``."""
+        rows, out_keys = self._scan_rows(keys, lo, window)
+        return scan_dicts(rows, keys, out_keys, self._created, min_step, max_step)
+
+    def _scan_rows(self, keys: list[str] | None, lo: int, window: int) -> tuple[Rows, list[str]]:
+        """The rows at positions ``[lo, lo + window)`` and the keys of their dicts (a team server's too)."""
+        api = self._api
         if keys is None:
             data_keys = list(api.index.keys(self.project, self.id))
             out_keys = data_keys
@@ -259,18 +286,8 @@ class Run(RunArtifactsMixin, RunMediaMixin):
             data_keys = [k for k in keys if k not in SPECIAL]
             out_keys = keys
             required = data_keys
-        window = max(page_size, CHUNK_POINTS)
-        for lo in range(0, record.rows_logged, window):
-
-            def page(lo: int = lo) -> tuple[Any, list[dict[str, Any]]]:
-                series = api.index.series(self.project, self.id, data_keys, min_seq=lo, max_seq=lo + window)
-                rows = select(series, data_keys, required=required)
-                return rows, to_dicts(rows, out_keys, self._created, special=keys is None)
-
-            rows, dicts = _retry(page)
-            for row, step in zip(dicts, rows.step.tolist(), strict=True):
-                if (min_step is None or step >= min_step) and (max_step is None or step < max_step):
-                    yield row
+        series = api.index.series(self.project, self.id, data_keys, min_seq=lo, max_seq=lo + window)
+        return select(series, data_keys, required=required), out_keys
 
     # ---------------------------------------------------------------- edits
     def update(self) -> None:
@@ -304,6 +321,23 @@ def _retry(read: Callable[[], _T]) -> _T:
         except IndexChangedError:
             continue
     return read()
+
+
+def scan_dicts(
+    rows: Rows,
+    keys: list[str] | None,
+    out_keys: list[str],
+    created: float,
+    min_step: int | None,
+    max_step: int | None,
+) -> list[dict[str, Any]]:
+    """``scan_history``'s dicts of ``rows`` with ``min_step <= _step < max_step``."""
+    dicts = to_dicts(rows, out_keys, created, special=keys is None)
+    return [
+        row
+        for row, step in zip(dicts, rows.step.tolist(), strict=True)
+        if (min_step is None or step >= min_step) and (max_step is None or step < max_step)
+    ]
 
 
 def _check_keys(keys: Any, what: str) -> list[str]:

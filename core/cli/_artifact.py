@@ -53,9 +53,10 @@ def add(commands: Any, common: argparse.ArgumentParser) -> None:
 
 
 def _api(args: argparse.Namespace) -> Any:
+    from tracker._settings import data_root
     from tracker.api import Api
 
-    return Api(getattr(args, "root", None))
+    return Api(data_root(getattr(args, "root", None)))  # local data, even with TRACKER_BASE_URL set
 
 
 def run_put(args: argparse.Namespace) -> int:

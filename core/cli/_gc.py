@@ -53,6 +53,7 @@ def _human(n: int) -> str:
 
 def run_gc(args: argparse.Namespace) -> int:
     """Collect unreferenced blobs; print each one and a summary."""
+    from tracker._settings import data_root
     from tracker.api import Api
     from tracker.api._artifacts import _state_exists
     from tracker.artifacts._gc import collect
@@ -61,7 +62,7 @@ def run_gc(args: argparse.Namespace) -> int:
 
     if not args.grace >= 0:
         raise UsageError(f"--grace {args.grace:g}: use a number of seconds >= 0.")
-    api = Api(getattr(args, "root", None))
+    api = Api(data_root(getattr(args, "root", None)))  # local data, even with TRACKER_BASE_URL set
     if not _state_exists(api):
         blobs = BlobStore(api.root).blobs
         if blobs.is_dir() and any(blobs.iterdir()):

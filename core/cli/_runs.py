@@ -46,10 +46,11 @@ def add_show(commands: Any, common: argparse.ArgumentParser) -> None:
 
 
 def api_for(args: argparse.Namespace) -> Api:
-    """The Api over ``--root`` (or the default data root)."""
+    """The Api over ``--root`` (or the default data root; never a team server)."""
+    from tracker._settings import data_root
     from tracker.api import Api
 
-    return Api(getattr(args, "root", None))
+    return Api(data_root(getattr(args, "root", None)))
 
 
 def check_project(api: Api, project: str) -> None:

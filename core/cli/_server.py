@@ -1,7 +1,10 @@
 """``tracker server``: the dashboard plus run-log ingest and API keys (a team server, phase 1).
 
 ``tracker server [--root DIR] [--host H] [--port N]`` serves the data root; every
-``/api/`` request needs an API key. ``tracker server keys create|ls|revoke`` manages keys.
+request needs an API key or a login (see :mod:`tracker.server._gate`).
+``tracker server users|teams|keys|projects ...`` manage accounts (:mod:`tracker.cli._accounts`).
+``--db postgresql://...`` keeps the index and state store in PostgreSQL (several server
+processes may share it); ``tracker server migrate --db URL`` applies its schema migrations.
 """
 
 from __future__ import annotations
@@ -9,6 +12,8 @@ from __future__ import annotations
 import argparse
 import sys
 from typing import Any
+
+from tracker.cli import _accounts
 
 __all__: list[str] = []
 
@@ -37,58 +42,34 @@ def add(commands: Any, common: argparse.ArgumentParser) -> None:
         default=64 * 1024 * 1024,
         help="largest request body (64 MiB)",
     )
+    server.add_argument(
+        "--store",
+        metavar="PATH|s3://BUCKET/PREFIX",
+        help="object store for media, saved files and artifact blobs (default <root>/objects)",
+    )
+    server.add_argument(
+        "--max-blob-bytes", type=int, default=16 * 1024**3, help="largest uploaded blob (16 GiB)"
+    )
+    server.add_argument(
+        "--db",
+        metavar="postgresql://...",
+        help="PostgreSQL database for the index and state store (default: SQLite under the data root)",
+    )
+    server.add_argument(
+        "--migrate", action="store_true", help="with --db: apply pending schema migrations before serving"
+    )
     server.set_defaults(_func=run_server, _parser=server)
     sub = server.add_subparsers(title="server commands", metavar="COMMAND")
-    keys = sub.add_parser("keys", help="manage API keys", parents=[common])
-    keys.set_defaults(_parser=keys, _func=None)
-    keys_cmds = keys.add_subparsers(title="keys commands", metavar="COMMAND")
-    create = keys_cmds.add_parser("create", help="create a key and print it (once)", parents=[common])
-    create.add_argument("--name", required=True, help="who or what the key is for")
-    create.add_argument(
-        "--role", choices=["admin", "editor", "viewer"], default="editor", help="default editor"
+    migrate = sub.add_parser(
+        "migrate",
+        help="apply pending PostgreSQL schema migrations",
+        description="Apply the schema migrations the database lacks, in order (safe to repeat and to "
+        "run from several hosts at once).",
+        parents=[common],
     )
-    create.set_defaults(_func=keys_create, _parser=create)
-    ls = keys_cmds.add_parser("ls", help="list keys (never their secrets)", parents=[common])
-    ls.set_defaults(_func=keys_ls, _parser=ls)
-    revoke = keys_cmds.add_parser("revoke", help="revoke a key by id", parents=[common])
-    revoke.add_argument("key_id", help="the id shown by `keys ls` (the part after trk_)")
-    revoke.set_defaults(_func=keys_revoke, _parser=revoke)
-
-
-def _store(args: argparse.Namespace) -> Any:
-    from tracker._settings import data_root
-    from tracker.server._ingest import KeyStore
-
-    return KeyStore(data_root(getattr(args, "root", None)))
-
-
-def keys_create(args: argparse.Namespace) -> int:
-    """``tracker server keys create``."""
-    key, info = _store(args).create(args.name, args.role)
-    print(f"created {info.role} key {info.key_id} for {info.name!r}; it is shown only once:", file=sys.stderr)
-    print(key, flush=True)
-    return 0
-
-
-def keys_ls(args: argparse.Namespace) -> int:
-    """``tracker server keys ls``."""
-    import time
-
-    for info in _store(args).list():
-        state = "revoked" if info.revoked is not None else "active"
-        created = time.strftime("%Y-%m-%d %H:%M", time.localtime(info.created))
-        print(f"{info.key_id}\t{info.role}\t{state}\t{created}\t{info.name}")
-    return 0
-
-
-def keys_revoke(args: argparse.Namespace) -> int:
-    """``tracker server keys revoke``."""
-    from tracker.errors import UsageError
-
-    if not _store(args).revoke(args.key_id):
-        raise UsageError(f"no active key {args.key_id!r}; see `tracker server keys ls`.")
-    print(f"revoked key {args.key_id}")
-    return 0
+    migrate.add_argument("--db", required=True, metavar="postgresql://...", help="the database to migrate")
+    migrate.set_defaults(_func=run_migrate, _parser=migrate)
+    _accounts.add(sub, common)
 
 
 def run_server(args: argparse.Namespace) -> int:
@@ -99,23 +80,74 @@ def run_server(args: argparse.Namespace) -> int:
     from tracker.cli._ui import listen, url_for
     from tracker.errors import UsageError
     from tracker.server import create_app
+    from tracker.server._auth import AuthStore
     from tracker.server._ingest import install
+    from tracker.server._remote import install_remote
 
     if not 0 <= args.port <= 65535:
         raise UsageError(f"--port {args.port}: use 0-65535.")
     if args.max_request_bytes < 1024:
         raise UsageError("--max-request-bytes: use at least 1024.")
     root = data_root(getattr(args, "root", None))
+    index, state = _open_db(args.db, root, migrate=args.migrate)
     hosts = ["127.0.0.1", "localhost", "::1", "[::1]"]
     for name in [args.host, *args.allowed_host]:
         if name not in hosts and name not in ("0.0.0.0", "::"):
             hosts.append(name.lower())
     sock = listen(args.host, args.port)
     port = sock.getsockname()[1]
-    app = create_app(root, token=None, allowed_hosts=hosts)
-    install(app, root, max_body=args.max_request_bytes)
+    app = create_app(root, token=None, allowed_hosts=hosts, index=index, state=state)
+    auth = AuthStore.postgres(root, args.db, pooled=True) if args.db else None  # None: SQLite in root
+    install(app, root, max_body=args.max_request_bytes, store=auth)
+    install_remote(app, root)
+    from tracker.server._blobs import install_blobs
+
+    store = install_blobs(
+        app, args.store or root / "objects", root, state=state, max_body=args.max_request_bytes,
+        max_blob=args.max_blob_bytes,
+    )  # fmt: skip
+    print(f"tracker server: objects in {store.url}", file=sys.stderr)
     print(f"tracker server: serving {root}", file=sys.stderr)
     print(url_for(args.host, port, None), flush=True)
     config = uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=2)
     uvicorn.Server(config).run(sockets=[sock])
+    return 0
+
+
+def _open_db(url: str | None, root: Any, *, migrate: bool) -> tuple[Any, Any]:
+    """The PostgreSQL index and state store of ``--db`` (None, None: SQLite, the default)."""
+    from tracker.errors import UsageError
+
+    if url is None:
+        if migrate:
+            raise UsageError("--migrate needs --db postgresql://...")
+        return None, None
+    from tracker.storage._pg import migrate as apply_migrations
+    from tracker.storage._pg import redact
+    from tracker.storage._pg_index import PostgresIndex
+    from tracker.storage._pg_state import PostgresStateStore
+
+    if migrate:
+        applied = apply_migrations(url)
+        if applied:
+            print(f"tracker server: applied migrations {', '.join(map(str, applied))}", file=sys.stderr)
+    index = PostgresIndex(root, url)
+    # Connect now: an unreachable database or a schema behind this tracker ("run
+    # `tracker server migrate`") stops the server before it listens.
+    index.projects()
+    print(f"tracker server: index and state in {redact(url)}", file=sys.stderr)
+    return index, PostgresStateStore(url)
+
+
+def run_migrate(args: argparse.Namespace) -> int:
+    """``tracker server migrate --db URL``."""
+    from tracker.storage._pg import migrate, redact
+    from tracker.storage._pg_migrations import LATEST
+
+    applied = migrate(args.db)
+    if applied:
+        done = ", ".join(map(str, applied))
+        print(f"{redact(args.db)}: applied migrations {done} (schema version {LATEST})")
+    else:
+        print(f"{redact(args.db)}: the schema is up to date (version {LATEST})")
     return 0

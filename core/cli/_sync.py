@@ -15,14 +15,22 @@ def add(commands: Any, common: argparse.ArgumentParser) -> None:
     sync = commands.add_parser(
         "sync",
         help="ship local runs to the team server",
-        description="Ship run logs to the server at TRACKER_BASE_URL (or `tracker login`) by offset: "
-        "only what the server lacks is sent, whole records only, so it is safe to repeat and to run "
-        "while a run is still being written.",
+        description="Ship runs to the server at TRACKER_BASE_URL (or `tracker login`): the run log by "
+        "offset (whole records only), media, saved files and logged artifacts by content hash. Only what "
+        "the server lacks is sent, so it is safe to repeat and to run while a run is still being written.",
         parents=[common],
     )
     sync.add_argument("run_dirs", nargs="*", metavar="RUN_DIR", help="run directories (…/projects/P/runs/ID)")
     sync.add_argument("--all", action="store_true", help="every run under the data root")
     sync.add_argument("--project", help="with --all: only this project")
+    sync.add_argument(
+        "--watch",
+        action="store_true",
+        help="keep shipping until the runs finish (Ctrl-C stops); with --all, runs started meanwhile too",
+    )
+    sync.add_argument(
+        "--interval", type=float, default=2.0, help="with --watch: seconds between rounds (0.1-60, default 2)"
+    )
     sync.set_defaults(_func=run_sync, _parser=sync)
 
     login = commands.add_parser(
@@ -32,15 +40,31 @@ def add(commands: Any, common: argparse.ArgumentParser) -> None:
         parents=[common],
     )
     login.add_argument("--host", required=True, help="server URL, e.g. http://tracker.example:8080")
-    login.add_argument("--key", required=True, help="an API key from `tracker server keys create`")
+    login.add_argument(
+        "--key",
+        help="an API key from `tracker server keys create` (omit: asked for, or read from stdin, "
+        "so that it stays out of the shell history and the process list)",
+    )
     login.set_defaults(_func=run_login, _parser=login)
 
 
 def run_login(args: argparse.Namespace) -> int:
     """``tracker login``."""
     import tracker
+    from tracker.errors import UsageError
 
-    tracker.login(key=args.key, host=args.host)
+    key = args.key
+    if key is None:
+        if sys.stdin.isatty():
+            import getpass
+
+            key = getpass.getpass("API key: ")
+        else:
+            key = sys.stdin.readline()
+        key = key.strip()
+        if not key:
+            raise UsageError("no API key given: paste it at the prompt or pipe it to stdin.")
+    tracker.login(key=key, host=args.host)
     print(f"stored credentials for {args.host}")
     return 0
 
@@ -74,25 +98,37 @@ def _runs(args: argparse.Namespace) -> list[tuple[str, str, Path]]:
 def run_sync(args: argparse.Namespace) -> int:
     """``tracker sync``."""
     from tracker._settings import server_target
-    from tracker._upload import Client, ship
-    from tracker.errors import CommError, UsageError
+    from tracker._upload import Client
+    from tracker.cli._watch import Shipping
+    from tracker.errors import CommError, StorageError, UsageError
 
     target = server_target()
     if target is None:
         raise UsageError("no team server: set TRACKER_BASE_URL and TRACKER_API_KEY, or run `tracker login`.")
+    if args.watch:
+        if not 0.1 <= args.interval <= 60:
+            raise UsageError(f"--interval {args.interval}: use 0.1 to 60 seconds.")
+        from tracker.cli._watch import watch
+
+        return watch(Client(*target), lambda: _runs(args), args.interval)
+    if args.interval != 2.0:
+        raise UsageError("--interval goes with --watch.")
     runs = _runs(args)
     client = Client(*target)
     failed = 0
     total = 0
     for project, run_id, log in runs:
+        job = Shipping(client, project, run_id, log)
         try:
-            result = ship(client, log, project, run_id)
-        except CommError as exc:
+            sent = job.round()
+        except (CommError, StorageError) as exc:
             failed += 1
             print(f"{project}/{run_id}: failed: {exc}", file=sys.stderr)
             continue
-        total += result.sent
-        state = "up to date" if result.sent == 0 else f"sent {result.sent} bytes in {result.batches} batches"
-        print(f"{project}/{run_id}: {state} (server offset {result.offset})", flush=True)
+        total += job.log_bytes + job.blob_bytes
+        state = "up to date" if not sent else f"sent {job.describe()}"
+        print(f"{project}/{run_id}: {state} (server offset {job.offset})", flush=True)
+        for problem in job.problems:
+            print(f"{project}/{run_id}: {problem}", file=sys.stderr)
     print(f"synced {len(runs) - failed} of {len(runs)} runs, {total} bytes sent", file=sys.stderr)
     return 1 if failed else 0

@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import os
 
+    from tracker.storage._base import IndexBackend, StateStore
+
 __all__ = ["create_app"]
 
 
@@ -19,6 +21,8 @@ def create_app(
     token: str | None = None,
     allowed_hosts: list[str] | None = None,
     poll_interval: float = 1.0,
+    index: IndexBackend | None = None,
+    state: StateStore | None = None,
 ) -> Any:
     """The dashboard's ASGI app over the data root ``root``.
 
@@ -28,10 +32,17 @@ def create_app(
         allowed_hosts: Host names accepted in the ``Host`` header (default: loopback
             names only); anything else is refused (DNS rebinding).
         poll_interval: Seconds between checks for new data of the live stream.
+        index: Index to read runs from (default: the data root's SQLite index; a team
+            server passes a :class:`~tracker.storage.PostgresIndex`).
+        state: State store to read artifacts, sweeps and edits from (default: the data
+            root's SQLite store; a team server passes a
+            :class:`~tracker.storage.PostgresStateStore`).
 
     Returns:
         A ``fastapi.FastAPI`` application.
     """
     from tracker.server._app import build
 
-    return build(root, token=token, allowed_hosts=allowed_hosts, poll_interval=poll_interval)
+    return build(
+        root, token=token, allowed_hosts=allowed_hosts, poll_interval=poll_interval, index=index, state=state
+    )

@@ -17,199 +17,37 @@ appends only whole, CRC-valid frames at exactly its current size:
 ``GET .../log/offset`` answers ``{"offset": size, "format_version": v}``. The index is a
 projection of the logs, so readers (``Api``, the dashboard) pick new bytes up by offset.
 
-Keys (:class:`KeyStore`) live in ``<root>/server-keys.sqlite``: only a salted SHA-256 of
-each key's secret is stored, comparison is constant-time, and a key can be revoked.
-Every ``/api/`` request needs a key (``Authorization: Bearer <key>``): ingest needs the
-editor or admin role, reads need any role. Missing or unknown key: 401; a viewer
-writing: 403.
+Who may call what is decided in front of every route by :mod:`tracker.server._gate`
+(accounts and project ownership: :mod:`tracker.server._auth`): ingest needs the editor
+role on the project, and a run shipped to a new project name creates that project, owned
+by the key's user.
 """
 
 # No ``from __future__ import annotations``: FastAPI reads the endpoint annotations of the
 # closures in :func:`install` at runtime.
 
 import fcntl
-import hashlib
 import hmac
-import json
+import logging
 import os
 import re
-import secrets
-import sqlite3
 import threading
-import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
-from tracker.errors import StorageError, UsageError
+from tracker.errors import StorageError
+from tracker.server._auth import ROLES, AuthStore
 from tracker.storage._format import FORMAT_VERSION, HEADER_SIZE, file_header, parse_header, repair, scan
 
-__all__ = ["ROLES", "KeyInfo", "KeyStore", "install"]
+_log = logging.getLogger(__name__)
 
-ROLES: Final = ("viewer", "editor", "admin")
+__all__ = ["ROLES", "install"]
+
 MAX_BODY: Final = 64 * 1024 * 1024
 VERSION_HEADER: Final = "x-tracker-format-version"
 PREFIX: Final = "/api/v1/runs/"
 _PROJECT: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 _RUN_ID: Final = re.compile(r"[A-Za-z0-9_-]{1,64}")
-_KEY: Final = re.compile(r"trk_([0-9a-f]{12})_([A-Za-z0-9_-]{20,100})")
-KEYS_FILE: Final = "server-keys.sqlite"
-
-
-# ---------------------------------------------------------------------------- keys
-@dataclass(frozen=True)
-class KeyInfo:
-    """One API key, without its secret."""
-
-    key_id: str
-    name: str
-    role: str
-    created: float
-    revoked: float | None
-
-
-class KeyStore:
-    """API keys in a small SQLite table; only a salted hash of each secret is kept.
-
-    A key reads ``trk_<id>_<secret>``: the id finds the row, the secret is hashed with
-    the row's salt and compared in constant time.
-
-    Args:
-        root: The server's data root.
-    """
-
-    def __init__(self, root: Path) -> None:
-        self.path = Path(root) / KEYS_FILE
-
-    def _conn(self) -> sqlite3.Connection:
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(self.path, timeout=10.0, isolation_level=None)
-            conn.execute(
-                "CREATE TABLE IF NOT EXISTS api_keys (id TEXT PRIMARY KEY, name TEXT NOT NULL, "
-                "role TEXT NOT NULL, salt BLOB NOT NULL, hash BLOB NOT NULL, created REAL NOT NULL, "
-                "revoked REAL)"
-            )
-        except sqlite3.Error as exc:
-            raise StorageError(f"cannot open the key store {self.path}: {exc}", path=str(self.path)) from exc
-        return conn
-
-    @staticmethod
-    def _hash(salt: bytes, secret: str) -> bytes:
-        return hashlib.sha256(salt + secret.encode()).digest()
-
-    def create(self, name: str, role: str) -> tuple[str, KeyInfo]:
-        """Create a key; return ``(the key, its info)``. The key is not stored and cannot be shown again.
-
-        Raises:
-            UsageError: Unknown role or empty name.
-        """
-        if role not in ROLES:
-            raise UsageError(f"role {role!r}: use one of {', '.join(ROLES)}.", key="role")
-        if not name.strip():
-            raise UsageError("a key needs a --name.", key="name")
-        key_id = secrets.token_hex(6)
-        secret = secrets.token_urlsafe(32)
-        salt = secrets.token_bytes(16)
-        now = time.time()
-        conn = self._conn()
-        try:
-            conn.execute(
-                "INSERT INTO api_keys (id, name, role, salt, hash, created) VALUES (?, ?, ?, ?, ?, ?)",
-                (key_id, name, role, salt, self._hash(salt, secret), now),
-            )
-        except sqlite3.Error as exc:
-            raise StorageError(f"cannot store the key in {self.path}: {exc}", path=str(self.path)) from exc
-        finally:
-            conn.close()
-        return f"trk_{key_id}_{secret}", KeyInfo(key_id, name, role, now, None)
-
-    def list(self) -> list[KeyInfo]:
-        """Every key, revoked ones included."""
-        conn = self._conn()
-        try:
-            rows = conn.execute(
-                "SELECT id, name, role, created, revoked FROM api_keys ORDER BY created"
-            ).fetchall()
-        except sqlite3.Error as exc:
-            raise StorageError(f"cannot read the key store {self.path}: {exc}", path=str(self.path)) from exc
-        finally:
-            conn.close()
-        return [KeyInfo(*row) for row in rows]
-
-    def revoke(self, key_id: str) -> bool:
-        """Revoke a key by id; False when no such live key exists."""
-        conn = self._conn()
-        try:
-            cur = conn.execute(
-                "UPDATE api_keys SET revoked = ? WHERE id = ? AND revoked IS NULL", (time.time(), key_id)
-            )
-        except sqlite3.Error as exc:
-            raise StorageError(
-                f"cannot update the key store {self.path}: {exc}", path=str(self.path)
-            ) from exc
-        finally:
-            conn.close()
-        return cur.rowcount > 0
-
-    def check(self, key: str) -> str | None:
-        """The role of a live key, or None."""
-        m = _KEY.fullmatch(key)
-        if m is None:
-            return None
-        conn = self._conn()
-        try:
-            row = conn.execute(
-                "SELECT role, salt, hash FROM api_keys WHERE id = ? AND revoked IS NULL", (m.group(1),)
-            ).fetchone()
-        except sqlite3.Error as exc:
-            raise StorageError(f"cannot read the key store {self.path}: {exc}", path=str(self.path)) from exc
-        finally:
-            conn.close()
-        if row is None:
-            return None
-        role, salt, stored = row
-        return str(role) if hmac.compare_digest(self._hash(salt, m.group(2)), stored) else None
-
-
-class _KeyAuth:
-    """ASGI middleware: every ``/api/`` request needs a key; writes need editor or admin."""
-
-    def __init__(self, app: Any, *, keys: KeyStore) -> None:
-        self.app = app
-        self.keys = keys
-
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] != "http" or not scope["path"].startswith("/api/"):
-            await self.app(scope, receive, send)
-            return
-        from starlette.concurrency import run_in_threadpool
-
-        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
-        auth = headers.get("authorization", "")
-        key = auth[7:].strip() if auth[:7].lower() == "bearer " else ""
-        role = await run_in_threadpool(self.keys.check, key) if key else None
-        if role is None:
-            await _json(send, 401, {"detail": "missing or unknown API key: send Authorization: Bearer <key>"})
-            return
-        write = scope["path"].startswith(PREFIX)
-        if write and role not in ("editor", "admin"):
-            await _json(send, 403, {"detail": f"a {role} key cannot ingest runs; use an editor or admin key"})
-            return
-        scope.setdefault("state", {})["role"] = role
-        await self.app(scope, receive, send)
-
-
-async def _json(send: Any, status: int, data: dict[str, Any]) -> None:
-    body = json.dumps(data).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})
 
 
 # ---------------------------------------------------------------------------- logs
@@ -349,21 +187,73 @@ def _version(headers: Any) -> int:
     return version
 
 
-def install(app: Any, root: str | os.PathLike[str], *, max_body: int = MAX_BODY) -> KeyStore:
-    """Add the ingest routes and API-key checks to the dashboard ``app``; return its key store.
+class _Indexer:
+    """Index each run right after its log grows: the team server's index never waits for a reader.
+
+    ``poke`` marks a run dirty; one daemon thread indexes the dirty runs, and only those,
+    in one ``ingest_many`` (one pass, batched transactions), under the app's refresh lock
+    so that it never duplicates the dashboard's own refreshes in this process. Other server
+    processes sharing the index are kept apart by its per-run locks, and each indexes only
+    what it received. A failure is logged and left to the next poke or read: the index is a
+    projection of the logs, nothing is lost.
+    """
+
+    def __init__(self, index: Any, lock: Any, path_of: Any) -> None:
+        self._index = index
+        self._lock_index = lock
+        self._path_of = path_of
+        self._dirty: dict[tuple[str, str], None] = {}
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._thread = threading.Thread(target=self._main, name="tracker-indexer", daemon=True)
+        self._thread.start()
+
+    def poke(self, project: str, run_id: str) -> None:
+        with self._lock:
+            self._dirty[(project, run_id)] = None
+        self._wake.set()
+
+    def _main(self) -> None:
+        while True:
+            self._wake.wait()
+            self._wake.clear()
+            with self._lock:
+                dirty = list(self._dirty)
+                self._dirty.clear()
+            items = [(project, run_id, self._path_of(project, run_id)) for project, run_id in dirty]
+            try:
+                with self._lock_index:
+                    self._index.ingest_many(items)
+            except Exception as exc:  # noqa: BLE001 - a projection: the next poke or read retries
+                _log.warning("indexing %d runs after ingest failed: %s", len(items), exc)
+
+
+def install(
+    app: Any,
+    root: str | os.PathLike[str],
+    *,
+    max_body: int = MAX_BODY,
+    store: AuthStore | None = None,
+) -> AuthStore:
+    """Add the ingest routes and the auth gate to the dashboard ``app``; return its auth store.
 
     Args:
         app: The app from :func:`tracker.server.create_app` (before it starts).
         root: The server's data root.
-        max_body: Largest request body, in bytes (larger: 413).
+        max_body: Largest upload body, in bytes (larger: 413).
+        store: Accounts and project ownership (default: SQLite in ``root``).
     """
     from fastapi import Request
     from fastapi.responses import JSONResponse
     from starlette.concurrency import run_in_threadpool
 
+    from tracker.server._gate import protect
+
     root = Path(root)
     logs = _Logs(root)
-    keys = KeyStore(root)
+    auth = store if store is not None else AuthStore(root)
+    data = getattr(app.state, "data", None)
+    indexer = _Indexer(data.api.index, data.refresh_lock, logs.path) if data is not None else None
 
     def answer(fn: Any, *args: Any) -> Any:
         try:
@@ -400,12 +290,15 @@ def install(app: Any, root: str | os.PathLike[str], *, max_body: int = MAX_BODY)
 
         def do() -> dict[str, Any]:
             end, appended = logs.append(project, run_id, offset, body)
+            if appended and indexer is not None:
+                indexer.poke(project, run_id)
             return {"offset": end, "appended": appended}
 
         return await run_in_threadpool(answer, do)
 
     base = PREFIX + "{project}/{run_id}/log"
     app.add_api_route(base + "/offset", get_offset, methods=["GET"])
-    app.add_api_route(base, put_log, methods=["PUT", "POST"])
-    app.add_middleware(_KeyAuth, keys=keys)
-    return keys
+    for method in ("PUT", "POST"):  # one route each: one OpenAPI operation id each
+        app.add_api_route(base, put_log, methods=[method])
+    protect(app, auth, max_body=max_body)
+    return auth

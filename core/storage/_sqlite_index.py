@@ -53,14 +53,11 @@ from tracker.storage._base import (
 )
 from tracker.storage._format import HEADER_SIZE
 from tracker.storage._ingest import (
-    CHUNK_POINTS,
     HISTORY_STREAM,
-    OBJECT_CHUNK_POINTS,
     Delta,
     Objects,
     Points,
     Segment,
-    chunk_bounds,
     fold,
 )
 from tracker.storage._replay import RunState
@@ -68,15 +65,13 @@ from tracker.storage._sqlite import Database, errors, snapshot, transaction
 from tracker.storage._sqlite_rows import (
     NUM,
     OBJ,
+    append_rows,
     assemble_series,
-    decode_numeric,
     decode_objects,
-    effective_summary,
-    numeric_row,
-    object_row,
-    packb,
     read_slice,
     restore_state,
+    rewound_row,
+    run_blobs,
     run_record,
     slice_series,
     unpackb,
@@ -409,62 +404,15 @@ class SQLiteIndex(IndexBackend):
     def _append_numeric(
         self, conn: sqlite3.Connection, rid: int, stream: int, key: str, pts: Points, *, new: bool
     ) -> None:
-        import numpy as np
-
         # A run indexed for the first time has no chunk to extend.
         last = None if new else self._last_chunk(conn, rid, stream, key, NUM)
-        cno = 0
-        if last is not None:
-            cno = int(last[0])
-            if last[1] < CHUNK_POINTS:
-                old = decode_numeric(last[1:])
-                ints = None
-                if pts.ints is not None or old.ints is not None:
-                    ints = np.concatenate(
-                        [
-                            old.ints if old.ints is not None else np.zeros(len(old), dtype=bool),
-                            pts.ints if pts.ints is not None else np.zeros(len(pts), dtype=bool),
-                        ]
-                    )
-                pts = Points(
-                    np.concatenate([old.seq, pts.seq]),
-                    np.concatenate([old.step, pts.step]),
-                    np.concatenate([old.ts, pts.ts]),
-                    np.concatenate([old.val, pts.val]),
-                    ints,
-                )
-            else:
-                cno += 1
-        rows = []
-        for a, b in chunk_bounds(len(pts), 0, CHUNK_POINTS):
-            rows.append(numeric_row(rid, stream, key, cno, pts, a, b))
-            cno += 1
-        conn.executemany(_INSERT, rows)
+        conn.executemany(_INSERT, append_rows(rid, stream, key, NUM, last, pts))
 
     def _append_objects(
         self, conn: sqlite3.Connection, rid: int, stream: int, key: str, objs: Objects, *, new: bool
     ) -> None:
-        import numpy as np
-
         last = None if new else self._last_chunk(conn, rid, stream, key, OBJ)
-        cno = 0
-        if last is not None:
-            cno = int(last[0])
-            if last[1] < OBJECT_CHUNK_POINTS:
-                old = decode_objects(last[1:])
-                objs = Objects(
-                    np.concatenate([old.seq, objs.seq]),
-                    np.concatenate([old.step, objs.step]),
-                    np.concatenate([old.ts, objs.ts]),
-                    old.values + objs.values,
-                )
-            else:
-                cno += 1
-        rows = []
-        for a, b in chunk_bounds(len(objs), 0, OBJECT_CHUNK_POINTS):
-            rows.append(object_row(rid, stream, key, cno, objs, a, b))
-            cno += 1
-        conn.executemany(_INSERT, rows)
+        conn.executemany(_INSERT, append_rows(rid, stream, key, OBJ, last, objs))
 
     def _rewind(self, conn: sqlite3.Connection, rid: int, step: int) -> None:
         """Hide history points with ``_step > step`` logged so far (``resume_from``)."""
@@ -478,32 +426,9 @@ class SQLiteIndex(IndexBackend):
                 "DELETE FROM chunks WHERE rid = ? AND stream = ? AND key = ? AND kind = ? AND cno = ?",
                 (rid, HISTORY_STREAM, key, kind, cno),
             )
-            if kind == NUM:
-                pts = decode_numeric(cols)
-                keep = pts.step <= step
-                if keep.any():
-                    kept = Points(
-                        pts.seq[keep],
-                        pts.step[keep],
-                        pts.ts[keep],
-                        pts.val[keep],
-                        None if pts.ints is None else pts.ints[keep],
-                    )
-                    conn.execute(
-                        _INSERT,
-                        numeric_row(rid, HISTORY_STREAM, key, cno, kept, 0, len(kept)),
-                    )
-            else:
-                objs = decode_objects(cols)
-                idx = [i for i, s in enumerate(objs.step.tolist()) if s <= step]
-                if idx:
-                    kept_objs = Objects(
-                        objs.seq[idx], objs.step[idx], objs.ts[idx], [objs.values[i] for i in idx]
-                    )
-                    conn.execute(
-                        _INSERT,
-                        object_row(rid, HISTORY_STREAM, key, cno, kept_objs, 0, len(kept_objs)),
-                    )
+            kept = rewound_row(rid, HISTORY_STREAM, key, kind, cno, cols, step)
+            if kept is not None:
+                conn.execute(_INSERT, kept)
 
     @staticmethod
     def _update_keys(conn: sqlite3.Connection, rid: int) -> None:
@@ -520,60 +445,11 @@ class SQLiteIndex(IndexBackend):
     def _store_run(
         conn: sqlite3.Connection, rid: int, delta: Delta, offset: int, stat: tuple[int, int]
     ) -> None:
-        st = delta.state
-        meta = st.meta
-        exit_rec = st.exit or {}
-        extra = {
-            "summary": st.summary,
-            "summary_tail": st.summary_tail,
-            "meta": meta,
-            "exit": st.exit,
-            "alerts": st.alerts,
-            "capture": st.capture,
-            "metrics": st.metrics,
-            "files": st.files,
-            "artifacts": st.artifacts,
-        }
-        pid = meta.get("pid")
-        start_time = meta.get("start_time")
-        # Everything a listing needs in one msgpack array: one column to fetch and one
-        # C-level decode per run (per-column fetches cost more than the data).
-        record = [
-            meta.get("name"),
-            meta.get("entity"),
-            meta.get("group"),
-            meta.get("job_type"),
-            list(meta.get("tags") or []),
-            meta.get("notes"),
-            meta.get("sweep_id"),
-            float(meta.get("created") or 0.0),
-            st.state,
-            exit_rec.get("exit_code"),
-            exit_rec.get("runtime"),
-            meta.get("host"),
-            int(pid) if isinstance(pid, int) else None,
-            int(start_time) if isinstance(start_time, int) else None,
-            st.last_time,
-            delta.next_seq,
-            st.max_step,
-            st.sessions,
-            st.config,
-            effective_summary(st),
-        ]
+        created_at, record, extra = run_blobs(delta)
         conn.execute(
             "UPDATE runs SET log_offset = ?, size = ?, mtime_ns = ?, next_seq = ?, next_sys = ?, "
             "created_at = ?, record = ?, extra = ? WHERE rid = ?",
-            (
-                offset,
-                stat[0],
-                stat[1],
-                delta.next_seq,
-                delta.next_sys,
-                record[7],
-                packb(record),
-                packb(extra),
-                rid,
-            ),
+            (offset, stat[0], stat[1], delta.next_seq, delta.next_sys, created_at, record, extra, rid),
         )
 
     # ---------------------------------------------------------------- reads

@@ -1,7 +1,8 @@
-"""Row codecs of the SQLite index: run rows, chunk rows, and series assembled from chunks.
+"""Row codecs of the index: run rows, chunk rows, and series assembled from chunks.
 
 Kept apart from :mod:`tracker.storage._sqlite_index` (schema, ingest transactions,
-queries) so that each stays small; nothing here touches a connection.
+queries) so that each stays small; nothing here touches a connection, so the
+PostgreSQL index (:mod:`tracker.storage._pg_index`) stores exactly the same rows.
 """
 
 from __future__ import annotations
@@ -14,8 +15,12 @@ from tracker.errors import CorruptRecordError, StorageError
 from tracker.storage._base import RunRecord, Series
 from tracker.storage._format import HEADER_SIZE, LogRead, parse_header, scan
 from tracker.storage._ingest import (
+    CHUNK_POINTS,
+    OBJECT_CHUNK_POINTS,
+    Delta,
     Objects,
     Points,
+    chunk_bounds,
     pack_ints,
     pack_objects,
     stats,
@@ -112,6 +117,52 @@ def effective_summary(state: RunState) -> dict[str, Any]:
     return summary
 
 
+def run_blobs(delta: Delta) -> tuple[float, bytes, bytes]:
+    """``(created_at, record, extra)`` of a run row after ``delta`` (see the index docstrings)."""
+    st = delta.state
+    meta = st.meta
+    exit_rec = st.exit or {}
+    extra = {
+        "summary": st.summary,
+        "summary_tail": st.summary_tail,
+        "meta": meta,
+        "exit": st.exit,
+        "alerts": st.alerts,
+        "capture": st.capture,
+        "metrics": st.metrics,
+        "files": st.files,
+        "artifacts": st.artifacts,
+    }
+    pid = meta.get("pid")
+    start_time = meta.get("start_time")
+    created = float(meta.get("created") or 0.0)
+    # Everything a listing needs in one msgpack array: one column to fetch and one
+    # C-level decode per run (per-column fetches cost more than the data).
+    record = [
+        meta.get("name"),
+        meta.get("entity"),
+        meta.get("group"),
+        meta.get("job_type"),
+        list(meta.get("tags") or []),
+        meta.get("notes"),
+        meta.get("sweep_id"),
+        created,
+        st.state,
+        exit_rec.get("exit_code"),
+        exit_rec.get("runtime"),
+        meta.get("host"),
+        int(pid) if isinstance(pid, int) else None,
+        int(start_time) if isinstance(start_time, int) else None,
+        st.last_time,
+        delta.next_seq,
+        st.max_step,
+        st.sessions,
+        st.config,
+        effective_summary(st),
+    ]
+    return created, packb(record), packb(extra)
+
+
 def restore_state(row: tuple[Any, ...]) -> RunState:
     """The RunState to continue folding from: ``row`` is (..., record, extra)."""
     record = unpackb(row[6]) or []
@@ -189,6 +240,83 @@ def object_row(rid: int, stream: int, key: str, cno: int, o: Objects, a: int, b:
         None, None, None, None, seq0, seq_stride, seqs, step0, step_stride, steps,
         o.ts[a:b].astype("<f8").tobytes(), pack_objects(o.values[a:b]),
     )  # fmt: skip
+
+
+def append_rows(
+    rid: int, stream: int, key: str, kind: int, last: Any, new: Points | Objects
+) -> list[tuple[Any, ...]]:
+    """Chunk rows that append ``new`` after the key's last chunk ``last`` (``(cno, *chunk columns)``).
+
+    A last chunk with room is rewritten with the new points appended (the first row then
+    has its ``cno`` and replaces it); otherwise the rows start a new chunk.
+    """
+    import numpy as np
+
+    size = CHUNK_POINTS if kind == NUM else OBJECT_CHUNK_POINTS
+    cno = 0
+    if last is not None:
+        cno = int(last[0])
+        if last[1] < size:
+            if isinstance(new, Points):
+                old = decode_numeric(last[1:])
+                ints = None
+                if new.ints is not None or old.ints is not None:
+                    ints = np.concatenate(
+                        [
+                            old.ints if old.ints is not None else np.zeros(len(old), dtype=bool),
+                            new.ints if new.ints is not None else np.zeros(len(new), dtype=bool),
+                        ]
+                    )
+                new = Points(
+                    np.concatenate([old.seq, new.seq]),
+                    np.concatenate([old.step, new.step]),
+                    np.concatenate([old.ts, new.ts]),
+                    np.concatenate([old.val, new.val]),
+                    ints,
+                )
+            else:
+                objs = decode_objects(last[1:])
+                new = Objects(
+                    np.concatenate([objs.seq, new.seq]),
+                    np.concatenate([objs.step, new.step]),
+                    np.concatenate([objs.ts, new.ts]),
+                    objs.values + new.values,
+                )
+        else:
+            cno += 1
+    rows = []
+    for a, b in chunk_bounds(len(new), 0, size):
+        if isinstance(new, Points):
+            rows.append(numeric_row(rid, stream, key, cno, new, a, b))
+        else:
+            rows.append(object_row(rid, stream, key, cno, new, a, b))
+        cno += 1
+    return rows
+
+
+def rewound_row(
+    rid: int, stream: int, key: str, kind: int, cno: int, cols: Any, step: int
+) -> tuple[Any, ...] | None:
+    """The chunk ``cols`` without its points past ``step`` (a rewind), or None when none is left."""
+    if kind == NUM:
+        pts = decode_numeric(cols)
+        keep = pts.step <= step
+        if not keep.any():
+            return None
+        kept = Points(
+            pts.seq[keep],
+            pts.step[keep],
+            pts.ts[keep],
+            pts.val[keep],
+            None if pts.ints is None else pts.ints[keep],
+        )
+        return numeric_row(rid, stream, key, cno, kept, 0, len(kept))
+    objs = decode_objects(cols)
+    idx = [i for i, s in enumerate(objs.step.tolist()) if s <= step]
+    if not idx:
+        return None
+    kept_objs = Objects(objs.seq[idx], objs.step[idx], objs.ts[idx], [objs.values[i] for i in idx])
+    return object_row(rid, stream, key, cno, kept_objs, 0, len(kept_objs))
 
 
 def decode_numeric(cols: Any) -> Points:

@@ -146,7 +146,10 @@ def agent(
     """
     if count is not None and (not isinstance(count, int) or isinstance(count, bool) or count < 1):
         raise UsageError(f"agent(count={count!r}): use a positive integer or None.")
-    ctl = Controller(_parse_id(sweep_id), Path(root) if root is not None else None)
+    from tracker.sweeps._remote import open_controller
+
+    # With $TRACKER_BASE_URL set and no root, the sweep lives on the team server.
+    ctl = open_controller(_parse_id(sweep_id), Path(root) if root is not None else None)
     if function is None and not (ctl.config.program or ctl.config.command):
         raise UsageError(
             f"sweep {ctl.sweep_id} has no `program` or `command`: pass function=... or add one to the config."
@@ -219,6 +222,7 @@ class _Watch:
 
     def __init__(self, ctl: Controller, job: Job) -> None:
         self.sweep_id, self.root, self.job = ctl.sweep_id, ctl.root, job
+        self.reopen = ctl.reopen
         self.done = threading.Event()
         self.thread = threading.Thread(target=self._main, name=f"tracker-sweep-{job.run_id}", daemon=True)
         self.thread.start()
@@ -230,7 +234,7 @@ class _Watch:
     def _main(self) -> None:
         ctl: Controller | None = None
         try:
-            ctl = Controller(self.sweep_id, self.root)
+            ctl = self.reopen()
             while not self.done.wait(POLL_S):
                 run = _live_run(self.job.run_id)
                 if run is None:

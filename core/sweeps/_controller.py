@@ -36,9 +36,7 @@ from tracker.sweeps._base import Observation, SweepSampler, flatten, nest
 from tracker.sweeps._config import SweepConfig, parse_config
 
 if TYPE_CHECKING:
-    from tracker.storage._base import SweepRecord
-    from tracker.storage._sqlite_index import SQLiteIndex
-    from tracker.storage._sqlite_state import SQLiteStateStore
+    from tracker.storage._base import IndexBackend, StateStore, SweepRecord
 
 __all__ = ["STATES", "Controller", "Job", "make_sampler"]
 
@@ -89,14 +87,26 @@ class Controller:
     Args:
         sweep_id: The sweep.
         root: The data root (default ``$TRACKER_DIR``).
+        store: The state store to claim in (default: the data root's SQLite store); a
+            team server passes its own (PostgreSQL for several server processes).
+        index: The index to read the sweep's runs from (default: the data root's).
+            What is passed in is the caller's: :meth:`close` leaves it open.
     """
 
-    def __init__(self, sweep_id: str, root: Path | None = None) -> None:
+    def __init__(
+        self,
+        sweep_id: str,
+        root: Path | None = None,
+        *,
+        store: StateStore | None = None,
+        index: IndexBackend | None = None,
+    ) -> None:
         from tracker._settings import data_root
         from tracker.storage._sqlite_state import SQLiteStateStore
 
         self.root = data_root(root)
-        self.store: SQLiteStateStore = SQLiteStateStore.for_root(self.root)
+        self._given = (store, index)
+        self.store: StateStore = store if store is not None else SQLiteStateStore.for_root(self.root)
         record = self.store.sweep(sweep_id)
         if record is None:
             raise UsageError(
@@ -109,12 +119,17 @@ class Controller:
             warnings.simplefilter("ignore")  # shown once, when the sweep was created
             self.config = parse_config(record.config, allow_exponent_bounds=True)
         self.sampler = make_sampler(self.config)
-        self._index: SQLiteIndex | None = None
+        self._index: IndexBackend | None = index
+
+    def reopen(self) -> Controller:
+        """Another controller of the same sweep, with its own connections (for a watcher thread)."""
+        return Controller(self.sweep_id, self.root, store=self._given[0], index=self._given[1])
 
     def close(self) -> None:
-        """Close the store and index connections."""
-        self.store.close()
-        if self._index is not None:
+        """Close the store and index connections this controller opened."""
+        if self._given[0] is None:
+            self.store.close()
+        if self._index is not None and self._given[1] is None:
             self._index.close()
 
     @property

@@ -31,7 +31,8 @@ def sweep(
         project: Project of the sweep's runs (default: the config's ``project``, then
             ``$TRACKER_PROJECT``, then ``uncategorized``).
         allow_exponent_bounds: Accept ``log_uniform`` bounds that look like values.
-        root: Data root (default ``$TRACKER_DIR``).
+        root: Data root (default ``$TRACKER_DIR``; with ``$TRACKER_BASE_URL`` set and no
+            root, the sweep is created on that team server).
 
     Returns:
         The sweep id, for :func:`tracker.agent` or ``tracker agent ID``.
@@ -68,6 +69,14 @@ def sweep(
                 node[p.path[-1]]["allow_exponent_bounds"] = True
     name = project or config.project or env(ENV_PROJECT) or DEFAULT_PROJECT
     _check_name(name, "project")
+    if root is None:
+        from tracker.sweeps._remote import server
+
+        remote = server()
+        if remote is not None:  # $TRACKER_BASE_URL: the sweep lives on the team server
+            sweep_id = remote.create_sweep(stored, name)
+            _log.info("created sweep %s in project %s on %s", sweep_id, name, remote.base_url)
+            return sweep_id
     store = SQLiteStateStore.for_root(data_root(root))
     try:
         sweep_id = _new_id()

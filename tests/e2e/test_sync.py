@@ -12,7 +12,7 @@ import pytest
 
 from tracker.api import Api
 from tracker.cli import main
-from tracker.server._ingest import KeyStore
+from tracker.server._auth import AuthStore
 
 
 class Server:
@@ -42,7 +42,9 @@ def server_root(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def key(server_root: Path) -> str:
-    return KeyStore(server_root).create("ci", "editor")[0]
+    store = AuthStore(server_root)
+    store.create_user("ci", "ci-password")
+    return store.create_key("ci", "ci", "editor")[0]
 
 
 @pytest.fixture

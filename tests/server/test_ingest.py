@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import stat
@@ -18,7 +19,7 @@ import pytest
 import tracker
 from tracker.api import Api
 from tracker.cli import main
-from tracker.server._ingest import KeyStore
+from tracker.server._auth import AuthStore
 from tracker.storage._format import HEADER_SIZE, read_frames
 
 
@@ -77,8 +78,11 @@ def server_root(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def keys(server_root: Path) -> dict[str, str]:
-    store = KeyStore(server_root)
-    return {role: store.create(f"test-{role}", role)[0] for role in ("viewer", "editor", "admin")}
+    store = AuthStore(server_root)
+    store.create_user("alice", "alice-password")
+    return {
+        role: store.create_key("alice", f"test-{role}", role)[0] for role in ("viewer", "editor", "admin")
+    }
 
 
 @pytest.fixture
@@ -185,12 +189,12 @@ def test_keys_and_roles(
     assert request(f"{server.url}/api/projects", key=None)[0] == 401
     assert request(f"{server.url}/api/projects", key=keys["viewer"])[0] == 200
     assert request(put, "PUT", data, keys["editor"])[0] == 200
-    store = KeyStore(server_root)
+    store = AuthStore(server_root)
     editor_id = keys["editor"].split("_")[1]
-    assert store.revoke(editor_id)
+    assert store.revoke_key(editor_id)
     assert request(log_url(server), key=keys["editor"])[0] == 401
     # Only a salted hash is stored.
-    raw = (server_root / "server-keys.sqlite").read_bytes()
+    raw = (server_root / "server-auth.sqlite").read_bytes()
     for key in keys.values():
         assert key.split("_", 2)[2].encode() not in raw
 
@@ -232,16 +236,17 @@ def test_oversized_request_rejected(server: Server, server_root: Path, keys: dic
 def test_cli_keys_and_login(
     server_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert (
-        main(["server", "keys", "create", "--name", "ci", "--role", "viewer", "--root", str(server_root)])
-        == 0
-    )
+    AuthStore(server_root).create_user("alice", "alice-password")
+    cmd = ["server", "keys", "create", "--user", "alice", "--name", "ci", "--role", "viewer"]
+    assert main([*cmd, "--root", str(server_root)]) == 0
     key = capsys.readouterr().out.strip()
-    assert KeyStore(server_root).check(key) == "viewer"
+    found = AuthStore(server_root).verify_key(key)
+    assert found is not None
+    assert (found.user, found.cap) == ("alice", "viewer")
     assert main(["server", "keys", "ls", "--root", str(server_root)]) == 0
     assert "viewer\tactive" in capsys.readouterr().out
     assert main(["server", "keys", "revoke", key.split("_")[1], "--root", str(server_root)]) == 0
-    assert KeyStore(server_root).check(key) is None
+    assert AuthStore(server_root).verify_key(key) is None
     assert main(["server", "keys", "create", "--name", "x", "--role", "owner"]) == 2
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "cfg"))
     assert main(["login", "--host", "http://127.0.0.1:9/", "--key", "trk_k"]) == 0
@@ -251,5 +256,10 @@ def test_cli_keys_and_login(
     from tracker._settings import server_target
 
     assert server_target() == ("http://127.0.0.1:9", "trk_k")
+    monkeypatch.setattr(sys, "stdin", io.StringIO("trk_from_stdin\n"))  # no --key: read, not argv
+    assert main(["login", "--host", "http://127.0.0.1:9/"]) == 0
+    assert json.loads(cred.read_text())["key"] == "trk_from_stdin"
+    monkeypatch.setattr(sys, "stdin", io.StringIO("\n"))
+    assert main(["login", "--host", "http://127.0.0.1:9/"]) == 2
     with pytest.raises(tracker.errors.UsageError):
         tracker.login(key="k", host="ftp://x")

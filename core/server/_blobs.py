@@ -1,0 +1,534 @@
+"""Team-server blobs: media, saved files and artifact files uploaded by content hash.
+
+Endpoints (under ``/api/v1/``, added by :func:`install_blobs`; every one needs an API
+key, the writes an editor or admin key, see :func:`_allow`):
+
+- ``HEAD blobs/{sha256}``: 200 with ``Content-Length`` when the store holds the blob,
+  else 404. Clients ask first and skip what the server has.
+- ``GET uploads/{sha256}``: ``{"offset": staged bytes, "complete": bool}``, where a cut
+  upload resumes.
+- ``PUT blobs/{sha256}?offset=N&size=S``: bytes ``N..`` of a blob of ``S`` bytes. They
+  are appended to a staging file under ``<root>/.uploads/`` (bytes before the staged
+  size are skipped: the content is fixed by its name, so a resent part changes
+  nothing; an offset past it is 409 ``{"reason": "gap", "offset": staged}``). Once
+  ``S`` bytes are staged they are hashed: the right hash moves them into the store
+  (``{"complete": true}``); a wrong one drops the staging and answers 400. ``S`` over
+  the blob limit or a body over the request limit: 413.
+- ``PUT runs/{project}/{run_id}/files/{path}`` with ``{"sha256": hex}``: the run's file
+  ``path`` (under ``media/`` or ``files/``; no ``..``, absolute path, backslash or NUL)
+  is that blob. 409 ``{"missing": [hex]}`` when the blob is not there yet. The link is
+  kept in ``<run_dir>/.blob-links.jsonl`` (the last line of a path wins) and the file
+  is made readable where the dashboard looks: hard-linked (or copied) from a local
+  store at once, fetched from a remote store on first read (:func:`resolve`).
+  ``GET runs/{project}/{run_id}/files`` lists the links, so a client re-sends none.
+- ``POST artifacts/{project}/{name}`` with ``{"type", "digest", "entries", "aliases",
+  "metadata", "run_id"}``: an artifact version. The manifest must hash to ``digest``
+  and every blob it names must be in the store (409 ``{"missing": [...]}`` otherwise);
+  the version is registered in the server's state store by digest, so sending it again
+  returns the same version and moves no alias.
+"""
+
+# No ``from __future__ import annotations``: FastAPI reads the endpoint annotations of the
+# closures in :func:`install_blobs` at runtime.
+
+import fcntl
+import hashlib
+import json
+import os
+import re
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Final
+
+from tracker.errors import StorageError, UsageError
+from tracker.storage._objects import LocalObjectStore, ObjectStore, blob_key, open_store
+
+__all__ = ["MAX_BLOB", "install_blobs", "resolve"]
+
+MAX_BLOB: Final = 16 * 1024**3
+MAX_JSON: Final = 16 * 1024 * 1024
+LINKS_FILE: Final = ".blob-links.jsonl"
+UPLOADS_DIR: Final = ".uploads"
+WRITERS: Final = ("editor", "admin")
+_SHA: Final = re.compile(r"[0-9a-f]{64}")
+_PROJECT: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
+_RUN_ID: Final = re.compile(r"[A-Za-z0-9_-]{1,64}")
+_TOPS: Final = ("media", "files")
+_CHUNK: Final = 1 << 20
+
+#: The object store of each served data root, for :func:`resolve` (one server per root
+#: per process; tests may run several).
+_stores: dict[Path, ObjectStore] = {}
+
+
+class _RefusedError(Exception):
+    def __init__(self, status: int, data: dict[str, Any]) -> None:
+        super().__init__(data.get("detail", ""))
+        self.status = status
+        self.data = data
+
+
+def _allow(scope: Any, write: bool) -> None:
+    """The one access check of these endpoints, after :mod:`tracker.server._gate`'s.
+
+    The gate stores the caller's role in ``scope["state"]["role"]``: on the route's
+    ``{project}`` (already checked there: 404 when hidden, 403 when too low), or the
+    key's cap on the content-addressed blob routes, which belong to no project.
+    """
+    role = (scope.get("state") or {}).get("role")
+    if role is None:
+        raise _RefusedError(401, {"detail": "missing or unknown API key: send Authorization: Bearer <key>"})
+    if write and role not in WRITERS:
+        raise _RefusedError(403, {"detail": f"a {role} key cannot upload; use an editor or admin key"})
+
+
+def _sha(value: Any) -> str:
+    if not isinstance(value, str) or not _SHA.fullmatch(value):
+        raise _RefusedError(400, {"detail": f"{value!r} is not a SHA-256 hex digest (64 lower-case hex)"})
+    return value
+
+
+def _run_dir(root: Path, project: str, run_id: str) -> Path:
+    if not _PROJECT.fullmatch(project):
+        raise _RefusedError(400, {"detail": f"project {project!r}: use letters, digits, '.', '_', '-'"})
+    if not _RUN_ID.fullmatch(run_id):
+        raise _RefusedError(400, {"detail": f"run id {run_id!r}: use letters, digits, '_', '-' (at most 64)"})
+    return root / "projects" / project / "runs" / run_id
+
+
+def check_run_path(path: Any) -> str:
+    """Return ``path`` if it names a file under ``media/`` or ``files/`` of a run, else refuse (400)."""
+    bad = (
+        not isinstance(path, str)
+        or not path
+        or len(path) > 1024
+        or "\\" in path
+        or "\x00" in path
+        or path.startswith("/")
+    )
+    parts = [] if bad else path.split("/")
+    if (
+        bad
+        or len(parts) < 2
+        or parts[0] not in _TOPS
+        or any(p in ("", ".", "..") or len(p.encode()) > 255 for p in parts)
+    ):
+        raise _RefusedError(
+            400,
+            {
+                "detail": f"file path {path!r}: use a relative path under media/ or files/ without "
+                "'..', '.', empty segments, backslashes or NUL"
+            },
+        )
+    return str(path)
+
+
+@contextmanager
+def _flock(path: Path) -> Iterator[Any]:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a+b") as f:
+        fcntl.flock(f.fileno(), fcntl.LOCK_EX)
+        yield f
+
+
+# ---------------------------------------------------------------------------- uploads
+class _Uploads:
+    """Staging files of resumable uploads; one lock per blob in this process, ``flock`` across."""
+
+    def __init__(self, root: Path, store: ObjectStore, max_blob: int) -> None:
+        self.dir = root / UPLOADS_DIR
+        self.store = store
+        self.max_blob = max_blob
+        self._locks: dict[str, threading.Lock] = {}
+        self._guard = threading.Lock()
+
+    def _lock(self, sha: str) -> threading.Lock:
+        with self._guard:
+            return self._locks.setdefault(sha, threading.Lock())
+
+    def staged(self, sha: str) -> int:
+        try:
+            return (self.dir / f"{sha}.part").stat().st_size
+        except FileNotFoundError:
+            return 0
+
+    def put(self, sha: str, offset: int, size: int, body: bytes) -> dict[str, Any]:
+        if size < 0 or offset < 0:
+            raise _RefusedError(400, {"detail": "offset and size must be >= 0"})
+        if size > self.max_blob:
+            raise _RefusedError(
+                413, {"detail": f"blob of {size} bytes is over this server's limit of {self.max_blob}"}
+            )
+        if offset + len(body) > size:
+            raise _RefusedError(400, {"detail": f"bytes {offset}..{offset + len(body)} run past size={size}"})
+        if offset == 0 and self.store.exists(blob_key(sha)):  # only on a fresh start: a remote call
+            return {"offset": size, "complete": True}
+        part = self.dir / f"{sha}.part"
+        try:
+            self.dir.mkdir(parents=True, exist_ok=True)
+            with self._lock(sha), _flock(self.dir / "locks" / f"{sha[:2]}.lock"):  # 256 stripes
+                staged = self.staged(sha)
+                if offset > staged:
+                    raise _RefusedError(
+                        409, {"reason": "gap", "offset": staged, "detail": f"the server has {staged} bytes"}
+                    )
+                new = body[staged - offset :]
+                if new:
+                    with open(part, "ab") as f:
+                        f.write(new)
+                    staged += len(new)
+                if staged < size:
+                    return {"offset": staged, "complete": False}
+                self._finish(sha, part, size)
+                return {"offset": size, "complete": True}
+        except OSError as exc:
+            raise StorageError(f"cannot stage upload {sha}: {exc}", path=str(part)) from exc
+
+    def _finish(self, sha: str, part: Path, size: int) -> None:
+        h = hashlib.sha256()
+        got = 0
+        with open(part, "rb") as f:
+            while chunk := f.read(_CHUNK):
+                h.update(chunk)
+                got += len(chunk)
+        if got != size or h.hexdigest() != sha:
+            part.unlink(missing_ok=True)
+            raise _RefusedError(
+                400,
+                {
+                    "reason": "hash",
+                    "detail": f"the {got} bytes uploaded hash to {h.hexdigest()}, not {sha}; "
+                    "the upload was dropped, send the blob again",
+                },
+            )
+        self.store.put_file(blob_key(sha), part, move=True)
+
+
+# ---------------------------------------------------------------------------- links
+def read_links(run_dir: Path) -> dict[str, str]:
+    """``{path: sha256}`` of the files linked into a run (the last link of a path wins)."""
+    out: dict[str, str] = {}
+    try:
+        with open(run_dir / LINKS_FILE, "rb") as f:
+            for line in f:
+                try:
+                    entry = json.loads(line)
+                    out[str(entry["path"])] = str(entry["sha256"])
+                except (ValueError, KeyError, TypeError):
+                    continue  # a torn last line (crash while appending): the link is resent
+    except FileNotFoundError:
+        pass
+    return out
+
+
+def _materialise(store: ObjectStore, sha: str, target: Path) -> None:
+    """Make ``target`` hold the blob: a hard link into a local store, else a copy."""
+    tmp = target.with_name(f".{target.name}.{os.getpid()}-{threading.get_ident()}.part")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        if isinstance(store, LocalObjectStore):
+            try:
+                os.link(store.path(blob_key(sha)), tmp)
+            except OSError:  # another filesystem, or links not allowed: copy
+                store.get_file(blob_key(sha), tmp)
+        else:
+            store.get_file(blob_key(sha), tmp)
+        os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _link(store: ObjectStore, run_dir: Path, path: str, sha: str) -> bool:
+    """Link ``path`` of the run to blob ``sha``; False when it already was."""
+    if not store.exists(blob_key(sha)):
+        raise _RefusedError(409, {"missing": [sha], "detail": f"upload blob {sha} before linking {path}"})
+    target = run_dir.joinpath(*path.split("/"))
+    try:
+        with _flock(run_dir / LINKS_FILE) as f:
+            if read_links(run_dir).get(path) == sha and (
+                target.is_file() or not isinstance(store, LocalObjectStore)
+            ):
+                return False
+            if isinstance(store, LocalObjectStore):
+                _materialise(store, sha, target)
+            else:
+                target.unlink(missing_ok=True)  # fetched again, with the new content, on first read
+            f.write(json.dumps({"path": path, "sha256": sha}).encode() + b"\n")
+            f.flush()
+            os.fsync(f.fileno())
+    except (NotADirectoryError, IsADirectoryError, FileExistsError):
+        raise _RefusedError(
+            409, {"detail": f"{path} clashes with a file or folder of that name in the run"}
+        ) from None
+    except OSError as exc:
+        raise StorageError(f"cannot link {path} into {run_dir}: {exc}", path=str(target)) from exc
+    return True
+
+
+def resolve(run_dir: str | os.PathLike[str], ref: Any) -> Path:
+    """Like :func:`tracker.media._read.resolve`, fetching a linked file from the object store if missing.
+
+    The dashboard's file endpoints call this: on a team server whose store is remote
+    (S3), a run's media and saved files are fetched on first read.
+
+    Raises:
+        UsageError: The reference names no file or leaves the run directory.
+        StorageError: The file is neither there nor linked to a stored blob.
+    """
+    from tracker.media._read import resolve as local
+
+    try:
+        return local(run_dir, ref)
+    except StorageError:
+        rel = ref.get("path") if isinstance(ref, dict) else ref
+        run = Path(run_dir)
+        sha = read_links(run).get(str(rel))
+        root = run.parents[3].resolve() if len(run.parents) > 3 else None
+        store = _stores.get(root) if root is not None else None
+        if sha is None or store is None or not store.exists(blob_key(sha)):
+            raise
+        _materialise(store, sha, run.joinpath(*str(rel).split("/")))
+        return local(run_dir, ref)
+
+
+# ---------------------------------------------------------------------------- artifacts
+def _artifact(
+    root: Path, store: ObjectStore, state: Any, project: str, name: str, body: Any
+) -> dict[str, Any]:
+    from tracker.artifacts._names import LATEST, check_alias, check_entry, check_name
+    from tracker.artifacts._store import BlobStore, manifest_digest
+
+    try:
+        check_name(project, "project name")
+        check_name(name)
+        if not isinstance(body, dict):
+            raise UsageError("the body must be a JSON object with type, digest and entries.")
+        type_ = body.get("type")
+        entries = body.get("entries")
+        aliases = body.get("aliases") or []
+        metadata = body.get("metadata") or {}
+        run_id = body.get("run_id")
+        if not isinstance(type_, str) or not type_ or len(type_) > 128:
+            raise UsageError("'type' must be a non-empty string.")
+        if not isinstance(entries, dict) or not all(isinstance(e, dict) for e in entries.values()):
+            raise UsageError("'entries' must map file paths to entries.")
+        for path in entries:
+            check_entry(path)
+        if not isinstance(aliases, list):
+            raise UsageError("'aliases' must be a list.")
+        aliases = [check_alias(a) for a in aliases if a != LATEST]
+        if not isinstance(metadata, dict):
+            raise UsageError("'metadata' must be an object.")
+        if run_id is not None and (not isinstance(run_id, str) or not _RUN_ID.fullmatch(run_id)):
+            raise UsageError(f"'run_id' {run_id!r} is not a run id.")
+    except UsageError as exc:
+        raise _RefusedError(400, {"detail": str(exc)}) from None
+    digest, _data = manifest_digest(entries)
+    if body.get("digest") != digest:
+        raise _RefusedError(400, {"detail": f"the entries hash to {digest}, not {body.get('digest')!r}"})
+    shas = set()
+    for path, entry in entries.items():
+        if "digest" in entry:
+            d = entry["digest"]
+            hexpart = d[7:] if isinstance(d, str) and d.startswith("sha256:") else d
+            shas.add(_sha(hexpart))
+        elif "ref" not in entry:
+            raise _RefusedError(400, {"detail": f"entry {path!r} has neither a digest nor a ref"})
+    missing = sorted(s for s in shas if not store.exists(blob_key(s)))
+    if missing:
+        raise _RefusedError(
+            409, {"missing": missing, "detail": f"upload the {len(missing)} missing blobs first"}
+        )
+    BlobStore(root).write_manifest(entries)
+    found = state.artifact_version(project, name, digest)
+    created = found is None
+    if found is None:
+        try:
+            found = state.add_artifact_version(
+                project, name, type_, digest, metadata=metadata, run_id=run_id, aliases=[*aliases, LATEST]
+            )
+        except UsageError as exc:  # another type under this name
+            raise _RefusedError(409, {"detail": str(exc)}) from None
+    return {
+        "project": project,
+        "name": name,
+        "version": found.version,
+        "digest": digest,
+        "aliases": list(found.aliases),
+        "created": created,
+    }
+
+
+# ---------------------------------------------------------------------------- routes
+def install_blobs(
+    app: Any,
+    store: ObjectStore | str | os.PathLike[str],
+    root: str | os.PathLike[str],
+    *,
+    state: Any = None,
+    max_body: int = 64 * 1024 * 1024,
+    max_blob: int = MAX_BLOB,
+) -> ObjectStore:
+    """Add the blob, file-link and artifact endpoints to the team-server ``app``.
+
+    Args:
+        app: The app from :func:`tracker.server.create_app` with the key middleware of
+            ``tracker.server._ingest.install`` (which sets the caller's role).
+        store: The object store, or its URL (see :func:`tracker.storage._objects.open_store`).
+        root: The server's data root (runs, staging of uploads, manifests).
+        state: The state store for artifact versions (default: the data root's SQLite store).
+        max_body: Largest request body in bytes (413 above).
+        max_blob: Largest blob in bytes (413 above).
+
+    Returns:
+        The object store.
+
+    Raises:
+        StorageError: The store cannot be used.
+    """
+    from fastapi import Request
+    from fastapi.responses import JSONResponse, Response
+    from starlette.concurrency import run_in_threadpool
+    from starlette.requests import ClientDisconnect
+
+    if not isinstance(store, ObjectStore):
+        store = open_store(store)
+    store.check()
+    root = Path(root)
+    _stores[root.resolve()] = store
+    uploads = _Uploads(root, store, max_blob)
+    states: list[Any] = [state]
+    guard = threading.Lock()
+
+    def state_store() -> Any:
+        with guard:
+            if states[0] is None:
+                from tracker.storage._sqlite_state import SQLiteStateStore
+
+                states[0] = SQLiteStateStore.for_root(root)
+            return states[0]
+
+    def refused(exc: _RefusedError) -> Any:
+        return JSONResponse(exc.data, status_code=exc.status)
+
+    async def run(fn: Any) -> Any:
+        def call() -> Any:
+            try:
+                return JSONResponse(fn())
+            except _RefusedError as exc:
+                return refused(exc)
+            except UsageError as exc:
+                return JSONResponse({"detail": str(exc)}, status_code=400)
+            except StorageError as exc:
+                return JSONResponse({"detail": str(exc)}, status_code=503)
+
+        return await run_in_threadpool(call)
+
+    async def body_of(request: Request, limit: int) -> bytes:
+        too_big = _RefusedError(413, {"detail": f"request body over {limit} bytes; send smaller parts"})
+        declared = request.headers.get("content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > limit):
+            raise too_big
+        chunks: list[bytes] = []
+        total = 0
+        try:
+            async for chunk in request.stream():
+                total += len(chunk)
+                if total > limit:
+                    raise too_big
+                chunks.append(chunk)
+        except ClientDisconnect:  # a cut upload: nothing of it is kept
+            raise _RefusedError(
+                400, {"detail": "the client went away before the body was complete"}
+            ) from None
+        return b"".join(chunks)
+
+    async def head_blob(request: Request, sha256: str) -> Any:
+        try:
+            _allow(request.scope, write=False)
+            key = blob_key(_sha(sha256))
+        except _RefusedError as exc:
+            return Response(status_code=exc.status)
+
+        def size() -> int | None:
+            return store.size(key) if store.exists(key) else None
+
+        try:
+            n = await run_in_threadpool(size)
+        except StorageError:
+            return Response(status_code=503)
+        if n is None:
+            return Response(status_code=404)
+        return Response(status_code=200, headers={"content-length": str(n), "x-blob-size": str(n)})
+
+    async def get_upload(request: Request, sha256: str) -> Any:
+        try:
+            _allow(request.scope, write=False)
+            key = blob_key(_sha(sha256))
+        except _RefusedError as exc:
+            return refused(exc)
+
+        def do() -> dict[str, Any]:
+            if store.exists(key):
+                return {"offset": store.size(key), "complete": True}
+            return {"offset": uploads.staged(sha256), "complete": False}
+
+        return await run(do)
+
+    async def put_blob(request: Request, sha256: str, offset: int, size: int) -> Any:
+        try:
+            _allow(request.scope, write=True)
+            _sha(sha256)
+            if size > max_blob:
+                raise _RefusedError(
+                    413, {"detail": f"blob of {size} bytes is over this server's limit of {max_blob}"}
+                )
+            body = await body_of(request, max_body)
+        except _RefusedError as exc:
+            return refused(exc)
+        return await run(lambda: uploads.put(sha256, offset, size, body))
+
+    async def put_link(request: Request, project: str, run_id: str, path: str) -> Any:
+        try:
+            _allow(request.scope, write=True)
+            run_dir = _run_dir(root, project, run_id)
+            check_run_path(path)
+            raw = await body_of(request, 4096)
+            try:
+                sha = _sha(json.loads(raw).get("sha256"))
+            except (ValueError, AttributeError):
+                raise _RefusedError(400, {"detail": 'send {"sha256": "<hex>"}'}) from None
+        except _RefusedError as exc:
+            return refused(exc)
+        return await run(lambda: {"path": path, "sha256": sha, "linked": _link(store, run_dir, path, sha)})
+
+    async def get_links(request: Request, project: str, run_id: str) -> Any:
+        try:
+            _allow(request.scope, write=False)
+            run_dir = _run_dir(root, project, run_id)
+        except _RefusedError as exc:
+            return refused(exc)
+        return await run(lambda: {"files": read_links(run_dir)})
+
+    async def post_artifact(request: Request, project: str, name: str) -> Any:
+        try:
+            _allow(request.scope, write=True)
+            raw = await body_of(request, min(max_body, MAX_JSON))
+            try:
+                body = json.loads(raw)
+            except ValueError:
+                raise _RefusedError(400, {"detail": "the body is not JSON"}) from None
+        except _RefusedError as exc:
+            return refused(exc)
+        return await run(lambda: _artifact(root, store, state_store(), project, name, body))
+
+    v1 = "/api/v1"
+    app.add_api_route(v1 + "/blobs/{sha256}", head_blob, methods=["HEAD"])
+    app.add_api_route(v1 + "/blobs/{sha256}", put_blob, methods=["PUT"])
+    app.add_api_route(v1 + "/uploads/{sha256}", get_upload, methods=["GET"])
+    app.add_api_route(v1 + "/runs/{project}/{run_id}/files", get_links, methods=["GET"])
+    app.add_api_route(v1 + "/runs/{project}/{run_id}/files/{path:path}", put_link, methods=["PUT"])
+    app.add_api_route(v1 + "/artifacts/{project}/{name}", post_artifact, methods=["POST"])
+    return store
