@@ -187,45 +187,29 @@ def _version(headers: Any) -> int:
     return version
 
 
-class _Indexer:
-    """Index each run right after its log grows: the team server's index never waits for a reader.
+def _indexer(app: Any, logs: _Logs) -> Any:
+    """``index(project, run_id)``: index a run right after its log grew, or None (no dashboard app).
 
-    ``poke`` marks a run dirty; one daemon thread indexes the dirty runs, and only those,
-    in one ``ingest_many`` (one pass, batched transactions), under the app's refresh lock
-    so that it never duplicates the dashboard's own refreshes in this process. Other server
-    processes sharing the index are kept apart by its per-run locks, and each indexes only
-    what it received. A failure is logged and left to the next poke or read: the index is a
-    projection of the logs, nothing is lost.
+    The team server's index never waits for a reader: the upload request that appended the
+    bytes indexes them before it answers (in the request's worker thread, under the app's
+    refresh lock so that it never duplicates the dashboard's own refreshes in this
+    process; other server processes sharing the index are kept apart by its per-run
+    locks). A failure is logged and left to the next upload or read: the bytes are already
+    stored, and the index is a projection of them.
     """
+    data = getattr(app.state, "data", None)
+    if data is None:
+        return None
+    index, lock = data.api.index, data.refresh_lock
 
-    def __init__(self, index: Any, lock: Any, path_of: Any) -> None:
-        self._index = index
-        self._lock_index = lock
-        self._path_of = path_of
-        self._dirty: dict[tuple[str, str], None] = {}
-        self._lock = threading.Lock()
-        self._wake = threading.Event()
-        self._thread = threading.Thread(target=self._main, name="tracker-indexer", daemon=True)
-        self._thread.start()
+    def run(project: str, run_id: str) -> None:
+        try:
+            with lock:
+                index.ingest_many([(project, run_id, logs.path(project, run_id))])
+        except Exception as exc:  # noqa: BLE001 - a projection: the next upload or read retries
+            _log.warning("indexing %s/%s after ingest failed: %s", project, run_id, exc)
 
-    def poke(self, project: str, run_id: str) -> None:
-        with self._lock:
-            self._dirty[(project, run_id)] = None
-        self._wake.set()
-
-    def _main(self) -> None:
-        while True:
-            self._wake.wait()
-            self._wake.clear()
-            with self._lock:
-                dirty = list(self._dirty)
-                self._dirty.clear()
-            items = [(project, run_id, self._path_of(project, run_id)) for project, run_id in dirty]
-            try:
-                with self._lock_index:
-                    self._index.ingest_many(items)
-            except Exception as exc:  # noqa: BLE001 - a projection: the next poke or read retries
-                _log.warning("indexing %d runs after ingest failed: %s", len(items), exc)
+    return run
 
 
 def install(
@@ -252,8 +236,7 @@ def install(
     root = Path(root)
     logs = _Logs(root)
     auth = store if store is not None else AuthStore(root)
-    data = getattr(app.state, "data", None)
-    indexer = _Indexer(data.api.index, data.refresh_lock, logs.path) if data is not None else None
+    indexer = _indexer(app, logs)
 
     def answer(fn: Any, *args: Any) -> Any:
         try:
@@ -291,7 +274,7 @@ def install(
         def do() -> dict[str, Any]:
             end, appended = logs.append(project, run_id, offset, body)
             if appended and indexer is not None:
-                indexer.poke(project, run_id)
+                indexer(project, run_id)
             return {"offset": end, "appended": appended}
 
         return await run_in_threadpool(answer, do)

@@ -283,9 +283,12 @@ def test_sql_injection_strings_are_data(team: Any) -> None:
         assert res.status_code == 200
         assert [r["record"]["id"] for r in res.json()["runs"]] == (["inj"] if text == INJECTIONS[3] else [])
         assert alice.get("/api/projects/alpha/keys", params={"runs": text}).json() == []
-        res = alice.post("/api/series", json={"project": "alpha", "runs": [text], "keys": [text]})
+        res = alice.post("/api/series", json={"project": "alpha", "runs": ["inj"], "keys": [text]})
         assert res.status_code == 200
-        assert res.json()["series"] == {}
+        assert res.json()["series"] == {}  # a key nobody logged: no series, nothing executed
+        res = alice.post("/api/series", json={"project": "alpha", "runs": [text], "keys": ["x"]})
+        assert res.status_code == 400  # run ids are validated before any lookup
+        assert "is not a valid run id" in res.json()["detail"]
     filt = json.dumps({"display_name": INJECTIONS[0]})
     assert [
         r["record"]["id"]
