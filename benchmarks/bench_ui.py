@@ -5,7 +5,8 @@
 * a run with 2,000 metric keys opens its workspace (``#workspace[data-ready]``) in < 2 s;
 * the API returns a 1,000-bucket view of a 1M-point series in < 50 ms.
 
-``--smoke`` shrinks every case (10 runs, 10 x 1k points, 50 keys, 10k points) for CI.
+``--smoke`` shrinks every case (10 runs, 10 x 1k points, 50 keys, 10k points) for CI and
+fails only at 3x a budget; the full run exits 1 when a median misses its budget.
 "first s" is the first of the repeats: the server has cached no chart view yet (the
 series endpoint caches each run's bucketed view until the run changes).
 """
@@ -148,11 +149,19 @@ def main() -> int:
             ]
             browser.close()
         srv.should_exit = True  # type: ignore[attr-defined]
+    # Full size: each median against its budget. Smoke (CI): small sizes, failing only at 3x
+    # a budget, so that nothing quietly gets several times slower.
+    slack = 3.0 if args.smoke else 1.0
     print(f"{'case':32} {'size':>10} {'median s':>10} {'first s':>8} {'budget':>8}  ok")
+    failed = 0
     for name, size, (t, cold), budget in rows:
-        print(f"{name:32} {size:>10} {t:>10.3f} {cold:>8.3f} {budget:>8.2f}  {'yes' if t < budget else 'NO'}")
+        ok = t < budget * slack
+        failed += not ok
+        print(f"{name:32} {size:>10} {t:>10.3f} {cold:>8.3f} {budget:>8.2f}  {'yes' if ok else 'NO'}")
     print("load average (1, 5, 15 min) at the end: " + " ".join(f"{v:.2f}" for v in os.getloadavg()))
-    return 0
+    if args.smoke:
+        print("smoke: fails at 3x a budget")
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

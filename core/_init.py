@@ -568,6 +568,7 @@ def _start_uploader(run: Run, st: Settings, log_path: Path, project: str, run_id
         return False
     uploader = Uploader(Client(*target), log_path, project, run_id)
     uploader.start()
+    run._server = target  # use_artifact() looks there for versions the data root lacks
     limit = float(st.get("upload_timeout", 10.0))
 
     def wait_for_upload() -> None:

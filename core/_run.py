@@ -100,6 +100,7 @@ class Run:
         self._backpressure_warned = False
         self._on_finish: list[Any] = []
         self._after_close: list[Any] = []  # called after the writer closed the log (online upload)
+        self._server: tuple[str, str | None] | None = None  # (base_url, api_key) in online mode
         if writer is not None:
             self._append = writer.queue.append
             self._queue = writer.queue

@@ -32,7 +32,7 @@ def _state_exists(api: Api) -> bool:
 def _artifact(api: Api, version: ArtifactVersion) -> Artifact:
     from tracker.artifacts import Artifact
 
-    return Artifact._from_version(version, api.root)
+    return Artifact._from_version(version, api.root, api._remote)
 
 
 def get_artifact(api: Api, name: str, type: str | None = None) -> Artifact:
@@ -119,8 +119,14 @@ def logged_by(art: Artifact) -> Run | None:
     project = version.project
     if project == REGISTRY_PROJECT:
         project = str(version.metadata.get("source", {}).get("project", project))
+    remote = art._remote
+    api = (
+        Api(art._root)
+        if remote is None
+        else Api(base_url=remote.base_url, api_key=remote.api_key, timeout=remote.timeout)
+    )
     try:
-        return Api(art._root).run(f"{project}/{version.run_id}")
+        return api.run(f"{project}/{version.run_id}")
     except RunNotFoundError:
         return None
 
@@ -133,6 +139,8 @@ def used_by(art: Artifact) -> list[Run]:
     version = art._committed
     assert version is not None
     assert art._root is not None
+    if art._remote is not None:
+        raise art._remote.unsupported(f"used_by() of {art.qualified_name}")
     api = Api(art._root)
     api._refresh()
     edits: dict[str, Any]

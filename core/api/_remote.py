@@ -17,8 +17,12 @@ Errors: an unreachable server, a refused key (401) and a key without access (403
 :class:`~tracker.errors.CommError` saying which; a missing run raises the same
 :class:`~tracker.errors.RunNotFoundError` as local reads; a bad request the server's
 :class:`~tracker.errors.UsageError`. What needs the local index or state store (files,
-media, alerts, metadata, tag edits, artifact downloads) raises
-:class:`~tracker.errors.UnsupportedError`.
+media, alerts, metadata, tag edits) raises :class:`~tracker.errors.UnsupportedError`.
+
+Artifact files come from the server too: :meth:`Remote.artifact_manifest` and
+:meth:`Remote.download_file` (used by :meth:`tracker.Artifact.download` for an artifact
+read from the server), each file streamed to a temporary name, checked against its
+digest and only then renamed into place.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator, Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 from tracker.errors import (
@@ -202,6 +207,11 @@ def _quote(part: str) -> str:
     return urllib.parse.quote(part, safe="")
 
 
+def _version_path(version: ArtifactVersion) -> str:
+    """``/projects/<p>/artifacts/<name>/versions/v<N>``: by number, which no alias move changes."""
+    return f"/projects/{_quote(version.project)}/artifacts/{_quote(version.name)}/versions/v{version.version}"
+
+
 # ---------------------------------------------------------------------------- client
 def connect(
     base_url: str | None = None, api_key: str | None = None, timeout: float | None = None
@@ -266,6 +276,7 @@ class Remote:
         body: Any = None,
         *,
         run_id: str | None = None,
+        artifact: str | None = None,
     ) -> Any:
         """One request to ``/api/v1<path>``; the decoded JSON answer of a 200.
 
@@ -276,7 +287,7 @@ class Remote:
             StorageError: No such artifact version.
 
         A 404 that names no error (a project the key may not see) is a RunNotFoundError
-        when ``run_id`` is given.
+        when ``run_id`` is given, a StorageError naming ``artifact`` when that is.
         """
         query = {k: v for k, v in (params or {}).items() if v is not None}
         url = f"{self.base_url}/api/v1{path}" + (f"?{urllib.parse.urlencode(query)}" if query else "")
@@ -294,24 +305,42 @@ class Remote:
         except urllib.error.HTTPError as exc:
             status, raw = exc.code, exc.read()
         except (OSError, ValueError) as exc:  # URLError, refused, reset, timeout
-            reason = getattr(exc, "reason", exc)
-            raise CommError(
-                f"cannot reach the team server at {self.base_url}: {reason}; check TRACKER_BASE_URL "
-                "and that `tracker server` is running there."
-            ) from exc
+            raise self._unreachable(exc) from exc
+        if status == 200:
+            return self._json(raw, status, method, path)
+        raise self._failure(status, raw, method, path, run_id=run_id, artifact=artifact)
+
+    def _unreachable(self, exc: BaseException) -> CommError:
+        reason = getattr(exc, "reason", exc)
+        return CommError(
+            f"cannot reach the team server at {self.base_url}: {reason}; check TRACKER_BASE_URL "
+            "and that `tracker server` is running there."
+        )
+
+    def _json(self, raw: bytes, status: int, method: str, path: str) -> Any:
         try:
-            answer = loads(raw or b"{}")
+            return loads(raw or b"{}")
         except ValueError as exc:
             raise CommError(
                 f"{method} {self.base_url}{path}: HTTP {status} with a body that is not JSON; "
                 "is this a tracker server?"
             ) from exc
-        if status == 200:
-            return answer
+
+    def _failure(
+        self, status: int, raw: bytes, method: str, path: str, *, run_id: str | None, artifact: str | None
+    ) -> Exception:
+        answer = self._json(raw, status, method, path)
         data = answer if isinstance(answer, dict) else {"detail": answer}
-        if status == 404 and run_id is not None and data.get("error") is None:
-            data = {**data, "error": "RunNotFoundError", "run_id": run_id}
-        raise self._error(status, data, method, path)
+        if status == 404 and data.get("error") is None:
+            if run_id is not None:
+                data = {**data, "error": "RunNotFoundError", "run_id": run_id}
+            elif artifact is not None:
+                detail = (
+                    f"no artifact {artifact} on the team server {self.base_url} (or this API key may "
+                    f"not read its project): {data.get('detail', data)}"
+                )
+                data = {**data, "error": "StorageError", "detail": detail}
+        return self._error(status, data, method, path)
 
     def _error(self, status: int, data: dict[str, Any], method: str, path: str) -> Exception:
         detail = data.get("detail", data)
@@ -411,7 +440,72 @@ class Remote:
             StorageError: No such version.
         """
         path = f"/projects/{_quote(project)}/artifacts/{_quote(name)}/versions/{_quote(str(ref))}"
-        return _version_from_wire(self.call("GET", path)["version"])
+        return _version_from_wire(self.call("GET", path, artifact=f"{project}/{name}:{ref}")["version"])
+
+    def artifact_manifest(self, version: ArtifactVersion) -> dict[str, dict[str, Any]]:
+        """The manifest entries of a version, checked against its digest.
+
+        Raises:
+            StorageError: No such version, or the entries the server sent do not hash
+                to the version's digest.
+        """
+        from tracker.artifacts._store import manifest_digest
+
+        label = f"{version.project}/{version.name}:v{version.version}"
+        entries = self.call("GET", _version_path(version) + "/manifest", artifact=label)["entries"]
+        if not isinstance(entries, dict) or manifest_digest(entries)[0] != version.digest:
+            raise StorageError(
+                f"the team server {self.base_url} sent a manifest for {label} that does not match its "
+                f"digest {version.digest}; the server's copy is damaged."
+            )
+        return entries
+
+    def download_file(self, version: ArtifactVersion, name: str, digest: str, dest: Path) -> None:
+        """Stream the file ``name`` of a version into ``dest``, checking it against ``digest``.
+
+        The bytes go to a temporary file next to ``dest``, renamed into place only when
+        they hash to ``digest``: ``dest`` is never left partial or wrong.
+
+        Raises:
+            StorageError: The bytes do not match ``digest``, the file is missing on the
+                server, or ``dest`` cannot be written.
+            CommError: The server is unreachable or refused the key.
+        """
+        import hashlib
+        import http.client
+        import os
+        import uuid
+
+        label = f"{version.project}/{version.name}:v{version.version}"
+        path = f"{_version_path(version)}/files/{urllib.parse.quote(name)}"
+        headers = {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
+        req = urllib.request.Request(f"{self.base_url}/api/v1{path}", headers=headers)
+        tmp = dest.with_name(f".{dest.name}.{uuid.uuid4().hex[:8]}.part")
+        h = hashlib.sha256()
+        try:
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                with urllib.request.urlopen(req, timeout=self.timeout) as resp, open(tmp, "wb") as out:
+                    while chunk := resp.read(1 << 20):
+                        h.update(chunk)
+                        out.write(chunk)
+            except urllib.error.HTTPError as exc:
+                raise self._failure(exc.code, exc.read(), "GET", path, run_id=None, artifact=label) from None
+            except (urllib.error.URLError, ConnectionError, TimeoutError, http.client.HTTPException) as exc:
+                raise self._unreachable(exc) from exc
+            got = "sha256:" + h.hexdigest()
+            if got != digest:
+                raise StorageError(
+                    f"artifact file {name!r} of {label}: the team server {self.base_url} sent bytes "
+                    f"that hash to {got}, but the manifest says {digest}; nothing was written to "
+                    f"{dest} (the server's copy is corrupted, or it changed in transit).",
+                    path=name,
+                )
+            os.replace(tmp, dest)
+        except OSError as exc:
+            raise StorageError(f"artifact file {name!r}: cannot write {dest}: {exc}", path=str(dest)) from exc
+        finally:
+            tmp.unlink(missing_ok=True)
 
     def artifact_versions(self, project: str, name: str) -> list[ArtifactVersion]:
         """Every live version of an artifact, oldest first."""

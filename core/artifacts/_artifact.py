@@ -5,7 +5,9 @@ only validate and note what to include (a ``stat``, no hashing). ``run.log_artif
 hands it to the run's artifact worker, which hashes and stores the files and registers
 the version; the artifact is then *pending* until :meth:`Artifact.wait` returns, and
 *committed* afterwards. Artifacts returned by ``use_artifact`` and ``Api().artifact``
-are committed: read-only, with a version, aliases and a manifest.
+are committed: read-only, with a version, aliases and a manifest. One read from a team
+server (``Api(base_url=...)``, or ``use_artifact`` in online mode when the local data root
+lacks it) gets its manifest and files from there (:class:`tracker.api._remote.Remote`).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from tracker.artifacts._names import check_entry, check_name, safe_join
 from tracker.errors import StorageError, UsageError
 
 if TYPE_CHECKING:
+    from tracker.api._remote import Remote
     from tracker.api._run import Run as ApiRun
     from tracker.storage._base import ArtifactVersion
 
@@ -114,6 +117,7 @@ class Artifact:
         self._root: Path | None = None
         self._manifest: dict[str, dict[str, Any]] | None = None
         self._pending_aliases: list[str] = []
+        self._remote: Remote | None = None  # the team server a committed version is read from
 
     # ---------------------------------------------------------------- identity
     @property
@@ -335,6 +339,8 @@ class Artifact:
     def _entries(self) -> dict[str, dict[str, Any]]:
         if self._committed is None:
             raise UsageError(f"artifact {self._name} is not logged yet; call wait() after log_artifact().")
+        if self._manifest is None and self._remote is not None:
+            self._manifest = self._remote.artifact_manifest(self._committed)
         if self._manifest is None:
             assert self._root is not None
             from tracker.artifacts._store import BlobStore
@@ -398,7 +404,10 @@ class Artifact:
         """Materialise the files under ``root`` (default ``./artifacts/<name>:v<N>``).
 
         Files already present with the same digest are not copied again. Every copy is
-        checked against its digest; nothing is ever written outside ``root``.
+        checked against its digest; nothing is ever written outside ``root``. An artifact
+        read from a team server streams each file from there (or copies it from the local
+        blob store when that holds the same content); a file whose bytes do not match
+        its digest is not written.
 
         Args:
             root: Target folder.
@@ -440,7 +449,11 @@ class Artifact:
                     pass  # unreadable: copy it again below
             ref = entry.get("ref")
             if ref is None:
-                store.copy_out(str(digest), dest, name)
+                if self._remote is not None and not store.has(str(digest)):
+                    assert self._committed is not None
+                    self._remote.download_file(self._committed, name, str(digest), dest)
+                else:
+                    store.copy_out(str(digest), dest, name)
                 continue
             try:
                 fetch(ref, dest)
@@ -465,6 +478,11 @@ class Artifact:
 
         self.wait()
         assert self._root is not None
+        if root is None and self._remote is not None:
+            raise UsageError(
+                f"verify() of {self.qualified_name}, read from the team server {self._remote.base_url}: "
+                "pass root=, the folder download() wrote, to check the files there."
+            )
         store = BlobStore(self._root)
         for name, entry in sorted(self._entries().items()):
             digest = entry.get("digest")
@@ -523,7 +541,7 @@ class Artifact:
             self._staging = None
 
     @classmethod
-    def _from_version(cls, version: ArtifactVersion, root: Path) -> Artifact:
+    def _from_version(cls, version: ArtifactVersion, root: Path, remote: Remote | None = None) -> Artifact:
         art = cls.__new__(cls)
         art._name = version.name
         art.type = version.type
@@ -537,5 +555,6 @@ class Artifact:
         art._root = None
         art._manifest = None
         art._pending_aliases = []
+        art._remote = remote
         art._bind(version, root)
         return art

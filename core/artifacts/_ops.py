@@ -8,6 +8,11 @@ worker is started on first use and joined by ``run.finish()`` (it waits for the
 artifacts still being stored, as W&B waits for uploads). Each step also appends an
 ARTIFACT record (``op``: ``log``, ``use`` or ``link``) to the run log: the lineage
 edges the read side (``logged_artifacts``, ``used_by``) is built from.
+
+In online mode, ``use_artifact("name:alias")`` that the local state store cannot resolve
+asks the run's team server (:class:`tracker.api._remote.Remote`): the artifact it returns
+reads its manifest and files from there, and the use is recorded with the server's
+version number, so the server's lineage names the version it holds.
 """
 
 from __future__ import annotations
@@ -293,15 +298,38 @@ def use_artifact(
         project = ref.project or run.project
         found = worker.state.artifact_version(project, ref.name, ref.ref)
         if found is None or found.deleted:
-            raise StorageError(f"no artifact {project}/{ref.name}:{ref.ref} under {worker.root}.")
-        version = found
-        art = Artifact._from_version(version, worker.root)
+            art = _from_server(run, worker.root, project, ref.name, ref.ref)
+            version = art._committed
+            assert version is not None
+        else:
+            version = found
+            art = Artifact._from_version(version, worker.root)
     if type is not None and type != version.type:
         raise UsageError(
             f"artifact {version.project}/{version.name} has type {version.type!r}, not {type!r}."
         )
     worker.record(edge("use", version))
     return art
+
+
+def _from_server(run: Run, root: Path, project: str, name: str, ref: str | int) -> Artifact:
+    """The version ``project/name:ref`` of the online run's team server (not in the local store).
+
+    Raises:
+        StorageError: The run is not online, or neither store has the version.
+    """
+    where = f"no artifact {project}/{name}:{ref} under {root}"
+    target = getattr(run, "_server", None)
+    if target is None:
+        raise StorageError(f"{where}; a run in online mode would also look on its team server.")
+    from tracker.api._remote import Remote
+
+    remote = Remote(*target)
+    try:
+        version = remote.artifact_version(project, name, ref)
+    except StorageError as exc:
+        raise StorageError(f"{where}, nor on the team server: {exc}") from exc
+    return Artifact._from_version(version, root, remote)
 
 
 def link_artifact(run: Run, artifact: Artifact, target_path: str, aliases: Any = None) -> Artifact:

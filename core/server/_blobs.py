@@ -45,7 +45,7 @@ from typing import Any, Final
 from tracker.errors import StorageError, UsageError
 from tracker.storage._objects import LocalObjectStore, ObjectStore, blob_key, open_store
 
-__all__ = ["MAX_BLOB", "install_blobs", "resolve"]
+__all__ = ["MAX_BLOB", "install_blobs", "object_store", "resolve"]
 
 MAX_BLOB: Final = 16 * 1024**3
 MAX_JSON: Final = 16 * 1024 * 1024
@@ -88,6 +88,11 @@ def _sha(value: Any) -> str:
     if not isinstance(value, str) or not _SHA.fullmatch(value):
         raise _RefusedError(400, {"detail": f"{value!r} is not a SHA-256 hex digest (64 lower-case hex)"})
     return value
+
+
+def object_store(root: str | os.PathLike[str]) -> ObjectStore | None:
+    """The object store :func:`install_blobs` set up for the data root ``root`` (None: none yet)."""
+    return _stores.get(Path(root).resolve())
 
 
 def _run_dir(root: Path, project: str, run_id: str) -> Path:
@@ -175,10 +180,9 @@ class _Uploads:
                         409, {"reason": "gap", "offset": staged, "detail": f"the server has {staged} bytes"}
                     )
                 new = body[staged - offset :]
-                if new:
-                    with open(part, "ab") as f:
-                        f.write(new)
-                    staged += len(new)
+                with open(part, "ab") as f:  # opened even for nothing new: an empty blob's file
+                    f.write(new)
+                staged += len(new)
                 if staged < size:
                     return {"offset": staged, "complete": False}
                 self._finish(sha, part, size)

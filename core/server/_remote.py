@@ -15,6 +15,8 @@ GET    ``/projects/{p}/runs/{id}/history?keys=&samples=&x_axis=``  selected rows
 GET    ``/projects/{p}/runs/{id}/scan?keys=&min_step=&cursor=``    ``scan_history`` pages
 GET    ``/projects/{p}/artifacts``                                 artifacts
 GET    ``/projects/{p}/artifacts/{name}/versions[/{ref}]``         versions (metadata)
+GET    ``/projects/{p}/artifacts/{name}/versions/{ref}/manifest``  files: paths, sizes, digests
+GET    ``/projects/{p}/artifacts/{name}/versions/{ref}/files/{f}``  one file's bytes
 POST   ``/sweeps``                                                 create a sweep
 GET    ``/sweeps/{id}``                                            a sweep's record
 POST   ``/sweeps/{id}/state``                                      pause, resume, stop...
@@ -26,6 +28,12 @@ GET    ``/sweeps/{id}/observations``                               runs, for hyp
 exactly-once claims: agents on any number of machines never get the same grid point or
 run number. The run id is chosen by the server when it claims, so the claim already
 names the run and the agent needs no second call to report it.
+
+Artifact files: ``files/{f}`` looks ``f`` up in the version's manifest (never a path on
+disk; ``..``, absolute paths, backslashes and NUL are refused) and streams the blob of
+that digest from the object store (:mod:`tracker.server._blobs`), or from the data
+root's own blob store for versions logged on the server host. The bytes are sent as
+stored: the client checks each file against the manifest's digest.
 
 Access: the server's gate (:mod:`tracker.server._gate`) has already found the caller and,
 for routes with a ``{project}``, checked their role there. :func:`access` is the one place
@@ -40,9 +48,9 @@ import functools
 import json
 import os
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, Final
+from typing import IO, Any, Final
 
 from tracker.api._remote import dumps, loads, rows_to_wire, run_to_wire
 from tracker.errors import (
@@ -122,7 +130,7 @@ def install_remote(app: Any, root: str | os.PathLike[str]) -> None:
         root: The server's data root.
     """
     from fastapi import Body, Query, Request
-    from starlette.responses import Response
+    from starlette.responses import Response, StreamingResponse
 
     from tracker.api import Api
     from tracker.api._run import _retry
@@ -150,6 +158,8 @@ def install_remote(app: Any, root: str | os.PathLike[str]) -> None:
             status, data = 404, {"detail": str(exc), "error": "StorageError"}
         except Error as exc:
             status, data = 500, {"detail": str(exc), "error": type(exc).__name__}
+        if isinstance(data, Response):  # a file, streamed
+            return data
         return Response(dumps(data), status_code=status, media_type="application/json")
 
     def run_of(request: Any, project: str, run_id: str) -> Any:
@@ -287,21 +297,58 @@ def install_remote(app: Any, root: str | os.PathLike[str]) -> None:
 
         return reply(do)
 
-    def version(request: Request, project: str, name: str, ref: str) -> Any:
-        """One artifact version by number (``v3``, ``3``) or alias (``latest``)."""
+    def version_of(request: Any, project: str, name: str, ref: str) -> Any:
         from tracker.artifacts._names import check_name
 
+        _authorize(request, project)
+        api._project_path(project)
+        check_name(name)
+        try:
+            found = api.state.artifact_version(project, name, ref)
+        except OverflowError:  # v<huge number>: no such version
+            found = None
+        if found is None or found.deleted:
+            raise StorageError(f"no artifact {project}/{name}:{ref} on this server.")
+        return found
+
+    def version(request: Request, project: str, name: str, ref: str) -> Any:
+        """One artifact version by number (``v3``, ``3``) or alias (``latest``)."""
+        return reply(lambda: {"version": version_of(request, project, name, ref)._asdict()})
+
+    def manifest(request: Request, project: str, name: str, ref: str) -> Any:
+        """A version's manifest: ``{"version", "digest", "entries": {path: {digest, size} or {ref}}}``."""
+        from tracker.artifacts._store import BlobStore
+
         def do() -> Any:
-            _authorize(request, project)
-            api._project_path(project)
-            check_name(name)
-            try:
-                found = api.state.artifact_version(project, name, ref)
-            except OverflowError:  # v<huge number>: no such version
-                found = None
-            if found is None or found.deleted:
-                raise StorageError(f"no artifact {project}/{name}:{ref} on this server.")
-            return {"version": found._asdict()}
+            found = version_of(request, project, name, ref)
+            entries = BlobStore(root).read_manifest(found.digest)
+            return {"version": found._asdict(), "digest": found.digest, "entries": entries}
+
+        return reply(do)
+
+    def artifact_file(request: Request, project: str, name: str, ref: str, path: str) -> Any:
+        """The bytes of one file of a version, found by its path in the manifest."""
+        from tracker.artifacts._names import check_entry
+        from tracker.artifacts._store import BlobStore
+
+        def do() -> Any:
+            entry_path = check_entry(path)
+            found = version_of(request, project, name, ref)
+            entry = BlobStore(root).read_manifest(found.digest).get(entry_path)
+            label = f"{project}/{name}:v{found.version}"
+            if entry is None:
+                raise StorageError(f"artifact {label} has no file {path!r}.")
+            digest = entry.get("digest")
+            if entry.get("ref") is not None or not isinstance(digest, str):
+                raise StorageError(
+                    f"{path!r} of {label} is a reference to {entry.get('ref')}; fetch it there."
+                )
+            fh, size = _open_blob(root, digest, f"{path!r} of {label}")
+            return StreamingResponse(
+                _chunks(fh),
+                media_type="application/octet-stream",
+                headers={"content-length": str(size), "etag": f'"{digest}"', "x-tracker-digest": digest},
+            )
 
         return reply(do)
 
@@ -425,6 +472,8 @@ def install_remote(app: Any, root: str | os.PathLike[str]) -> None:
         (pr + "/artifacts", artifacts, "GET"),
         (pr + "/artifacts/{name}/versions", versions, "GET"),
         (pr + "/artifacts/{name}/versions/{ref}", version, "GET"),
+        (pr + "/artifacts/{name}/versions/{ref}/manifest", manifest, "GET"),
+        (pr + "/artifacts/{name}/versions/{ref}/files/{path:path}", artifact_file, "GET"),
         (PREFIX + "/sweeps", create_sweep, "POST"),
         (sw, get_sweep, "GET"),
         (sw + "/state", set_state, "POST"),
@@ -433,6 +482,39 @@ def install_remote(app: Any, root: str | os.PathLike[str]) -> None:
     ]
     for path, endpoint, method in routes:
         app.add_api_route(path, endpoint, methods=[method])
+
+
+def _open_blob(root: Path, digest: str, what: str) -> tuple[IO[bytes], int]:
+    """The blob of ``digest`` opened for reading, and its size: the object store first.
+
+    Raises:
+        StorageError: Neither the object store nor the data root's blob store has it.
+    """
+    from tracker.artifacts._store import BlobStore
+    from tracker.server._blobs import object_store
+    from tracker.storage._objects import blob_key
+
+    store = object_store(root)
+    key = blob_key(digest.removeprefix("sha256:"))
+    if store is not None and store.exists(key):
+        return store.open(key), store.size(key)
+    local = BlobStore(root).blob_path(digest)
+    try:
+        fh = open(local, "rb")  # closed by _chunks once streamed
+    except FileNotFoundError:
+        raise StorageError(f"the blob of {what} ({digest}) is missing on this server.") from None
+    except OSError as exc:
+        raise StorageError(f"cannot read the blob of {what}: {exc}") from exc
+    return fh, os.fstat(fh.fileno()).st_size
+
+
+def _chunks(fh: IO[bytes]) -> Iterator[bytes]:
+    """The bytes of ``fh`` in 1 MiB chunks; closes it (Starlette iterates this in its threadpool)."""
+    try:
+        while chunk := fh.read(1 << 20):
+            yield chunk
+    finally:
+        fh.close()
 
 
 def _revive(value: Any) -> Any:
