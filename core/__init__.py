@@ -96,7 +96,11 @@ def log(data: dict[str, Any], step: int | None = None, commit: bool | None = Non
     Raises:
         UsageError: No run is active, or the data is invalid.
     """
-    _current("log()").log(data, step=step, commit=commit)
+    run = _process.current() or _process.inherited()  # a forked child: warn once, log nothing
+    if run is None:
+        _current("log()")  # raises: no run
+    else:
+        run.log(data, step=step, commit=commit)
 
 
 def finish(exit_code: int | None = None, quiet: bool | None = None) -> None:

@@ -21,6 +21,7 @@ __all__: list[str] = []
 
 _lock = threading.RLock()
 _active: list[Run] = []
+_inherited: Run | None = None
 _installed = False
 _exit_code = 0
 _prev_excepthook: Any = None
@@ -84,11 +85,17 @@ def _at_exit() -> None:
 
 
 def _after_fork_in_child() -> None:
-    global _lock
+    global _lock, _inherited
     _lock = threading.RLock()  # the parent's lock may have been held by another thread
     for run in _active:
         run._become_inert()
+    _inherited = _active[-1] if _active else None
     _active.clear()
+
+
+def inherited() -> Run | None:
+    """In a forked child: the parent's current run, inert (its ``log`` warns once, does nothing)."""
+    return _inherited
 
 
 def install_sigterm() -> None:

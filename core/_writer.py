@@ -38,6 +38,8 @@ _BATCH_ROWS: Final = 256
 # With a backlog this long the producer is not waiting on anything: don't yield, drain.
 _YIELD_BELOW: Final = 8192
 _SUMMARY_EVERY: Final = 2.0
+#: Summary key prefix of how many values a ``define_metric(summary="mean")`` mean holds.
+MEAN_COUNT: Final = "_tracker.mean_count."
 _FSYNC_EVERY: Final = 1.0
 
 
@@ -75,7 +77,8 @@ class _Agg:
             self.total += v
             self.count += 1
 
-    def restore(self, saved: Any) -> None:
+    def restore(self, saved: Any, count: Any = None) -> None:
+        """Continue from a resumed run's summary value (``count``: how many values its mean has)."""
         if isinstance(saved, dict):
             if "min" in saved:
                 self.min = float(saved["min"])
@@ -86,8 +89,9 @@ class _Agg:
                     self.max = float(saved["best"])
                 else:
                     self.min = float(saved["best"])
-            if "mean" in saved and "_count" in saved:
-                self.count = int(saved["_count"])
+            count = saved.get("_count", count)  # logs before 0.2 kept the count in the value
+            if "mean" in saved and isinstance(count, (int, float)) and count > 0:
+                self.count = int(count)
                 self.total = float(saved["mean"]) * self.count
             self.last = saved.get("last", self.last)
 
@@ -100,7 +104,6 @@ class _Agg:
                 out["max"] = self.max
             elif mode == "mean" and self.count:
                 out["mean"] = self.total / self.count
-                out["_count"] = self.count
             elif mode == "last" and self.last is not None:
                 out["last"] = self.last
             elif mode == "best":
@@ -396,6 +399,10 @@ class Writer:
                             if key in data:
                                 agg.add(data[key])
                         summary[key] = agg.value()
+                        if agg.count and "mean" in agg.modes:
+                            # Kept beside the value (W&B's value holds only "mean"): resume
+                            # continues the mean from it.
+                            summary[MEAN_COUNT + key] = agg.count
         last = rows[-1]
         summary["_step"] = max(top, self._max_step)
         summary["_timestamp"] = last[1]
@@ -448,7 +455,7 @@ class Writer:
                 self._aggs[key] = None
             else:
                 agg = _Agg(modes, match.get("goal"))
-                agg.restore(self._summary.get(key))
+                agg.restore(self._summary.get(key), self._summary.get(MEAN_COUNT + key))
                 self._aggs[key] = agg
 
     def _emit_summary(self, out: list[bytes]) -> None:

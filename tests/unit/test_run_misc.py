@@ -526,6 +526,7 @@ def test_forked_child_run_is_inert_and_parent_keeps_logging() -> None:
                 warnings.simplefilter("always")
                 run.log({"child": 1})
                 run.log({"child": 2}, step=100)
+                tracker.log({"child": 3})  # module level too: the same inert run, no error
                 run.finish()
             messages = [str(w.message) for w in caught if issubclass(w.category, TrackerWarning)]
             report = f"{len(messages)}|{tracker.run is None}|{messages[0] if messages else ''}"

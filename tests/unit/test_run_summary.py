@@ -127,9 +127,17 @@ def test_define_metric_summary_mean() -> None:
     run = tracker.init(project="p")
     run.define_metric("loss", summary="mean")
     _log_all(run, "loss", [3.0, 1.0, 2.0])
-    assert run.summary["loss"]["mean"] == pytest.approx(2.0)
+    assert run.summary["loss"] == {"mean": pytest.approx(2.0)}  # only "mean", as W&B shows it
     run.finish()
-    assert _state(run).summary["loss"]["mean"] == pytest.approx(2.0)
+    assert _state(run).summary["loss"] == {"mean": pytest.approx(2.0)}
+    assert _state(run).summary["_tracker.mean_count.loss"] == 3
+    # A resumed run continues the mean over every value, not only the new ones.
+    again = tracker.init(project="p", id=run.id, resume="must")
+    again.define_metric("loss", summary="mean")
+    _log_all(again, "loss", [6.0])
+    again.finish()
+    assert _state(again).summary["loss"] == {"mean": pytest.approx(3.0)}
+    assert _state(again).summary["_tracker.mean_count.loss"] == 4
 
 
 def test_define_metric_summary_none_hides_the_key() -> None:
