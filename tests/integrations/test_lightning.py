@@ -190,6 +190,7 @@ def test_log_model_all_logs_one_artifact_per_checkpoint(tmp_path) -> None:
 def test_ddp_two_processes_make_exactly_one_run(run_script, root) -> None:
     code = MODEL + textwrap.dedent(
         """
+        import os
         import lightning.pytorch as pl
         from tracker.integrations.lightning import TrackerLogger
 
@@ -199,7 +200,8 @@ def test_ddp_two_processes_make_exactly_one_run(run_script, root) -> None:
             trainer = pl.Trainer(logger=logger, max_epochs=1, strategy="ddp", devices=2, accelerator="cpu",
                                  log_every_n_steps=1, enable_progress_bar=False, enable_model_summary=False)
             trainer.fit(tiny_cls(), loader)
-            print("RANK", trainer.global_rank, logger.version)
+            # One write(2) per rank: both ranks share the pipe, and print() writes in pieces.
+            os.write(1, f"RANK {trainer.global_rank} {logger.version}\\n".encode())
         """
     )
     proc = run_script(code, env={"TRACKER_STRICT": "1"}, timeout=240)
