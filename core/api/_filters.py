@@ -13,7 +13,9 @@ time). ``<key>`` may be nested (``config.optimizer.lr``) or contain dots itself.
 Operators: ``$and $or $nor`` (lists of filters), ``$eq $ne $gt $gte $lt $lte $in $nin
 $regex`` (with ``$options``) ``$exists $not``. As in MongoDB, a list-valued field
 (``tags``) matches when any element does; ``$ne``, ``$nin`` and ``$exists: False``
-match a missing field, every other operator does not.
+match a missing field, every other operator does not. ``$regex`` patterns run in linear
+time or are refused with the reason (:mod:`tracker.api._regex`): a filter from another
+user of the team server cannot stall it.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Final
 
+from tracker.api._regex import compile_regex
 from tracker.errors import UsageError
 
 if TYPE_CHECKING:
@@ -231,16 +234,8 @@ def _value_test(op: str, value: Any, siblings: Mapping[str, Any]) -> Callable[[A
             return member
         return lambda v: not member(v)
     if op == "$regex":
-        flags = 0
-        for letter in str(siblings.get("$options", "")):
-            flags |= {"i": re.IGNORECASE, "m": re.MULTILINE, "s": re.DOTALL, "x": re.VERBOSE}.get(letter, 0)
-        try:
-            pattern = value if isinstance(value, re.Pattern) else re.compile(str(value), flags)
-        except re.error as exc:
-            raise UsageError(f"$regex {value!r} is not a valid regular expression: {exc}") from None
-        return lambda v: (
-            v is not MISSING and _any(v, lambda x: isinstance(x, str) and bool(pattern.search(x)))
-        )
+        search = compile_regex(value, str(siblings.get("$options", "")))
+        return lambda v: v is not MISSING and _any(v, lambda x: isinstance(x, str) and search(x))
     if op == "$exists":
         want = bool(value)
         return lambda v: (v is not MISSING) == want
