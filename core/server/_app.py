@@ -166,20 +166,12 @@ class _Data:
         self.api = Api(root, index=index, state=state)
         self.root = self.api.root
         self.reader = SeriesReader(self.api)
-        # One index refresh at a time in this server. The page's first requests (runs, keys,
-        # series) arrive together; unserialized, each decodes the same new logs and all
-        # but one discard their work at commit (a cold 100 x 100k-point project: 15 s
-        # alone, 45-54 s with two requests racing). Waiting, the others find nothing new.
-        refresh = self.api.index.refresh
-        refresh_lock = threading.Lock()
-        #: Held while this server indexes (the ingest indexer takes it too).
-        self.refresh_lock = refresh_lock
+        # Index refreshes take one lock per run, never one for the whole index: a read
+        # never waits for another run's indexing (tracker.server._refresh).
+        from tracker.server._refresh import RunLocks
 
-        def serialized(project: str | None = None, run_id: str | None = None) -> int:
-            with refresh_lock:
-                return refresh(project, run_id)
-
-        self.api.index.refresh = serialized  # type: ignore[method-assign]
+        #: The per-run index locks of this server (the ingest indexer takes them too).
+        self.run_locks = RunLocks(self.api.index)
         self._lock = threading.Lock()
 
     def run_dir(self, project: str, run_id: str) -> Path:

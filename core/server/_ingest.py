@@ -191,21 +191,21 @@ def _indexer(app: Any, logs: _Logs) -> Any:
     """``index(project, run_id)``: index a run right after its log grew, or None (no dashboard app).
 
     The team server's index never waits for a reader: the upload request that appended the
-    bytes indexes them before it answers (in the request's worker thread, under the app's
-    refresh lock so that it never duplicates the dashboard's own refreshes in this
-    process; other server processes sharing the index are kept apart by its per-run
-    locks). A failure is logged and left to the next upload or read: the bytes are already
-    stored, and the index is a projection of them.
+    bytes indexes them before it answers (in the request's worker thread, under that run's
+    lock in :mod:`tracker.server._refresh`, so that it never duplicates a read's refresh
+    of the same run and never holds up reads or uploads of other runs; other server
+    processes sharing the index are kept apart by its per-run locks). A failure is logged
+    and left to the next upload or read: the bytes are already stored, and the index is a
+    projection of them.
     """
     data = getattr(app.state, "data", None)
     if data is None:
         return None
-    index, lock = data.api.index, data.refresh_lock
+    index = data.api.index
 
     def run(project: str, run_id: str) -> None:
         try:
-            with lock:
-                index.ingest_many([(project, run_id, logs.path(project, run_id))])
+            index.ingest_many([(project, run_id, logs.path(project, run_id))])
         except Exception as exc:  # noqa: BLE001 - a projection: the next upload or read retries
             _log.warning("indexing %s/%s after ingest failed: %s", project, run_id, exc)
 
