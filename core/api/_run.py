@@ -48,6 +48,10 @@ class Run(RunArtifactsMixin, RunMediaMixin):
         notes: Notes (user edits included), or None.
         sweep_id: The sweep the run belongs to, or None.
         exit_code: Process-style exit code once the run ended.
+        problems: What could not be read from the run log, as dicts: ``{"kind":
+            "corrupt", "offset", "reason"}`` for a record that breaks the format's schema
+            (it is left out), ``{"kind": "gap", "offset", "bytes", "reason"}`` for damaged
+            bytes skipped. Empty for a healthy run; everything else stays readable.
 
     Example:
         >>> run = tracker.Api().run("demo/abc123")  # doctest: +SKIP
@@ -81,6 +85,9 @@ class Run(RunArtifactsMixin, RunMediaMixin):
         )
         self._created = record.created_at
         self._heartbeat = record.last_time
+        self.problems: list[dict[str, Any]] = [
+            dict(p) for p in record.problems or ()
+        ]  # None: an older server
 
     # ---------------------------------------------------------------- W&B attributes
     @property

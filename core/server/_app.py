@@ -219,6 +219,7 @@ class _Data:
             "max_step": record.max_step if record is not None else -1,
             "config": config,
             "summary": summary,
+            "problems": list(getattr(run, "problems", ())),  # a corrupt record or gap of its log
         }
 
     def keys(self, project: str, run_ids: list[str] | None) -> list[dict[str, Any]]:

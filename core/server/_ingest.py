@@ -38,6 +38,7 @@ from typing import Any, Final
 from tracker.errors import StorageError
 from tracker.server._auth import ROLES, AuthStore
 from tracker.storage._format import FORMAT_VERSION, HEADER_SIZE, file_header, parse_header, repair, scan
+from tracker.storage._schema import refusal
 
 _log = logging.getLogger(__name__)
 
@@ -147,6 +148,9 @@ class _Logs:
                 raise _RefusedError(400, {"detail": "run log header has unknown flags"})
             start = HEADER_SIZE
         found = scan(new, start)
+        misfit = refusal(found, offset + overlap)  # the trust boundary: every record fits the schema
+        if misfit is not None:
+            raise _RefusedError(400, misfit)
         if found.torn or found.end != len(new):
             bad = offset + overlap + found.end
             raise _RefusedError(

@@ -109,6 +109,9 @@ class RunRecord(NamedTuple):
         sessions: Number of sessions (1 + resumes).
         config: Merged config.
         summary: Last summary snapshot plus values logged after it.
+        problems: What reading the log set aside (``corrupt`` records and ``gap`` runs of
+            damaged bytes, each a dict with ``kind``, ``offset`` and ``reason``); the rest
+            of the run is read as usual.
     """
 
     project: str
@@ -133,6 +136,7 @@ class RunRecord(NamedTuple):
     sessions: int
     config: dict[str, Any]
     summary: dict[str, Any]
+    problems: tuple[dict[str, Any], ...] = ()
 
 
 class KeyInfo(NamedTuple):

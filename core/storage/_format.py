@@ -11,17 +11,19 @@ from __future__ import annotations
 import contextlib
 import gc
 import os
+import re
 import struct
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, TypeAlias
 
 from tracker.errors import CorruptRecordError, StorageError
 
 __all__ = [
     "FORMAT_VERSION",
     "LogRead",
+    "READER_RULES",
     "R",
     "frame",
     "read_frames",
@@ -29,6 +31,9 @@ __all__ = [
 ]
 
 FORMAT_VERSION: Final = 1
+#: Version of the reader rules of docs/format.md section 4.3 (how damaged bytes are read);
+#: it changes what a reader makes of a damaged log, never the bytes a writer writes.
+READER_RULES: Final = 2
 MAGIC: Final = b"\x89TRKLOG\n"
 _HEADER_BODY: Final = struct.Struct("<8sHH")
 HEADER_SIZE: Final = 16
@@ -100,15 +105,24 @@ class LogRead:
         end: Byte offset just after the last whole frame (where a writer may append).
         torn: True when bytes after ``end`` do not form a whole, valid frame.
         size: File size seen when reading.
+        problems: What was set aside on the way (docs/format.md section 4.3), in file
+            order: ``{"kind": "corrupt", "offset", "type", "reason"}`` for a whole frame
+            whose record breaks the schema or does not decode (``type``: its record type,
+            None when it has none), ``{"kind": "gap", "offset",
+            "bytes", "reason"}`` for damaged bytes the reader resynchronised past.
+        deferred: True when the read stopped at damaged bytes that valid frames follow
+            because a live writer holds the run's lease: read again once it is gone.
     """
 
-    __slots__ = ("end", "records", "size", "torn")
+    __slots__ = ("deferred", "end", "problems", "records", "size", "torn")
 
     def __init__(self, end: int = HEADER_SIZE, size: int = 0) -> None:
         self.records: list[tuple[int, list[Any]]] = []
         self.end = end
         self.torn = False
         self.size = size
+        self.problems: list[dict[str, Any]] = []
+        self.deferred = False
 
 
 @contextlib.contextmanager
@@ -132,13 +146,89 @@ def _unpack(payload: bytes | memoryview) -> Any:
     return msgpack.unpackb(payload, raw=False, strict_map_key=False)
 
 
-def scan(buf: bytes | memoryview, start: int) -> LogRead:
-    """Decode every whole frame in ``buf`` from ``start``; stop at the first bad one."""
+#: ``resync`` of :func:`scan`: False never skips damaged bytes (a batch sent to the
+#: server must be whole); True skips them when the format's rule allows (the caller is
+#: the run's writer, under its lease); a callable is asked, once, whether no writer
+#: holds the lease right now (readers).
+Resync: TypeAlias = bool | Callable[[], bool]
+
+
+def scan(buf: bytes | memoryview, start: int, *, resync: Resync = False, eof: bool = True) -> LogRead:
+    """Decode every whole frame in ``buf`` from ``start`` (docs/format.md section 4.3).
+
+    A whole frame whose record breaks the schema (:mod:`tracker.storage._schema`) or does
+    not decode is set aside as a ``corrupt`` problem and reading goes on after it. At
+    damaged bytes (no whole, checksummed frame) reading stops, unless ``resync`` allows
+    skipping them and at least :data:`RESYNC_FRAMES` valid frames (or valid frames
+    through the end of the file) follow: then the damaged bytes become a ``gap`` problem.
+
+    Args:
+        buf: The bytes.
+        start: Offset of the first frame in ``buf``.
+        resync: Whether damaged bytes may be skipped (see :data:`Resync`).
+        eof: ``buf`` ends where the file ends (False for a slice of a larger file).
+    """
     with gc_paused():
-        return _scan(buf, start)
+        return _scan(buf, start, resync, eof)
 
 
-def _scan(buf: bytes | memoryview, start: int) -> LogRead:
+#: Valid frames that must follow damaged bytes before a reader resynchronises past them.
+RESYNC_FRAMES: Final = 3
+#: Problems kept per read (a log of garbage must not yield a problem per byte).
+MAX_PROBLEMS: Final = 100
+#: First payload byte of every record: a msgpack array header (fixarray, array 16/32).
+_ARRAY_HEAD: Final = re.compile(rb"[\x90-\x9f\xdc\xdd]")
+
+
+def _frame_at(mv: memoryview, pos: int, size: int) -> int:
+    """The payload length of a whole, checksummed frame at ``pos``, or -1."""
+    if size - pos < FRAME_HEADER_SIZE:
+        return -1
+    n, crc = _FRAME.unpack_from(mv, pos)
+    body = pos + FRAME_HEADER_SIZE
+    if n == 0 or n > MAX_PAYLOAD or body + n > size:
+        return -1
+    if zlib.crc32(mv[body : body + n], zlib.crc32(mv[pos : pos + 4])) != crc:
+        return -1
+    return int(n)
+
+
+def _resync_at(mv: memoryview, pos: int, size: int, eof: bool) -> int:
+    """Where reading may go on after damaged bytes at ``pos``, or -1.
+
+    The first offset past ``pos`` that starts :data:`RESYNC_FRAMES` consecutive valid
+    frames, or valid frames that end exactly at the end of the file. Where the damaged
+    frame's own length still leads to such frames (a damaged payload), that offset wins,
+    so that frames embedded in the damaged payload are never taken for the log's own.
+    """
+
+    def follows(q: int) -> bool:
+        at, count = q, 0
+        while count < RESYNC_FRAMES:
+            n = _frame_at(mv, at, size)
+            if n < 0:
+                break
+            at += FRAME_HEADER_SIZE + n
+            count += 1
+            if at == size:
+                break
+        return count >= RESYNC_FRAMES or (count > 0 and at == size and eof)
+
+    if size - pos >= FRAME_HEADER_SIZE:
+        (n,) = struct.unpack_from("<I", mv, pos)
+        own = pos + FRAME_HEADER_SIZE + n
+        if 0 < n <= MAX_PAYLOAD and own < size and follows(own):
+            return int(own)
+    for match in _ARRAY_HEAD.finditer(mv, pos + 1 + FRAME_HEADER_SIZE):
+        q = match.start() - FRAME_HEADER_SIZE
+        if follows(q):
+            return q
+    return -1
+
+
+def _scan(buf: bytes | memoryview, start: int, resync: Resync, eof: bool) -> LogRead:
+    from tracker.storage._schema import problem
+
     out = LogRead(end=start, size=len(buf))
     mv = memoryview(buf)
     pos = start
@@ -146,37 +236,77 @@ def _scan(buf: bytes | memoryview, start: int) -> LogRead:
     crc32 = zlib.crc32
     unpack_from = _FRAME.unpack_from
     records = out.records
+    problems = out.problems
+    allowed: bool | None = None if callable(resync) else resync
     while pos < size:
         if size - pos < FRAME_HEADER_SIZE:
             out.torn = True
             break
         n, crc = unpack_from(mv, pos)
         body = pos + FRAME_HEADER_SIZE
-        if n == 0 or n > MAX_PAYLOAD or body + n > size:
-            out.torn = True
-            break
-        payload = mv[body : body + n]
-        if crc32(payload, crc32(mv[pos : pos + 4])) != crc:
-            out.torn = True
-            break
+        if (
+            n == 0
+            or n > MAX_PAYLOAD
+            or body + n > size
+            or crc32(mv[body : body + n], crc32(mv[pos : pos + 4])) != crc
+        ):
+            # Damaged bytes: a torn tail, unless valid frames follow and no writer is live.
+            if resync is False or (
+                not eof and (size - pos < FRAME_HEADER_SIZE or (0 < n <= MAX_PAYLOAD and body + n > size))
+            ):  # a frame cut by the end of a slice is read with the next slice
+                out.torn = True
+                break
+            at = _resync_at(mv, pos, size, eof)
+            if at < 0:
+                out.torn = True
+                break
+            if allowed is None:
+                allowed = bool(resync())  # type: ignore[operator]
+            if not allowed:
+                out.torn = True
+                out.deferred = True
+                break
+            if len(problems) < MAX_PROBLEMS:
+                problems.append(
+                    {
+                        "kind": "gap",
+                        "offset": pos,
+                        "bytes": at - pos,
+                        "reason": f"{at - pos} damaged bytes (no whole, checksummed frame) skipped",
+                    }
+                )
+            pos = at
+            continue
         try:
-            rec = _unpack(payload)
-        except ValueError:
-            # A frame whose checksum matches but whose payload does not decode was written
-            # by a buggy or newer writer; treat it like a torn tail rather than guess.
-            out.torn = True
-            break
-        records.append((pos, rec))
+            rec = _unpack(mv[body : body + n])
+        except (ValueError, TypeError) as exc:  # msgpack's errors; TypeError: an array as a map key
+            rec = None
+            reason: str | None = f"the payload is not one msgpack value ({exc})"
+        else:
+            reason = problem(rec)
+        if reason is None:
+            records.append((pos, rec))
+        elif len(problems) < MAX_PROBLEMS:
+            kind = rec[0] if type(rec) is list and rec and type(rec[0]) is int else None
+            problems.append({"kind": "corrupt", "offset": pos, "type": kind, "reason": reason})
         pos = body + n
     out.end = pos
     return out
 
 
-def read_frames(path: str | os.PathLike[str], offset: int = 0) -> LogRead:
+def read_frames(path: str | os.PathLike[str], offset: int = 0, *, resync: Resync | None = None) -> LogRead:
     """Read a run log from ``offset`` (0 = start, header included).
 
     A torn or corrupt tail is not an error: the whole records before it are returned,
-    ``torn`` is set, and ``end`` is the offset of the first bad byte.
+    ``torn`` is set, and ``end`` is the offset of the first bad byte. Records that break
+    the schema and damaged bytes in the middle of a log are reported in ``problems``
+    (see :func:`scan`).
+
+    Args:
+        path: The run log.
+        offset: Where to start (0: the header).
+        resync: Whether damaged bytes followed by valid frames may be skipped; None (the
+            default, for readers): only when no live process holds the run's lease.
 
     Raises:
         StorageError: The file cannot be read.
@@ -201,11 +331,30 @@ def read_frames(path: str | os.PathLike[str], offset: int = 0) -> LogRead:
         raise StorageError(f"run log {p} does not exist", path=p) from exc
     except OSError as exc:
         raise StorageError(f"cannot read run log {p}: {exc}", path=p) from exc
-    out = scan(data, 0)
-    out.records = [(offset + o, r) for o, r in out.records]
-    out.end += offset
+    out = scan(data, 0, resync=no_writer(p) if resync is None else resync)
+    shift(out, offset)
     out.size = offset + len(data)
     return out
+
+
+def no_writer(path: str | os.PathLike[str]) -> Callable[[], bool]:
+    """For :func:`scan`: asks whether no live process holds the writer lease of ``path``."""
+
+    def ask() -> bool:
+        from tracker.storage._lease import held
+
+        return not held(path)
+
+    return ask
+
+
+def shift(out: LogRead, offset: int) -> None:
+    """Make the offsets of a read of ``buf[offset:]`` offsets in the file."""
+    if offset:
+        out.records = [(offset + o, r) for o, r in out.records]
+        for found in out.problems:
+            found["offset"] += offset
+        out.end += offset
 
 
 def repair(path: Path) -> LogRead:
@@ -213,9 +362,11 @@ def repair(path: Path) -> LogRead:
 
     The bytes past the last whole frame are copied to ``<log>.torn-<offset>`` before the
     file is truncated, so nothing is destroyed; appending after a torn tail would
-    otherwise corrupt every record that follows.
+    otherwise corrupt every record that follows. Only the tail is cut: damaged bytes in
+    the middle of the log that valid frames follow stay (readers skip them), since the
+    caller is the run's writer, holding its lease.
     """
-    result = read_frames(path)
+    result = read_frames(path, resync=True)
     if result.torn and result.size > result.end:
         with open(path, "rb") as f:
             f.seek(result.end)

@@ -7,9 +7,10 @@ of calls (by byte offset), gives the same state as feeding them at once.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
-from tracker.storage._format import R, gc_paused
+from tracker.storage._format import MAX_PROBLEMS, R, gc_paused
 
 __all__ = ["RunState", "history_rows"]
 
@@ -37,6 +38,9 @@ class RunState:
         sessions: Number of run/resume records seen (1 + number of resumes).
         last_time: Timestamp of the last record that carries one (heartbeat included).
         max_step: Largest live ``_step`` (``-1`` when there are no rows).
+        problems: What the reads set aside, in file order (``LogRead.problems``: a
+            ``corrupt`` record or a ``gap`` of damaged bytes, with its offset); at most
+            :data:`~tracker.storage._format.MAX_PROBLEMS`.
     """
 
     def __init__(self, keep_rows: bool = True) -> None:
@@ -60,15 +64,28 @@ class RunState:
         self.last_time = 0.0
         self.max_step = -1
         self.keep_rows = keep_rows
+        self.problems: list[dict[str, Any]] = []
 
-    def feed(self, records: list[tuple[int, list[Any]]]) -> None:
-        """Fold records (``(offset, record)`` pairs from ``read_frames``) into the state."""
+    def feed(self, records: list[tuple[int, list[Any]]], problems: Sequence[dict[str, Any]] = ()) -> None:
+        """Fold records (``(offset, record)`` pairs from ``read_frames``) into the state.
+
+        Args:
+            records: Whole records that fit the schema, as :func:`read_frames` returns them.
+            problems: The read's ``problems``, kept in :attr:`problems`.
+        """
+        self.report(problems)
         with gc_paused():
             for _off, rec in records:
                 self.apply(rec)
 
+    def report(self, problems: Sequence[dict[str, Any]]) -> None:
+        """Keep the problems of a read (the first :data:`MAX_PROBLEMS` of the run)."""
+        room = MAX_PROBLEMS - len(self.problems)
+        if problems and room > 0:
+            self.problems.extend(problems[:room])
+
     def apply(self, rec: list[Any]) -> None:
-        """Fold one decoded record."""
+        """Fold one record that fits the schema (:mod:`tracker.storage._schema`)."""
         kind = rec[0]
         if kind == R.HISTORY:
             packed = rec[2]

@@ -83,7 +83,8 @@ if TYPE_CHECKING:
 
 __all__ = ["SQLiteIndex"]
 
-SCHEMA_VERSION: Final = "4"
+#: 5: run records carry the problems of their log (a rebuild reads damaged logs anew).
+SCHEMA_VERSION: Final = "5"
 INDEX_NAME: Final = "index.sqlite"
 #: Bytes of log read per ingest transaction (a slice ends at a whole frame).
 SLICE_BYTES: Final = 64 * 1024 * 1024
@@ -337,9 +338,10 @@ class SQLiteIndex(IndexBackend):
         if reset:
             offset = 0
         read = read_slice(path, offset, SLICE_BYTES)
-        if row is None and not read.records:
+        if row is None and not read.records and not read.problems:
             return None  # only a header so far: list the run once its run record is there
         state = RunState(keep_rows=False) if row is None or reset else restore_state(row)
+        state.report(read.problems)  # records set aside (corrupt) and damaged bytes skipped
         next_seq = 0 if row is None or reset else int(row[4])
         next_sys = 0 if row is None or reset else int(row[5])
         delta = fold(read.records, state, next_seq, next_sys)
@@ -347,6 +349,8 @@ class SQLiteIndex(IndexBackend):
         # changes size/mtime and triggers another read.
         at_end = read.end >= read.size or read.torn
         expected = None if row is None else (int(row[0]), int(row[1]))
+        if read.deferred:  # damaged bytes a live writer may still be writing: look again next time
+            stat = (-1, -1)
         return _Prepared(
             project, run_id, path, expected, reset, delta, read.end, stat, at_end, read.end - offset
         )

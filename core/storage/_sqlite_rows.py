@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Final, Protocol
 
 from tracker.errors import CorruptRecordError, StorageError
 from tracker.storage._base import RunRecord, Series
-from tracker.storage._format import HEADER_SIZE, LogRead, parse_header, scan
+from tracker.storage._format import HEADER_SIZE, LogRead, no_writer, parse_header, scan, shift
 from tracker.storage._ingest import (
     CHUNK_POINTS,
     OBJECT_CHUNK_POINTS,
@@ -76,11 +76,12 @@ def read_slice(path: Path, offset: int, limit: int) -> LogRead:
                 offset = HEADER_SIZE
             f.seek(0, os.SEEK_END)
             size = f.tell()
+            ask = no_writer(p)
             while True:
                 f.seek(offset)
                 data = f.read(limit)
-                out = scan(data, 0)
-                if out.records or len(data) < limit:
+                out = scan(data, 0, resync=ask, eof=offset + len(data) >= size)
+                if out.records or out.problems or len(data) < limit:
                     break
                 limit *= 2  # a single frame larger than the slice
     except FileNotFoundError as exc:
@@ -89,8 +90,7 @@ def read_slice(path: Path, offset: int, limit: int) -> LogRead:
         raise
     except OSError as exc:
         raise StorageError(f"cannot read run log {p}: {exc}", path=p) from exc
-    out.records = [(offset + o, r) for o, r in out.records]
-    out.end += offset
+    shift(out, offset)
     out.size = max(size, offset + len(data))
     # A frame cut by the slice limit is not a torn tail: only the file's end can be.
     out.torn = out.torn and len(data) < limit
@@ -159,6 +159,7 @@ def run_blobs(delta: Delta) -> tuple[float, bytes, bytes]:
         st.sessions,
         st.config,
         effective_summary(st),
+        st.problems,
     ]
     return created, packb(record), packb(extra)
 
@@ -182,13 +183,15 @@ def restore_state(row: tuple[Any, ...]) -> RunState:
         state.max_step = int(record[16])
         state.sessions = int(record[17] or 0)
         state.config = record[18] or {}
+        state.problems = list(record[20]) if len(record) > 20 else []
     return state
 
 
 def run_record(row: tuple[Any, ...]) -> RunRecord:
     project, run_id, blob = row
-    (name, entity, group, job_type, tags, notes, sweep_id, created_at, state, exit_code, runtime, host, pid,
-     start_time, last_time, rows_logged, max_step, sessions, config, summary) = unpackb(blob)  # fmt: skip
+    (name, entity, group, job_type, tags, notes, sweep_id, created_at, state, exit_code, runtime, host,
+     pid, start_time, last_time, rows_logged, max_step, sessions, config, summary,
+     *rest) = unpackb(blob)  # fmt: skip
     return RunRecord(
         project,
         run_id,
@@ -212,6 +215,7 @@ def run_record(row: tuple[Any, ...]) -> RunRecord:
         sessions,
         config,
         summary,
+        tuple(rest[0]) if rest else (),
     )
 
 

@@ -169,23 +169,26 @@ def test_a_zeroed_region_at_the_end_is_torn(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("where", ["length", "crc", "payload"])
-def test_a_damaged_frame_stops_the_read_there(tmp_path: Path, where: str) -> None:
+def test_a_damaged_frame_stops_the_read_there_without_resync(tmp_path: Path, where: str) -> None:
+    """Reader rules 1 (and a batch sent to the server): never skip past damaged bytes."""
     records = random_records(50, random.Random(SEED + 3))
     data, starts = build_log(records)
     pos = starts[20] + {"length": 0, "crc": 5, "payload": 9}[where]
     damaged = bytearray(data)
     damaged[pos] ^= 0x40
-    read = read_frames(write(tmp_path / "run.tlog", bytes(damaged)))
+    read = read_frames(write(tmp_path / "run.tlog", bytes(damaged)), resync=False)
     assert read.torn
     assert read.end == starts[20]
     assert [rec for _, rec in read.records] == records[:20]
 
 
-def test_a_checksummed_payload_that_is_not_msgpack_is_torn() -> None:
+def test_a_checksummed_payload_that_is_not_msgpack_is_a_corrupt_record() -> None:
+    """Reader rules 2: its length is trustworthy (the CRC covers it), so reading goes on."""
     data = file_header() + frame(pack([R.HEARTBEAT, 1.0])) + frame(b"\xc1")  # 0xc1: never used
-    read = scan(data, HEADER_SIZE)
-    assert read.torn
-    assert [rec for _, rec in read.records] == [[R.HEARTBEAT, 1.0]]
+    read = scan(data + frame(pack([R.HEARTBEAT, 2.0])), HEADER_SIZE)
+    assert not read.torn
+    assert [rec for _, rec in read.records] == [[R.HEARTBEAT, 1.0], [R.HEARTBEAT, 2.0]]
+    assert [(p["kind"], p["offset"]) for p in read.problems] == [("corrupt", len(data) - 9)]
 
 
 # ---------------------------------------------------------------------------- repair
