@@ -29,6 +29,7 @@ from tracker._settings import (
     ENV_NOTES,
     ENV_PROJECT,
     ENV_RESUME,
+    ENV_RESUME_TIMEOUT,
     ENV_RUN_GROUP,
     ENV_RUN_ID,
     ENV_RUN_NAME,
@@ -45,6 +46,7 @@ from tracker._settings import (
 from tracker._version import __version__
 from tracker._writer import Writer
 from tracker.errors import RunNotFoundError, StorageError, TrackerWarning, UsageError
+from tracker.storage import _lease
 from tracker.storage._format import FORMAT_VERSION, HEADER_SIZE, R, file_header, read_frames, repair
 from tracker.storage._replay import RunState
 
@@ -160,11 +162,96 @@ def _parse_resume_from(value: str) -> tuple[str, int]:
     return _check_id(run_id), step
 
 
+#: Scheduler variables that tell one launch from another: a SLURM job (and array task),
+#: a torchelastic run, a PBS or LSF job, a Kubernetes indexed Job's completion index. A
+#: requeue or elastic restart keeps them, so it resumes; a new submission is a new run. The
+#: pod name is left out on purpose: a Job's retry runs in a new pod and must resume.
+_LAUNCH_ENV: Final = (
+    "SLURM_JOB_ID",
+    "SLURM_ARRAY_JOB_ID",
+    "SLURM_ARRAY_TASK_ID",
+    "TORCHELASTIC_RUN_ID",
+    "PBS_JOBID",
+    "PBS_ARRAY_INDEX",
+    "LSB_JOBID",
+    "LSB_JOBINDEX",
+    "JOB_COMPLETION_INDEX",
+)
+
+
+def launch_identity() -> str:
+    """What ``resume="auto"`` knows a launch by: the working directory, the whole command
+    line and the scheduler's job/array ids (``python train.py 0.1`` and ``0.01`` differ)."""
+    ids = [f"{name}={os.environ[name]}" for name in _LAUNCH_ENV if os.environ.get(name)]
+    return "\0".join([os.getcwd(), *(sys.argv or [""]), "\1", *ids])
+
+
 def _auto_resume_file(root: Path) -> Path:
+    # Files written by trackers before the command line counted (cwd + argv[0] only) have
+    # other names: they are never read again, so such a run is not resumed by mistake.
     import hashlib
 
-    key = f"{os.getcwd()}\0{sys.argv[0] if sys.argv else ''}".encode()
-    return root / ".resume" / (hashlib.sha1(key, usedforsecurity=False).hexdigest()[:16] + ".id")
+    key = launch_identity().encode()
+    return root / ".resume" / (hashlib.sha256(key).hexdigest()[:24] + ".id")
+
+
+def _auto_resumable(auto_file: Path, root: Path, project: str) -> tuple[str | None, bool]:
+    """The run a relaunch of this command resumes, and whether that run is being written.
+
+    None when nothing is recorded, or the run is gone or in another project; a run still
+    being written is not resumed: a concurrent launch of the same command starts its own.
+    """
+    try:
+        prev_project, _, prev_id = auto_file.read_text().strip().partition("/")
+    except (OSError, UnicodeDecodeError):
+        return None, False
+    if prev_project != project or not _ID_RE.match(prev_id):
+        return None, False
+    prev_log = run_dir_for(root, prev_project, prev_id) / LOG_NAME
+    if not prev_log.is_file():
+        return None, False
+    if _lease.held(prev_log):
+        return None, True
+    return prev_id, False
+
+
+def _check_exists(root: Path, project: str, run_id: str, resume: str | None) -> bool:
+    """Whether the run's log exists; refused when that contradicts ``resume``."""
+    log_path = run_dir_for(root, project, run_id) / LOG_NAME
+    exists = log_path.is_file()
+    if exists and resume in (None, "never"):
+        raise UsageError(
+            f"run {project}/{run_id} already exists; pass resume='allow' (or 'must') to continue "
+            "it, or choose another id."
+        )
+    if not exists and resume == "must":
+        raise RunNotFoundError(
+            f"init(resume='must'): no run {run_id!r} in project {project!r} under {root}; "
+            "check the id, project and TRACKER_DIR.",
+            run_id=run_id,
+            path=str(log_path),
+        )
+    return exists
+
+
+def _release(lease: _lease.Lease, writer: Writer) -> None:
+    """After ``finish``: give the lease back, unless the writer thread is still appending
+    (its join timed out); then the OS drops it when the process exits."""
+    if not writer.alive:
+        lease.release()
+
+
+def _resolve_resume_timeout(value: Any, st: Settings) -> float:
+    raw = value if value is not None else st.get("resume_timeout")
+    if raw is None:
+        raw = env(ENV_RESUME_TIMEOUT) or 0.0
+    try:
+        seconds = float(raw)
+    except (TypeError, ValueError):
+        raise UsageError(f"init(resume_timeout={raw!r}) is not a number of seconds.") from None
+    if not seconds >= 0:
+        raise UsageError(f"init(resume_timeout={raw!r}): use 0 (fail at once) or a number of seconds.")
+    return seconds
 
 
 def init(
@@ -188,6 +275,7 @@ def init(
     reinit: bool | str | None = None,
     resume: bool | str | None = None,
     resume_from: str | None = None,
+    resume_timeout: float | None = None,
     fork_from: str | None = None,
     save_code: bool | None = None,
     tensorboard: bool | None = None,
@@ -226,6 +314,15 @@ def init(
             ``finish_previous``, ``create_new`` or ``default``; ``True`` means
             ``finish_previous``.
         resume: ``allow``, ``must``, ``never``, ``auto`` (or ``True`` = ``auto``).
+            ``auto`` resumes the run that the same launch (working directory, whole
+            command line and the scheduler's job/array id) left unfinished; a launch
+            that differs in any of them, or that runs while that run is still being
+            written, starts a new run.
+        resume_timeout: Seconds to wait while another live process writes the run
+            (default ``settings.resume_timeout``, ``$TRACKER_RESUME_TIMEOUT`` or 0: raise
+            ``UsageError`` at once, naming that process's host and pid). One process
+            writes a run at a time: ``init`` takes the run's lease (``<run>/.lease``),
+            which ``finish`` gives back and the OS drops when the process dies.
         resume_from: ``"<run_id>?_step=N"``: continue that run after step N; rows with
             ``_step > N`` are marked superseded (kept on disk, hidden).
         fork_from: Not supported yet (warns).
@@ -240,7 +337,8 @@ def init(
         The :class:`tracker.Run`.
 
     Raises:
-        UsageError: Invalid names, ids, modes or resume values.
+        UsageError: Invalid names, ids, modes or resume values, or another live process
+            writes the run (after ``resume_timeout``).
         RunNotFoundError: ``resume="must"`` or ``resume_from`` names a run that does not exist.
 
     Example:
@@ -307,6 +405,7 @@ def init(
         job_type=job_type or st.get("run_job_type") or env(ENV_JOB_TYPE),
         resume=_resolve_resume(resume if resume is not None else st.get("resume")),
         resume_from=resume_from or st.get("resume_from"),
+        resume_timeout=_resolve_resume_timeout(resume_timeout, st),
         config=config,
         include=config_include_keys,
         exclude=config_exclude_keys,
@@ -348,6 +447,7 @@ def _start(
     job_type: str | None,
     resume: str | None,
     resume_from: str | None,
+    resume_timeout: float,
     config: Any,
     include: list[str] | None,
     exclude: list[str] | None,
@@ -365,15 +465,18 @@ def _start(
             raise UsageError(f"init(id={run_id!r}, resume_from={resume_from!r}) name different runs.")
         run_id = rid
         resume = "must"
-    if resume == "auto":
-        auto_file = _auto_resume_file(root)
-        if run_id is None and auto_file.is_file():
-            prev_project, _, prev_id = auto_file.read_text().strip().partition("/")
-            prev_log = run_dir_for(root, prev_project, prev_id) / LOG_NAME
-            if prev_project == project and prev_log.is_file():
-                run_id = prev_id
     stats_every = _stats.interval(st)
     topo = _distributed.detect()
+    auto_id: str | None = None
+    # Under a launcher the job's derived id already identifies the launch (every rank
+    # finds it, a relaunch resumes it); the auto file would make every rank a writer.
+    if resume == "auto" and not (run_id is None and topo.job_id is not None):
+        auto_file = _auto_resume_file(root)
+        if run_id is None:
+            auto_id, busy = _auto_resumable(auto_file, root, project)
+            run_id = auto_id
+            if busy:
+                auto_file = None  # the live run keeps the record; this launch is a run of its own
     if run_id is None and (run_id := _distributed.derived_run_id(topo)) is not None:
         resume = resume or "allow"  # every process of the job, and a relaunch, joins one run
         if topo.role != "main":
@@ -389,147 +492,155 @@ def _start(
             )
             _process.register(node, handle_sigterm=bool(st.get("handle_sigterm")))
             return node
+    if tags is not None and (isinstance(tags, str) or not all(isinstance(t, str) for t in tags)):
+        raise UsageError("init(tags=...) must be a list of strings.")
     if run_id is None:
         run_id = _new_id()
     _check_id(run_id)
+    _check_exists(root, project, run_id, resume)  # before the lease creates the run directory
+    try:
+        lease = _lease.acquire(
+            run_dir_for(root, project, run_id), timeout=resume_timeout, what=f"{project}/{run_id}"
+        )
+    except UsageError:
+        if auto_id is None:
+            raise
+        # A relaunch of the same command got there first: this launch is a run of its own.
+        run_id, auto_file = _new_id(), None
+        lease = _lease.acquire(run_dir_for(root, project, run_id), what=f"{project}/{run_id}")
+    except OSError as exc:
+        where = run_dir_for(root, project, run_id)
+        raise StorageError(f"cannot create run directory {where}: {exc}", path=str(where)) from exc
     run_dir = run_dir_for(root, project, run_id)
     log_path = run_dir / LOG_NAME
-    exists = log_path.is_file()
-    if exists and resume in (None, "never"):
-        raise UsageError(
-            f"run {project}/{run_id} already exists; pass resume='allow' (or 'must') to continue "
-            "it, or choose another id."
-        )
-    if not exists and resume == "must":
-        raise RunNotFoundError(
-            f"init(resume='must'): no run {run_id!r} in project {project!r} under {root}; "
-            "check the id, project and TRACKER_DIR.",
+    # Everything from here on, repair() first, runs under the lease; a failure gives it back.
+    try:
+        exists = _check_exists(root, project, run_id, resume)  # again: a writer may just have finished
+        fsync = st.get("fsync") if st.is_set("fsync") else env_bool(ENV_FSYNC, True)
+        disable_git = st.get("disable_git") or env_bool(ENV_DISABLE_GIT, False)
+        heartbeat = float(st.get("heartbeat_seconds") or 30.0)
+        now = time.time()
+        resumed_state: RunState | None = None
+        start_step = 0
+        try:
+            run_dir.mkdir(parents=True, exist_ok=True)
+            if exists:
+                resumed_state = RunState(keep_rows=rewind is not None)
+                repaired = repair(log_path)
+                resumed_state.feed(repaired.records)
+                if repaired.end < HEADER_SIZE or not resumed_state.sessions:
+                    # Killed before the header or the first record: nothing to resume.
+                    resumed_state = None
+                    exists = False
+                    log_path.unlink()
+                else:
+                    start_step = resumed_state.max_step + 1
+                    if rewind is not None:
+                        start_step = min(rewind, resumed_state.max_step) + 1
+        except OSError as exc:
+            raise StorageError(f"cannot create run directory {run_dir}: {exc}", path=str(run_dir)) from exc
+        summary: dict[str, Any] | None = None
+        if resumed_state is not None:
+            summary = dict(resumed_state.summary)
+            aggregated = {n for n, spec in resumed_state.metrics.items() if spec.get("summary")}
+            summary.update((k, v) for k, v in resumed_state.summary_tail.items() if k not in aggregated)
+            if resumed_state.max_step >= 0:
+                summary["_step"] = resumed_state.max_step
+            if rewind is not None:
+                summary = {}
+                for row in resumed_state.rows:
+                    if row[0] <= rewind:
+                        summary.update(row[2])
+        cwd = Path.cwd()
+        argv = list(sys.argv)
+        capture_git = not disable_git
+        writer = Writer(
+            log_path,
             run_id=run_id,
-            path=str(log_path),
+            fsync=bool(fsync),
+            flush_interval=float(st.get("flush_interval")),
+            heartbeat=heartbeat,
+            start_step=start_step,
+            summary=summary,
+            capture=lambda: capture(cwd=cwd, argv=argv, git=capture_git),
+            media_max_bytes=int(st.get("queue_max_bytes")),
         )
-    if tags is not None and (isinstance(tags, str) or not all(isinstance(t, str) for t in tags)):
-        raise UsageError("init(tags=...) must be a list of strings.")
-    fsync = st.get("fsync") if st.is_set("fsync") else env_bool(ENV_FSYNC, True)
-    disable_git = st.get("disable_git") or env_bool(ENV_DISABLE_GIT, False)
-    heartbeat = float(st.get("heartbeat_seconds") or 30.0)
-    now = time.time()
-    resumed_state: RunState | None = None
-    start_step = 0
-    try:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        if exists:
-            resumed_state = RunState(keep_rows=rewind is not None)
-            repaired = repair(log_path)
-            resumed_state.feed(repaired.records)
-            if repaired.end < HEADER_SIZE or not resumed_state.sessions:
-                # Killed before the header or the first record: nothing to resume.
-                resumed_state = None
-                exists = False
-                log_path.unlink()
+        meta = resumed_state.meta if resumed_state is not None else {}
+        run_name = name or meta.get("name") or run_id
+        base_url = (env(ENV_UI_URL) or DEFAULT_UI).rstrip("/")
+        run = Run(
+            run_id=run_id,
+            name=run_name,
+            project=project,
+            entity=entity or meta.get("entity"),
+            group=group or meta.get("group"),
+            job_type=job_type or meta.get("job_type"),
+            tags=tuple(tags or meta.get("tags") or ()),
+            notes=notes or meta.get("notes"),
+            run_dir=run_dir,
+            writer=writer,
+            start_step=start_step,
+            mode=run_mode,
+            resumed=resumed_state is not None,
+            max_rows=int(st.get("queue_max_rows")),
+            finish_timeout=float(st.get("finish_timeout")),
+            url=f"{base_url}/projects/{project}/runs/{run_id}",
+            sweep_id=env(ENV_SWEEP_ID),
+        )
+        host = os.uname().nodename if hasattr(os, "uname") else ""
+        try:
+            if resumed_state is None:
+                writer.open(file_header())
+                writer.write_now(
+                    [
+                        R.RUN,
+                        {
+                            "id": run_id,
+                            "project": project,
+                            "entity": run.entity,
+                            "name": run_name,
+                            "group": run.group,
+                            "job_type": run.job_type,
+                            "tags": list(run.tags),
+                            "notes": run.notes,
+                            "created": now,
+                            "pid": os.getpid(),
+                            "host": host,
+                            "start_time": _proc_start_time(),
+                            "mode": run_mode,
+                            "format_version": FORMAT_VERSION,
+                            "tracker_version": __version__,
+                            "sweep_id": run.sweep_id,
+                        },
+                    ]
+                )
             else:
-                start_step = resumed_state.max_step + 1
-                if rewind is not None:
-                    start_step = min(rewind, resumed_state.max_step) + 1
-    except OSError as exc:
-        raise StorageError(f"cannot create run directory {run_dir}: {exc}", path=str(run_dir)) from exc
-    summary: dict[str, Any] | None = None
-    if resumed_state is not None:
-        summary = dict(resumed_state.summary)
-        aggregated = {n for n, spec in resumed_state.metrics.items() if spec.get("summary")}
-        summary.update((k, v) for k, v in resumed_state.summary_tail.items() if k not in aggregated)
-        if resumed_state.max_step >= 0:
-            summary["_step"] = resumed_state.max_step
-        if rewind is not None:
-            summary = {}
-            for row in resumed_state.rows:
-                if row[0] <= rewind:
-                    summary.update(row[2])
-    cwd = Path.cwd()
-    argv = list(sys.argv)
-    capture_git = not disable_git
-    writer = Writer(
-        log_path,
-        run_id=run_id,
-        fsync=bool(fsync),
-        flush_interval=float(st.get("flush_interval")),
-        heartbeat=heartbeat,
-        start_step=start_step,
-        summary=summary,
-        capture=lambda: capture(cwd=cwd, argv=argv, git=capture_git),
-        media_max_bytes=int(st.get("queue_max_bytes")),
-    )
-    meta = resumed_state.meta if resumed_state is not None else {}
-    run_name = name or meta.get("name") or run_id
-    base_url = (env(ENV_UI_URL) or DEFAULT_UI).rstrip("/")
-    run = Run(
-        run_id=run_id,
-        name=run_name,
-        project=project,
-        entity=entity or meta.get("entity"),
-        group=group or meta.get("group"),
-        job_type=job_type or meta.get("job_type"),
-        tags=tuple(tags or meta.get("tags") or ()),
-        notes=notes or meta.get("notes"),
-        run_dir=run_dir,
-        writer=writer,
-        start_step=start_step,
-        mode=run_mode,
-        resumed=resumed_state is not None,
-        max_rows=int(st.get("queue_max_rows")),
-        finish_timeout=float(st.get("finish_timeout")),
-        url=f"{base_url}/projects/{project}/runs/{run_id}",
-        sweep_id=env(ENV_SWEEP_ID),
-    )
-    host = os.uname().nodename if hasattr(os, "uname") else ""
-    try:
-        if resumed_state is None:
-            writer.open(file_header())
-            writer.write_now(
-                [
-                    R.RUN,
-                    {
-                        "id": run_id,
-                        "project": project,
-                        "entity": run.entity,
-                        "name": run_name,
-                        "group": run.group,
-                        "job_type": run.job_type,
-                        "tags": list(run.tags),
-                        "notes": run.notes,
-                        "created": now,
-                        "pid": os.getpid(),
-                        "host": host,
-                        "start_time": _proc_start_time(),
-                        "mode": run_mode,
-                        "format_version": FORMAT_VERSION,
-                        "tracker_version": __version__,
-                        "sweep_id": run.sweep_id,
-                    },
-                ]
-            )
-        else:
-            writer.open(None)
-            writer.write_now(
-                [
-                    R.RESUME,
-                    {
-                        "ts": now,
-                        "pid": os.getpid(),
-                        "host": host,
-                        "start_time": _proc_start_time(),
-                        "rewind": rewind,
-                        "mode": run_mode,
-                        "step": start_step,
-                        "name": name,
-                        "tags": list(tags) if tags is not None else None,
-                        "notes": notes,
-                    },
-                ]
-            )
-            run.config._load(resumed_state.config)
-    except OSError as exc:
-        raise StorageError(f"cannot open run log {log_path}: {exc}", path=str(log_path)) from exc
-    _stats.attach(run, writer, stats_every, topo, st.get("x_label"))
+                writer.open(None)
+                writer.write_now(
+                    [
+                        R.RESUME,
+                        {
+                            "ts": now,
+                            "pid": os.getpid(),
+                            "host": host,
+                            "start_time": _proc_start_time(),
+                            "rewind": rewind,
+                            "mode": run_mode,
+                            "step": start_step,
+                            "name": name,
+                            "tags": list(tags) if tags is not None else None,
+                            "notes": notes,
+                        },
+                    ]
+                )
+                run.config._load(resumed_state.config)
+        except OSError as exc:
+            raise StorageError(f"cannot open run log {log_path}: {exc}", path=str(log_path)) from exc
+        _stats.attach(run, writer, stats_every, topo, st.get("x_label"))
+    except BaseException:
+        lease.release()
+        raise
+    run._after_close.insert(0, lambda: _release(lease, writer))
     writer.start()
     _process.register(run, handle_sigterm=bool(st.get("handle_sigterm")))
     if auto_file is not None:
@@ -598,15 +709,22 @@ def _filter_config(config: Any, include: list[str] | None, exclude: list[str] | 
 
 
 def _write_auto_file(path: Path, project: str, run_id: str, run: Any) -> None:
+    record = f"{project}/{run_id}"
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(f"{project}/{run_id}")
+        tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+        tmp.write_text(record)
+        os.replace(tmp, path)
     except OSError:
         return
 
     def _cleanup() -> None:
         if run._exit_state is None:
-            path.unlink(missing_ok=True)
+            try:
+                if path.read_text() == record:  # not a later launch's record
+                    path.unlink()
+            except OSError:
+                pass
 
     run._on_finish.append(_cleanup)
 

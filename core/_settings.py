@@ -28,6 +28,7 @@ ENV_JOB_TYPE: Final = "TRACKER_JOB_TYPE"
 ENV_TAGS: Final = "TRACKER_TAGS"
 ENV_NOTES: Final = "TRACKER_NOTES"
 ENV_RESUME: Final = "TRACKER_RESUME"
+ENV_RESUME_TIMEOUT: Final = "TRACKER_RESUME_TIMEOUT"  # seconds init waits for a live writer of the run
 ENV_FSYNC: Final = "TRACKER_FSYNC"
 ENV_DISABLE_GIT: Final = "TRACKER_DISABLE_GIT"
 ENV_CONSOLE: Final = "TRACKER_CONSOLE"
@@ -242,6 +243,7 @@ _OWN_KEYS: Final = frozenset(
         "capture_packages",
         "handle_sigterm",
         "upload_timeout",
+        "resume_timeout",
     }
 )
 _IMPLEMENTED: Final = (

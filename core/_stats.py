@@ -19,6 +19,7 @@ from tracker._settings import ENV_STATS_INTERVAL, Settings, env_float
 from tracker._writer import Ctl
 from tracker.errors import StorageError, UsageError
 from tracker.storage._format import R, file_header, frame, repair
+from tracker.storage._lease import Lease, acquire
 from tracker.storage._system import LABEL_SEP, node_log_name
 
 if TYPE_CHECKING:
@@ -144,14 +145,17 @@ def attach_node(run: NodeRun, run_dir: Path, every: float, topo: Topology, label
 class NodeLog:
     """A node's system-metrics log: the run-log header, then META and SYSTEM records.
 
-    Only the sampler thread writes it (its callbacks), so it needs no lock; the file is
-    opened on the first write, not in ``init``.
+    Only the sampler thread writes it (its callbacks), so it needs no thread lock; the file
+    is opened on the first write, not in ``init``, under the log's own lease
+    (``.<name>.lease``, see :mod:`tracker.storage._lease`): a second process sampling under
+    the same label is refused (its samples are dropped with a problem), never interleaved.
     """
 
     def __init__(self, path: Path, problems: list[tuple[str, str]]) -> None:
         self.path = path
         self._problems = problems
         self._fd = -1
+        self._lease: Lease | None = None
         self._packer: Any = None
         self._closed = False
         self._failed = False
@@ -162,9 +166,10 @@ class NodeLog:
 
         self._packer = msgpack.Packer(use_bin_type=True, autoreset=True)
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lease = acquire(self.path, what=f"{self.path.parent.name} ({self.path.name})")
         header = None
         if self.path.is_file() and self.path.stat().st_size > 0:
-            repair(self.path)  # a relaunched node appends after the last whole record
+            repair(self.path)  # a relaunched node appends after the last whole record (under the lease)
         else:
             header = file_header()
         self._fd = os.open(
@@ -185,8 +190,9 @@ class NodeLog:
             if now - self._last_sync >= _FSYNC_EVERY:
                 os.fsync(self._fd)
                 self._last_sync = now
-        except (OSError, StorageError) as exc:
+        except (OSError, StorageError, UsageError) as exc:
             self._failed = True
+            self._release()
             self._problems.append(
                 (
                     "node-log",
@@ -204,3 +210,9 @@ class NodeLog:
             except OSError as exc:
                 self._problems.append(("node-log-close", f"closing {self.path} failed: {exc}"))
             self._fd = -1
+        self._release()
+
+    def _release(self) -> None:
+        if self._lease is not None:
+            self._lease.release()
+            self._lease = None

@@ -291,11 +291,10 @@ def _acquire_lock(path: Path, name: str, deadline: float, settle: float) -> Leas
                 if exc.errno not in _BUSY:
                     raise
             else:
-                info = _info("lock")
-                data = json.dumps(info).encode()
+                mine = _info("lock")
                 os.ftruncate(fd, 0)
-                os.pwrite(fd, data, 0)
-                return Lease(path, "lock", fd, info)
+                os.pwrite(fd, json.dumps(mine).encode(), 0)
+                return Lease(path, "lock", fd, mine)
             # Taken. An empty file (or a dead name) is a holder that has not written its
             # name yet, one that is releasing, or another process's probe: retry a moment.
             info = _parse(os.pread(fd, 4096, 0))

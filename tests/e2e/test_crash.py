@@ -88,7 +88,9 @@ import sys
 
 import tracker
 
-mode, n = sys.argv[1], int(sys.argv[2])
+# On stdin, not argv: resume="auto" knows a launch by its whole command line.
+mode, n = sys.stdin.readline().split()
+n = int(n)
 run = tracker.init(project="auto", resume="auto")
 os.write(1, f"run {run.id} {run.step} {int(run.resumed)}\\n".encode())
 for _ in range(n):
@@ -342,7 +344,9 @@ def test_resume_auto_continues_a_crashed_run_of_the_same_program(
     elsewhere.mkdir()
 
     def start(path: Path, mode: str, n: int, cwd: Path | None = None) -> tuple[Any, tuple[str, int, int]]:
-        victim = spawn(path, mode, str(n), cwd=cwd)
+        victim = spawn(path, cwd=cwd)
+        victim.proc.stdin.write(f"{mode} {n}\n".encode())
+        victim.proc.stdin.flush()
         _, run_id, step, resumed = victim.expect(lambda t: t.startswith("run "), "'run'").split()
         return victim, (run_id, int(step), int(resumed))
 

@@ -16,6 +16,7 @@ import pytest
 import tracker
 from tracker import _distributed, _stats
 from tracker.storage._format import R, read_frames
+from tracker.storage._lease import held
 from tracker.storage._system import node_log_name, system_rows
 
 LAUNCHER_VARS = (
@@ -252,10 +253,14 @@ def test_node_process_writes_only_system_records_to_its_own_file(
     assert sampler is not None
     assert sampler.wait_for_samples(2, GUARD)
     run.log({"loss": 1.0})  # ignored: only rank 0 records history
+    run_dir = Path(run.dir)
+    assert held(run_dir / node_log_name("n1"))
     run.finish()
     assert not sampler.alive
-    run_dir = Path(run.dir)
-    assert sorted(p.name for p in run_dir.iterdir()) == [node_log_name("n1")]
+    # The node log has a lease of its own (never the run's), given back at finish.
+    assert sorted(p.name for p in run_dir.iterdir()) == [f".{node_log_name('n1')}.lease", node_log_name("n1")]
+    assert not held(run_dir / node_log_name("n1"))
+    assert not held(run_dir / "run.tlog")
     records = [rec for _off, rec in read_frames(run_dir / "system-n1.tlog").records]
     assert {rec[0] for rec in records} == {R.META, R.SYSTEM}
     meta = next(rec[1] for rec in records if rec[0] == R.META)
@@ -365,7 +370,13 @@ def test_two_simulated_nodes_make_one_run_with_two_node_groups(
     assert not node["alive"]
     run_dir = Path(main["dir"])
     assert node["dir"] == main["dir"]
-    assert sorted(p.name for p in run_dir.iterdir()) == ["run.tlog", "system-nodeB.tlog"]
+    # Rank 0 holds the run's lease, the node its own log's: one writer per file.
+    assert sorted(p.name for p in run_dir.iterdir()) == [
+        ".lease",
+        ".system-nodeB.tlog.lease",
+        "run.tlog",
+        "system-nodeB.tlog",
+    ]
 
     rows = system_rows(run_dir)
     groups = {r["node"] for r in rows}
