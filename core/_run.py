@@ -207,6 +207,18 @@ class Run:
         if self._problems:
             self._surface_problems()
 
+    def _durable_step(self) -> int:
+        """The largest step of the rows the writer has handed to the OS (private, kept stable).
+
+        Rows are written in log order, so with increasing steps every row up to this step
+        is durable: in the page cache, where killing the process cannot lose it (``fsync``
+        follows within a second). -1 (or a resumed run's last step) before the first write.
+        A lock-free read of :attr:`tracker._writer.Writer.durable_step`, for crash tests and
+        benchmarks.
+        """
+        writer = self._writer
+        return writer.durable_step if writer is not None else -1
+
     def _coerce(self, data: Any) -> dict[str, Any]:
         if isinstance(data, Mapping):
             return dict(data)
@@ -231,14 +243,15 @@ class Run:
         if "media-backpressure" not in self._warned:
             self._warned.add("media-backpressure")
             warnings.warn(
-                f"log(): {budget.pending >> 20} MiB of media are queued for the writer (bound: "
-                f"queue_max_bytes = {budget.limit >> 20} MiB); log() now waits for it to catch up "
-                "so memory stays bounded and nothing is dropped.",
+                f"log(): media are queued faster than the writer encodes them ({budget.pending >> 20} "
+                f"MiB queued; the bound is a fraction of a second of encoding, at most queue_max_bytes "
+                f"= {budget.limit >> 20} MiB); log() now waits for the writer to catch up so rows "
+                "reach the disk within a second, memory stays bounded and nothing is dropped.",
                 TrackerWarning,
                 stacklevel=4,
             )
         writer.wake.set()
-        budget.wait(budget.limit // 2 + mine, lambda: writer.alive and bool(self._queue))
+        budget.wait(budget.bound // 2 + mine, lambda: writer.alive and bool(self._queue))
 
     def _log_slow(self, row: dict[str, Any], step: Any, commit: bool | None) -> None:
         if step is not None:

@@ -3,7 +3,15 @@
 Producers (``Run.log``, config and summary changes, the console tee, samplers) only
 append to deques. The writer wakes every ``flush_interval`` seconds (or when asked),
 drains everything queued, keeps the run summary, encodes msgpack frames and appends
-them with one ``write()`` per cycle; it fsyncs at most once a second and at close.
+them with ``write()``; it fsyncs at most once a second and at close.
+
+Durability: a cycle hands what it has encoded to the OS at least every ``_WRITE_EVERY``
+seconds (``_WRITE_MEDIA`` while it encodes media), so a long cycle (a large backlog, media
+to encode) never holds rows back until its end. Media of a row are encoded (their files
+written) just before the row, in log order, so a row never references a file that does
+not exist yet; the media queue is bounded by encoding time
+(``tracker.media._store.Budget``), so a row behind a media backlog reaches the OS well
+within a second of ``log()`` returning.
 
 Failures here never reach the training loop: they are recorded in ``problems``
 (surfaced as one warning each by the run, in the caller's thread) and the writer
@@ -23,6 +31,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Final
 
+from tracker.media._base import Pending
 from tracker.media._store import MediaStore
 from tracker.storage._format import R, frame
 
@@ -41,6 +50,10 @@ _SUMMARY_EVERY: Final = 2.0
 #: Summary key prefix of how many values a ``define_metric(summary="mean")`` mean holds.
 MEAN_COUNT: Final = "_tracker.mean_count."
 _FSYNC_EVERY: Final = 1.0
+# A cycle writes what it has encoded at least this often (seconds); after media, which
+# take long to encode, at least every _WRITE_MEDIA.
+_WRITE_EVERY: Final = 0.05
+_WRITE_MEDIA: Final = 0.01
 
 
 class Ctl:
@@ -179,6 +192,16 @@ class Writer:
         self._summary_dirty = False
         self._max_step = start_step - 1
         self._last_step_written = start_step - 1
+        self._rows_encoded = 0
+        # The durable position: rows of this session whose bytes write(2) has accepted (in
+        # the page cache: a SIGKILL cannot lose them; fsync is a separate, once-a-second
+        # matter) and the largest step among them. Only the writer thread assigns them, each
+        # an int, after every successful write(), so any thread may read them without a lock.
+        # Rows are written in log order: every row logged before that one is durable too.
+        # `Run._durable_step()` and the crash tests read `durable_step`.
+        self.durable_rows = 0
+        self.durable_step = start_step - 1
+        self._wait = flush_interval  # before the next cycle
         self._out_of_order = 0
         self._aggs: dict[str, _Agg | None] = {}
         self._metric_defs: list[dict[str, Any]] = []
@@ -247,20 +270,24 @@ class Writer:
     # ---------------------------------------------------------------- the thread
     def _main(self) -> None:
         while True:
-            # A backlog means the producer is running hot: cycle again at once.
-            if len(self.queue) < _BATCH_ROWS and not self._stop:
-                self.wake.wait(self._interval)
+            # A backlog means the producer is running hot: cycle again at once. Otherwise
+            # cycles start every interval; one that took longer (media to encode) is
+            # followed at once by the next, which takes what arrived meanwhile.
+            if len(self.queue) < _BATCH_ROWS and not self._stop and self._wait > 0.0:
+                self.wake.wait(self._wait)
             self.wake.clear()
             stopping = self._stop
             if stopping and self._capture is not None:
                 # Finishing before the first cycle ran capture: capture now, ahead of the
                 # exit record (EXIT is always a session's last record).
                 self._run_capture(front=True)
+            began = time.monotonic()
             try:
                 self._cycle(final=stopping and not self.queue)
             except Exception as exc:  # noqa: BLE001 - the writer must outlive its own bugs
                 _debug("writer cycle failed", exc_info=True)
                 self._problem("writer", f"internal writer error: {exc!r}")
+            self._wait = self._interval - (time.monotonic() - began)
             if self._capture is not None:
                 # After the first write, so rows reach the disk before capture's slow parts.
                 self._run_capture(front=False)
@@ -287,6 +314,11 @@ class Writer:
         queue = self.queue
         popleft = queue.popleft
         exit_rec: dict[str, Any] | None = None
+        clock = time.monotonic
+        written = clock()
+        # Every media row of this cycle was counted before it was queued (MediaStore.account):
+        # with none pending, no row needs looking into.
+        media = self.media.budget.pending > 0
         # Only what was queued when the cycle began: against a producer as fast as the
         # writer, `while queue` would never end and nothing would reach the disk.
         budget = len(queue)
@@ -295,9 +327,18 @@ class Writer:
             item = popleft()
             if type(item) is tuple:
                 rows.append(item)
-                if len(rows) >= _BATCH_ROWS:
+                if media and self._encode_media(item[2]) and clock() - written >= _WRITE_MEDIA:
+                    # Encoding took a while: hand the rows before this one (and it) to the OS.
                     self._emit_rows(rows, out)
                     rows = []
+                    out = self._write_early(out)
+                    written = clock()
+                elif len(rows) >= _BATCH_ROWS:
+                    self._emit_rows(rows, out)
+                    rows = []
+                    if clock() - written >= _WRITE_EVERY:
+                        out = self._write_early(out)
+                        written = clock()
                     if len(queue) < _YIELD_BELOW:
                         _yield_gil()
                 continue
@@ -340,6 +381,26 @@ class Writer:
             event.set()
 
     # ---------------------------------------------------------------- rows & summary
+    def _encode_media(self, data: dict[str, Any]) -> bool:
+        """Encode the media of one row now (their files written); True if there were any.
+
+        Done row by row, ahead of packing the row's frame (whose msgpack hook then finds
+        each reference cached), so a cycle can write between two expensive rows.
+        """
+        found = False
+        store = self.media
+        for value in data.values():
+            t = type(value)
+            if t is Pending:
+                value._tracker_encode(store)
+                found = True
+            elif t is list and value and type(value[0]) is Pending:
+                for v in value:
+                    if type(v) is Pending:
+                        v._tracker_encode(store)
+                found = True
+        return found
+
     def _emit_rows(self, rows: list[Row], out: list[bytes]) -> None:
         """Encode a batch of rows as one HISTORY frame and fold it into the summary.
 
@@ -416,6 +477,7 @@ class Writer:
             safe = [[*row[:3], *map(_safe, row[3:])] for row in packed]
             out.append(self._frame([R.HISTORY, keylists, safe]))
         self._last_step_written = top
+        self._rows_encoded += len(rows)
 
     def _apply_metrics(self, data: dict[str, Any]) -> None:
         if self._resolve_needed or not self._seen.issuperset(data):
@@ -526,6 +588,17 @@ class Writer:
             return encode(self.media)
         return _default(obj)
 
+    def _write_early(self, out: list[bytes]) -> list[bytes]:
+        """Write ``out`` in the middle of a cycle; return what is left to write (nothing).
+
+        After a failed write (a full disk) the held bytes are retried once per cycle, at its
+        end, not after every batch: ``out`` is then kept and returned as it is.
+        """
+        if self._unwritten:
+            return out
+        self._write(out, force_sync=False)
+        return []
+
     def _write(self, out: list[bytes], force_sync: bool) -> None:
         if out:
             self._unwritten.extend(out)
@@ -540,6 +613,8 @@ class Writer:
             self._unwritten.clear()
             self._unwritten_bytes = 0
             self._last_write = time.time()
+            self.durable_rows = self._rows_encoded
+            self.durable_step = self._last_step_written
             for listener in self.write_listeners:
                 listener(self._last_step_written)
         now = time.time()

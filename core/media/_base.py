@@ -21,6 +21,7 @@ re-logged every epoch, the summary) does not encode it again.
 from __future__ import annotations
 
 import os
+import time
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from tracker.errors import UsageError
@@ -86,8 +87,12 @@ class Pending:
     def _tracker_encode(self, store: MediaStore) -> Any:
         ref = self.ref
         if ref is None:
+            began = time.perf_counter()
             ref = store.encode(self.media)
             self.ref = ref
+            if self.budget is not None:
+                # How fast the writer gets through media: the queue's bound follows it.
+                self.budget.learn(self.counted, began, time.perf_counter())
             self._release()
         return ref
 

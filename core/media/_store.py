@@ -7,9 +7,13 @@ name and ``os.replace`` (a reader never sees half a file), and returns the refer
 dict stored in the record. Media files are not fsynced one by one: the run log is the
 source of truth, and after a power loss a referenced file may be missing, never torn.
 
-:class:`Budget` is the queue's byte bound: the caller adds the bytes of each media
-snapshot it enqueues, the writer releases them once encoded, and ``log()`` blocks above
-``queue_max_bytes`` (a setting, 256 MiB by default) until the writer catches up.
+:class:`Budget` is the queue's bound: the caller adds the bytes of each media snapshot
+it enqueues, the writer releases them once encoded, and ``log()`` blocks above the bound
+until the writer catches up. The bound is what the writer encodes in ``BACKLOG_SECONDS``
+at the pace it has measured, never above ``queue_max_bytes`` (a setting, 256 MiB by
+default): rows queued behind media wait for at most that much encoding before they are
+written, so a row reaches the disk well within a second of ``log()`` even under a media
+backlog (the writer encodes media in log order, just ahead of the rows that name them).
 """
 
 from __future__ import annotations
@@ -18,19 +22,44 @@ import os
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 from tracker.media._base import Media, Pending
 
 __all__: list[str] = []
 
+#: Seconds of encoding the media queue may hold (half the 1 s durability target: the
+#: rest is the flush interval, the write, and an estimate that lags a changing pace).
+BACKLOG_SECONDS: Final = 0.35
+#: The bound until the writer has timed an encode, and its floor (one large image
+#: still queues without waiting for the one before it).
+FIRST_BOUND: Final = 4 << 20
+MIN_BOUND: Final = 1 << 20
+# How much of the pace measured so far each new encode keeps (a decayed window of
+# about 1 / (1 - _KEEP) encodes).
+_KEEP: Final = 0.9
+# An encode that starts within this many seconds of the previous one's end continues the
+# same stretch of work: the time between them (rows packed, frames written, the GIL
+# waited for) counts towards the pace, which is the writer's, not the encoder's alone.
+_GAP: Final = 0.05
+
 
 class Budget:
-    """Bytes of media snapshots queued and not yet encoded, with a blocking wait."""
+    """Bytes of media snapshots queued and not yet encoded, with a blocking wait.
+
+    ``limit`` is ``queue_max_bytes``; ``bound`` (at most ``limit``) is what ``log()``
+    checks: ``BACKLOG_SECONDS`` of encoding at the pace :meth:`learn` measures.
+    """
 
     def __init__(self, limit: int) -> None:
         self.limit = limit
+        self.bound = min(limit, FIRST_BOUND)
         self.pending = 0
+        # Decayed sums of bytes encoded and seconds spent: their ratio is the pace. (Not an
+        # average of per-encode rates: one re-logged, already-encoded image would skew it.)
+        self._bytes = 0.0
+        self._seconds = 0.0
+        self._last_end = -1.0
         # An RLock: Pending.__del__ may release bytes while this thread holds the lock.
         self._cond = threading.Condition(threading.RLock())
 
@@ -40,6 +69,22 @@ class Budget:
             before = self.pending
             self.pending = before + n
             return before
+
+    def learn(self, n: int, began: float, ended: float) -> None:
+        """The writer encoded ``n`` bytes from ``began`` to ``ended`` (``perf_counter``).
+
+        Moves the bound to the new pace. Called in the writer thread only; ``bound`` is
+        one int, read without the lock.
+        """
+        last, self._last_end = self._last_end, ended
+        if n <= 0:
+            return
+        seconds = ended - (last if 0.0 <= began - last < _GAP else began)
+        self._bytes = self._bytes * _KEEP + n
+        self._seconds = self._seconds * _KEEP + seconds
+        if self._seconds > 0.0:
+            pace = self._bytes / self._seconds
+            self.bound = int(min(self.limit, max(MIN_BOUND, pace * BACKLOG_SECONDS)))
 
     def release(self, n: int) -> None:
         """The writer encoded (or dropped) ``n`` bytes."""
@@ -76,8 +121,8 @@ class MediaStore:
         """Count the media bytes of a row about to be queued (caller thread).
 
         Returns:
-            0, or the row's media bytes when the bytes already queued exceed the bound
-            (the caller then waits with :meth:`Budget.wait`).
+            0, or the row's media bytes when the bytes already queued exceed
+            :attr:`Budget.bound` (the caller then waits with :meth:`Budget.wait`).
         """
         found: list[Pending] = []
         for value in row.values():
@@ -97,7 +142,7 @@ class MediaStore:
         if not total:
             return 0
         before = budget.add(total)
-        return total if before > budget.limit else 0
+        return total if before > budget.bound else 0
 
     # ------------------------------------------------------------- writer side
     def encode(self, media: Media) -> dict[str, Any]:
