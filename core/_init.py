@@ -182,7 +182,7 @@ _LAUNCH_ENV: Final = (
 def launch_identity() -> str:
     """What ``resume="auto"`` knows a launch by: the working directory, the whole command
     line and the scheduler's job/array ids (``python train.py 0.1`` and ``0.01`` differ)."""
-    ids = [f"{name}={os.environ[name]}" for name in _LAUNCH_ENV if os.environ.get(name)]
+    ids = [f"{name}={value}" for name in _LAUNCH_ENV if (value := env(name)) is not None]
     return "\0".join([os.getcwd(), *(sys.argv or [""]), "\1", *ids])
 
 
