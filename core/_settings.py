@@ -40,6 +40,10 @@ ENV_S3_ENDPOINT_URL: Final = "TRACKER_S3_ENDPOINT_URL"  # object store (tracker 
 ENV_SWEEP_ID: Final = "TRACKER_SWEEP_ID"
 ENV_SWEEP_PARAM_PATH: Final = "TRACKER_SWEEP_PARAM_PATH"  # set by sweep agents (tracker.sweeps)
 ENV_UI_URL: Final = "TRACKER_UI_URL"
+# Artifact references a download may follow (tracker.artifacts._refs): folders for file://
+# (os.pathsep-separated) and an opt-in for http(s):// and s3://.
+ENV_ARTIFACT_ROOTS: Final = "TRACKER_ARTIFACT_ROOTS"
+ENV_ALLOW_REFERENCES: Final = "TRACKER_ALLOW_REFERENCES"
 # Framework adapters (tracker.integrations), read through tracker._optional.adapter_env.
 ENV_LOG_MODEL: Final = "TRACKER_LOG_MODEL"
 ENV_WATCH: Final = "TRACKER_WATCH"

@@ -123,9 +123,16 @@ class Client:
         q = urllib.parse.quote
         return f"runs/{q(project, safe='')}/{q(run_id, safe='')}"
 
-    def has_blob(self, sha256: str) -> bool:
-        """True when the server holds the blob (``HEAD /blobs/<sha256>``)."""
-        status, _data = self.request("HEAD", self.api(f"blobs/{sha256}"))
+    def has_blob(self, sha256: str, project: str | None = None) -> bool:
+        """True when the server holds the blob and this key may use it.
+
+        ``HEAD /projects/<project>/blobs/<sha256>`` (the project references it, or this
+        user uploaded it), or ``HEAD /blobs/<sha256>`` without a project.
+        """
+        where = f"blobs/{sha256}"
+        if project is not None:
+            where = f"projects/{urllib.parse.quote(project, safe='')}/{where}"
+        status, _data = self.request("HEAD", self.api(where))
         if status in (200, 404):
             return status == 200
         raise _comm(f"team server refused HEAD of blob {sha256}: HTTP {status}", status)

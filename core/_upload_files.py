@@ -85,10 +85,13 @@ def upload_blob(
     part: int | None = None,
     stop: threading.Event | None = None,
 ) -> int:
-    """Upload one blob unless the server has it; return the bytes the server took.
+    """Upload one blob unless the server has it for this key; return the bytes the server took.
 
-    Resumes from the server's staged size; halves the part size (``part``, default the
-    client's ``blob_part``, which remembers it) when the server says a part is too large.
+    The server answers "has it" only for blobs this user uploaded or that a project they
+    can read references; for anyone else it is missing, and they send every byte, which
+    the server hashes (proof that they hold the content) and keeps once. Resumes from the server's staged size
+    (of this user's upload); halves the part size (``part``, default the client's
+    ``blob_part``, which remembers it) when the server says a part is too large.
 
     Raises:
         ChangedError: The local bytes do not hash to ``sha256`` (the file changed).
@@ -393,7 +396,7 @@ class FileShipper:
         entries = self.blobs.read_manifest(digest)
         for entry in entries.values():
             d = entry.get("digest")
-            if isinstance(d, str):
+            if isinstance(d, str) and entry.get("ref") is None:  # a reference has no blob
                 blob = self.blobs.blob_path(d)
                 size = blob.stat().st_size if blob.is_file() else -1
                 if size < 0:

@@ -17,7 +17,7 @@ import os
 import shutil
 import tempfile
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
@@ -28,6 +28,7 @@ from tracker.errors import StorageError, UsageError
 if TYPE_CHECKING:
     from tracker.api._remote import Remote
     from tracker.api._run import Run as ApiRun
+    from tracker.artifacts._refs import Trust
     from tracker.storage._base import ArtifactVersion
 
 __all__ = ["Artifact", "ArtifactEntry"]
@@ -55,21 +56,31 @@ class ArtifactEntry:
     local_path: str | None = None
     _artifact: Artifact | None = None
     _stamp: tuple[int, int] | None = None  # (size, mtime_ns) at add_file: a later change is refused
+    _root: str | None = None  # a file:// reference: the real path add_reference was given
 
     @property
     def name(self) -> str:
         """The entry's path (W&B's ``File.name``)."""
         return self.path
 
-    def download(self, root: str | os.PathLike[str] | None = None) -> str:
+    def download(
+        self,
+        root: str | os.PathLike[str] | None = None,
+        *,
+        allow_roots: Iterable[str | os.PathLike[str]] | str | os.PathLike[str] | None = None,
+        allow_references: bool | None = None,
+    ) -> str:
         """Download this entry only (into the artifact's download folder by default).
+
+        ``allow_roots`` and ``allow_references`` are those of :meth:`Artifact.download`.
 
         Returns:
             The local path of the file.
         """
         if self._artifact is None:
             raise UsageError(f"entry {self.path!r} is not attached to a logged artifact.")
-        base = self._artifact._download_entries(root, [self.path])
+        trust = self._artifact._trust(allow_roots, allow_references)
+        base = self._artifact._download_entries(root, [self.path], trust=trust)
         return str(Path(base) / self.path)
 
 
@@ -295,17 +306,21 @@ class Artifact:
         self._require_draft("add_reference()")
         check_uri(uri)
         entry_name = check_entry(name if name is not None else default_name(uri))
+        root = None
         if uri.startswith("file:"):
             folder = local_path(uri)
+            root = os.path.realpath(folder)  # what this machine's downloads of it may read
             if folder.is_dir():
                 added = []
                 for full in sorted(p for p in folder.rglob("*") if p.is_file()):
                     rel = full.relative_to(folder).as_posix()
-                    entry = ArtifactEntry(check_entry(f"{entry_name}/{rel}"), ref=full.absolute().as_uri())
+                    entry = ArtifactEntry(
+                        check_entry(f"{entry_name}/{rel}"), ref=full.absolute().as_uri(), _root=root
+                    )
                     self._put(entry, False)
                     added.append(entry)
                 return added
-        entry = ArtifactEntry(entry_name, ref=uri)
+        entry = ArtifactEntry(entry_name, ref=uri, _root=root)
         self._put(entry, False)
         return [entry]
 
@@ -399,42 +414,85 @@ class Artifact:
 
     def download(
         self, root: str | os.PathLike[str] | None = None, allow_missing_references: bool = False,
-        skip_cache: bool | None = None, path_prefix: str | None = None,
+        skip_cache: bool | None = None, path_prefix: str | None = None, *,
+        allow_roots: Iterable[str | os.PathLike[str]] | str | os.PathLike[str] | None = None,
+        allow_references: bool | None = None,
     ) -> str:  # fmt: skip
         """Materialise the files under ``root`` (default ``./artifacts/<name>:v<N>``).
 
         Files already present with the same digest are not copied again. Every copy is
-        checked against its digest; nothing is ever written outside ``root``. An artifact
-        read from a team server streams each file from there (or copies it from the local
-        blob store when that holds the same content); a file whose bytes do not match
-        its digest is not written.
+        written to a temporary name, checked against its digest and only then renamed
+        into place; nothing is ever written outside ``root``. An artifact read from a
+        team server streams each file from there (or copies it from the local blob
+        store when that holds the same content); a file whose bytes do not match its
+        digest is not written.
+
+        References are followed only where the reader allows (a manifest is data that
+        whoever logged the version wrote): ``file://`` ones under ``allow_roots``, and
+        ``http(s)://``/``s3://`` ones with ``allow_references=True``. A version logged by
+        a run on this data root also follows its own references (``file://`` under the
+        path given to ``add_reference``); one read from a team server follows none
+        unless allowed. ``data:`` and other schemes are never followed. Every
+        reference is checked before anything is written.
 
         Args:
             root: Target folder.
-            allow_missing_references: Skip references that cannot be fetched.
+            allow_missing_references: Skip references that cannot be fetched (unreachable
+                or missing; a refused reference still raises).
             skip_cache: Accepted for W&B compatibility.
             path_prefix: Only entries whose path starts with this.
+            allow_roots: Folders ``file://`` references may be read from (default:
+                ``$TRACKER_ARTIFACT_ROOTS``, paths separated by ``os.pathsep``).
+            allow_references: Fetch ``http(s)://`` and ``s3://`` references (default:
+                ``$TRACKER_ALLOW_REFERENCES``, else False).
 
         Returns:
             The folder, as a string.
 
         Raises:
-            StorageError: A blob is missing or corrupted, or a reference cannot be
-                fetched (the entry is named).
+            StorageError: A blob is missing or corrupted, a reference is refused, cannot
+                be fetched or changed since it was logged (the entry is named).
         """
         self.wait()
+        trust = self._trust(allow_roots, allow_references)
         names = [p for p in self._entries() if path_prefix is None or p.startswith(path_prefix)]
-        return self._download_entries(root, names, allow_missing_references)
+        return self._download_entries(root, names, allow_missing_references, trust=trust)
+
+    def _trust(
+        self,
+        allow_roots: Iterable[str | os.PathLike[str]] | str | os.PathLike[str] | None,
+        allow_references: bool | None,
+    ) -> Trust:
+        """The reader's trust, widened by the trust record of a version logged on this root."""
+        from tracker.artifacts._refs import reader_trust
+        from tracker.artifacts._store import BlobStore
+
+        trust = reader_trust(allow_roots, allow_references)
+        if self._remote is None and self._root is not None and self._committed is not None:
+            logged = BlobStore(self._root).read_trust(self._committed.digest)
+            if logged is not None:
+                trust = trust.widen(*logged)
+        return trust
 
     def _download_entries(
-        self, root: str | os.PathLike[str] | None, names: list[str], allow_missing: bool = False
-    ) -> str:
-        from tracker.artifacts._refs import fetch
+        self, root: str | os.PathLike[str] | None, names: list[str], allow_missing: bool = False,
+        *, trust: Trust,
+    ) -> str:  # fmt: skip
+        from tracker.artifacts._refs import fetch, refusal
         from tracker.artifacts._store import BlobStore, hash_file
 
         entries = self._entries()
         assert self._root is not None
         store = BlobStore(self._root)
+        real: dict[str, Path | None] = {}
+        for name in names:  # every reference is checked before anything is written
+            ref = entries[name].get("ref")
+            if ref is not None:
+                why, real[name] = refusal(ref, trust)
+                if why is not None:
+                    raise StorageError(
+                        f"artifact {self.qualified_name}, entry {name!r}: {why}.", path=str(ref)[:200]
+                    )
         base = Path(root) if root is not None else self._default_root()
         base.mkdir(parents=True, exist_ok=True)
         for name in names:
@@ -456,13 +514,11 @@ class Artifact:
                     store.copy_out(str(digest), dest, name)
                 continue
             try:
-                fetch(ref, dest)
+                fetch(ref, dest, None if digest is None else str(digest), path=real[name], name=name)
             except (OSError, ImportError) as exc:
                 if allow_missing:
                     continue
                 raise StorageError(f"artifact entry {name!r}: cannot fetch {ref}: {exc}", path=ref) from exc
-            if digest is not None and hash_file(dest)[0] != digest:
-                raise StorageError(f"artifact entry {name!r}: {ref} changed since it was logged.", path=ref)
         return str(base)
 
     def verify(self, root: str | os.PathLike[str] | None = None) -> None:

@@ -60,6 +60,8 @@ def store_version(
 
     store = BlobStore(root)
     entries: dict[str, dict[str, Any]] = {}
+    ref_roots: list[str] = []
+    remote_refs = False
     for path, entry in sorted(art._draft.items()):
         if entry.ref is None:
             assert entry.local_path is not None
@@ -70,7 +72,13 @@ def store_version(
             entries[path] = {"digest": digest, "size": size}
         else:
             entries[path] = resolve(entry.ref)
+            if entry._root is not None:
+                ref_roots.append(entry._root)
+            else:
+                remote_refs = True
     digest = store.write_manifest(entries)
+    if ref_roots or remote_refs:  # this run added them: its own downloads follow them
+        store.write_trust(digest, ref_roots, remote_refs)
     metadata = {
         "description": art.description,
         "metadata": art.metadata,

@@ -4,6 +4,7 @@ Layout under the data root::
 
     artifacts/blobs/sha256/<2 hex>/<62 hex>     one file per distinct content
     artifacts/manifests/<2 hex>/<64 hex>.json   one manifest per distinct version content
+    artifacts/trusted/<2 hex>/<64 hex>.json     the references a run on this root added
     artifacts/tmp/                              partial writes (same filesystem)
 
 A blob is named by the SHA-256 of its bytes, so identical content is stored once across
@@ -16,6 +17,12 @@ A manifest is canonical JSON (sorted keys) of ``{"format": 1, "entries": {path:
 entry}}``; its SHA-256 is the version's digest, which identifies the version across
 stores. A file entry is ``{"digest": "sha256:<hex>", "size": n}``; a reference entry
 is ``{"ref": uri}`` plus ``size``/``etag``/``digest`` when they could be read.
+
+A manifest with references that a run on this data root logged gets a *trust record*
+beside it (``trusted/``): the real paths ``add_reference`` was given, and whether it has
+remote references. ``download()`` follows such a version's references without the
+reader's opt-in (see :mod:`tracker.artifacts._refs`). Only ``log_artifact`` writes it: a
+manifest posted to a team server on this root, or read from one, has none.
 """
 
 from __future__ import annotations
@@ -207,6 +214,42 @@ class BlobStore:
         except OSError as exc:
             raise StorageError(f"cannot write manifest {dest}: {exc}", path=str(dest)) from exc
         return digest
+
+    def trust_path(self, digest: str) -> Path:
+        """Where the trust record of a version digest lives."""
+        hexpart = _hex(digest)
+        return self.base / "trusted" / hexpart[:2] / f"{hexpart}.json"
+
+    def write_trust(self, digest: str, roots: list[str], remote: bool) -> None:
+        """Record that a run on this root logged ``digest`` with references under ``roots``.
+
+        Merged with an existing record (the same content logged again from other folders).
+        """
+        dest = self.trust_path(digest)
+        old_roots, old_remote = self.read_trust(digest) or ((), False)
+        data = {"file_roots": sorted({*old_roots, *roots}), "remote": bool(remote or old_remote)}
+        try:
+            self.tmp.mkdir(parents=True, exist_ok=True)
+            tmp = self.tmp / f"{uuid.uuid4().hex}.trust"
+            try:
+                tmp.write_text(json.dumps(data, sort_keys=True), encoding="utf-8")
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(tmp, dest)
+            finally:
+                tmp.unlink(missing_ok=True)
+        except OSError as exc:
+            raise StorageError(f"cannot write {dest}: {exc}", path=str(dest)) from exc
+
+    def read_trust(self, digest: str) -> tuple[tuple[str, ...], bool] | None:
+        """``(file roots, remote)`` of the trust record of ``digest``, or None when it has none."""
+        try:
+            data = json.loads(self.trust_path(digest).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        roots = data.get("file_roots") if isinstance(data, dict) else None
+        if not isinstance(roots, list) or not all(isinstance(r, str) for r in roots):
+            return None
+        return tuple(roots), data.get("remote") is True
 
     def read_manifest(self, digest: str) -> dict[str, dict[str, Any]]:
         """The entries of a stored manifest.

@@ -51,6 +51,11 @@ def add(commands: Any, common: argparse.ArgumentParser) -> None:
         "--max-blob-bytes", type=int, default=16 * 1024**3, help="largest uploaded blob (16 GiB)"
     )
     server.add_argument(
+        "--allow-private-references",
+        action="store_true",
+        help="accept artifact references to loopback, link-local and private addresses (refused by default)",
+    )
+    server.add_argument(
         "--db",
         metavar="postgresql://...",
         help="PostgreSQL database for the index and state store (default: SQLite under the data root)",
@@ -104,7 +109,7 @@ def run_server(args: argparse.Namespace) -> int:
 
     store = install_blobs(
         app, args.store or root / "objects", root, state=state, max_body=args.max_request_bytes,
-        max_blob=args.max_blob_bytes,
+        max_blob=args.max_blob_bytes, allow_private_refs=args.allow_private_references,
     )  # fmt: skip
     print(f"tracker server: objects in {store.url}", file=sys.stderr)
     print(f"tracker server: serving {root}", file=sys.stderr)

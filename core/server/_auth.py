@@ -21,6 +21,9 @@ Who may do what (:meth:`AuthStore.role_on`), for a project:
   read (viewer); on a team-owned project it is the same as ``private``;
 - visibility ``public``: every signed-in user may read. Nothing is readable without
   signing in (the login page, static assets and the OpenAPI schema are the only open URLs);
+- ``model-registry`` is created owned by the server (private): only server admins have a
+  role on it until one of them gives it to a team or user (``projects set-owner``);
+  writing to it never claims it;
 - a project without an ownership record (data written into the root outside the server)
   is visible to server admins only until one of them runs ``projects set-owner``;
 - an API key carries a role cap: the caller's role on any project is at most the key's
@@ -50,6 +53,7 @@ from tracker.errors import StorageError, UsageError
 __all__ = [
     "AUTH_FILE",
     "ROLES",
+    "SERVER_OWNER",
     "VISIBILITIES",
     "AuthStore",
     "KeyInfo",
@@ -87,7 +91,14 @@ _SCHEMA: Final = (
     "owner TEXT NOT NULL, visibility TEXT NOT NULL, created DOUBLE PRECISION NOT NULL)",
     "CREATE TABLE IF NOT EXISTS auth_sessions (id TEXT PRIMARY KEY, member TEXT NOT NULL, "
     "created DOUBLE PRECISION NOT NULL, expires DOUBLE PRECISION NOT NULL)",
+    # Who may use a stored blob (tracker.server._blob_owners): kind 'user' (uploaded it) or
+    # 'project' (a run file or an artifact of that project references it).
+    "CREATE TABLE IF NOT EXISTS auth_blobs (sha TEXT NOT NULL, kind TEXT NOT NULL, name TEXT NOT NULL, "
+    "created DOUBLE PRECISION NOT NULL, PRIMARY KEY (sha, kind, name))",
 )
+#: The owner kind of a project that belongs to the server itself (``model-registry``): only
+#: server admins, and whoever an admin gives it to (``projects set-owner``), have a role on it.
+SERVER_OWNER: Final = "server"
 
 
 def _sql(text: str, paramstyle: str) -> str:
@@ -300,6 +311,7 @@ class AuthStore:
             if not self._ready:
                 for ddl in _SCHEMA:
                     run(ddl)
+                _create_registry(run)
                 self._ready = True
             if write:
                 run(self._begin)
@@ -650,6 +662,25 @@ class AuthStore:
                     role = "viewer"
             out[name] = _cap(role, who.cap)
         return out
+
+
+def _create_registry(run: Callable[..., list[tuple[Any, ...]]]) -> None:
+    """Create ``model-registry``, owned by the server, private (kept if it exists).
+
+    So no write to it claims it (a run or artifact shipped to a new project name makes
+    its sender the admin); PostgreSQL gets the same row from migration 3.
+    """
+    from tracker.artifacts._names import REGISTRY_PROJECT
+
+    run(
+        "INSERT INTO auth_projects (name, owner_kind, owner, visibility, created) "
+        "VALUES (?, ?, ?, ?, ?) ON CONFLICT (name) DO NOTHING",
+        REGISTRY_PROJECT,
+        SERVER_OWNER,
+        "",
+        "private",
+        time.time(),
+    )
 
 
 def _member_role(run: Callable[..., list[tuple[Any, ...]]], team: str, user: str) -> str | None:

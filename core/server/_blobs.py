@@ -3,20 +3,29 @@
 Endpoints (under ``/api/v1/``, added by :func:`install_blobs`; every one needs an API
 key, the writes an editor or admin key, see :func:`_allow`):
 
-- ``HEAD blobs/{sha256}``: 200 with ``Content-Length`` when the store holds the blob,
-  else 404. Clients ask first and skip what the server has.
+Blobs by tenant: a blob is stored once for the whole server, but a caller may use it
+(be told it exists, link it, post a manifest naming it) only when they uploaded all of
+its bytes themselves or a project they can read references it
+(:mod:`tracker.server._blob_owners`); to anyone else it is missing, and they upload it.
+
+- ``HEAD blobs/{sha256}``: 200 with ``Content-Length`` when the store holds the blob and
+  the caller may use it, else 404. ``HEAD projects/{project}/blobs/{sha256}``: the same,
+  counting only the references of that project (and the caller's own uploads). Clients
+  ask first and skip what the server has.
 - ``GET uploads/{sha256}``: ``{"offset": staged bytes, "complete": bool}``, where a cut
-  upload resumes.
+  upload resumes (each user stages their own upload).
 - ``PUT blobs/{sha256}?offset=N&size=S``: bytes ``N..`` of a blob of ``S`` bytes. They
-  are appended to a staging file under ``<root>/.uploads/`` (bytes before the staged
-  size are skipped: the content is fixed by its name, so a resent part changes
+  are appended to the caller's staging file under ``<root>/.uploads/`` (bytes before the
+  staged size are skipped: the content is fixed by its name, so a resent part changes
   nothing; an offset past it is 409 ``{"reason": "gap", "offset": staged}``). Once
-  ``S`` bytes are staged they are hashed: the right hash moves them into the store
-  (``{"complete": true}``); a wrong one drops the staging and answers 400. ``S`` over
-  the blob limit or a body over the request limit: 413.
+  ``S`` bytes are staged they are hashed: the right hash moves them into the store, or
+  drops them when the store already has that content (``{"complete": true}``; the
+  caller is recorded as its uploader); a wrong one drops the staging and answers 400.
+  ``S`` over the blob limit or a body over the request limit: 413.
 - ``PUT runs/{project}/{run_id}/files/{path}`` with ``{"sha256": hex}``: the run's file
   ``path`` (under ``media/`` or ``files/``; no ``..``, absolute path, backslash or NUL)
-  is that blob. 409 ``{"missing": [hex]}`` when the blob is not there yet. The link is
+  is that blob. 409 ``{"missing": [hex]}`` when the blob is not there yet (or the
+  caller may not use it). The link is
   kept in ``<run_dir>/.blob-links.jsonl`` (the last line of a path wins) and the file
   is made readable where the dashboard looks: hard-linked (or copied) from a local
   store at once, fetched from a remote store on first read (:func:`resolve`).
@@ -25,7 +34,10 @@ key, the writes an editor or admin key, see :func:`_allow`):
   "metadata", "run_id"}``: an artifact version. The manifest must hash to ``digest``
   and every blob it names must be in the store (409 ``{"missing": [...]}`` otherwise);
   the version is registered in the server's state store by digest, so sending it again
-  returns the same version and moves no alias.
+  returns the same version and moves no alias. Reference entries are checked
+  (:func:`tracker.artifacts._refs.check_posted`): a scheme other than ``file``, ``s3``,
+  ``http``, ``https``, or a loopback, link-local or private target (unless the server
+  allows them), is 400 naming the entry.
 """
 
 # No ``from __future__ import annotations``: FastAPI reads the endpoint annotations of the
@@ -43,6 +55,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from tracker.errors import StorageError, UsageError
+from tracker.server._blob_owners import BlobOwners
 from tracker.storage._objects import LocalObjectStore, ObjectStore, blob_key, open_store
 
 __all__ = ["MAX_BLOB", "install_blobs", "object_store", "resolve"]
@@ -153,13 +166,25 @@ class _Uploads:
         with self._guard:
             return self._locks.setdefault(sha, threading.Lock())
 
-    def staged(self, sha: str) -> int:
+    def part(self, sha: str, who: Any) -> Path:
+        """The staging file of ``who``'s upload of ``sha`` (each user proves the content alone)."""
+        tag = "anonymous" if who is None else hashlib.sha256(str(who.user).encode()).hexdigest()[:16]
+        return self.dir / tag / f"{sha}.part"
+
+    def staged(self, sha: str, who: Any) -> int:
         try:
-            return (self.dir / f"{sha}.part").stat().st_size
+            return self.part(sha, who).stat().st_size
         except FileNotFoundError:
             return 0
 
-    def put(self, sha: str, offset: int, size: int, body: bytes) -> dict[str, Any]:
+    def put(
+        self, sha: str, offset: int, size: int, body: bytes, who: Any, usable: Any
+    ) -> tuple[dict[str, Any], bool]:
+        """Stage bytes; ``(answer, proved)``: ``proved`` when this call hashed all ``size`` bytes.
+
+        ``usable()`` says whether the caller may use the blob already (their own upload,
+        or a readable project's): only then does a fresh start short-cut to complete.
+        """
         if size < 0 or offset < 0:
             raise _RefusedError(400, {"detail": "offset and size must be >= 0"})
         if size > self.max_blob:
@@ -168,13 +193,13 @@ class _Uploads:
             )
         if offset + len(body) > size:
             raise _RefusedError(400, {"detail": f"bytes {offset}..{offset + len(body)} run past size={size}"})
-        if offset == 0 and self.store.exists(blob_key(sha)):  # only on a fresh start: a remote call
-            return {"offset": size, "complete": True}
-        part = self.dir / f"{sha}.part"
+        if offset == 0 and self.store.exists(blob_key(sha)) and usable():  # fresh starts only
+            return {"offset": size, "complete": True}, False
+        part = self.part(sha, who)
         try:
-            self.dir.mkdir(parents=True, exist_ok=True)
-            with self._lock(sha), _flock(self.dir / "locks" / f"{sha[:2]}.lock"):  # 256 stripes
-                staged = self.staged(sha)
+            part.parent.mkdir(parents=True, exist_ok=True)
+            with self._lock(str(part)), _flock(self.dir / "locks" / f"{sha[:2]}.lock"):  # 256 stripes
+                staged = self.staged(sha, who)
                 if offset > staged:
                     raise _RefusedError(
                         409, {"reason": "gap", "offset": staged, "detail": f"the server has {staged} bytes"}
@@ -184,9 +209,9 @@ class _Uploads:
                     f.write(new)
                 staged += len(new)
                 if staged < size:
-                    return {"offset": staged, "complete": False}
+                    return {"offset": staged, "complete": False}, False
                 self._finish(sha, part, size)
-                return {"offset": size, "complete": True}
+                return {"offset": size, "complete": True}, True
         except OSError as exc:
             raise StorageError(f"cannot stage upload {sha}: {exc}", path=str(part)) from exc
 
@@ -207,7 +232,10 @@ class _Uploads:
                     "the upload was dropped, send the blob again",
                 },
             )
-        self.store.put_file(blob_key(sha), part, move=True)
+        if self.store.exists(blob_key(sha)):
+            part.unlink()  # proven, and stored once already (another user's upload)
+        else:
+            self.store.put_file(blob_key(sha), part, move=True)
 
 
 # ---------------------------------------------------------------------------- links
@@ -299,9 +327,19 @@ def resolve(run_dir: str | os.PathLike[str], ref: Any) -> Path:
 
 # ---------------------------------------------------------------------------- artifacts
 def _artifact(
-    root: Path, store: ObjectStore, state: Any, project: str, name: str, body: Any
+    root: Path,
+    store: ObjectStore,
+    state: Any,
+    project: str,
+    name: str,
+    body: Any,
+    *,
+    who: Any = None,
+    owners: BlobOwners | None = None,
+    allow_private: bool = False,
 ) -> dict[str, Any]:
     from tracker.artifacts._names import LATEST, check_alias, check_entry, check_name
+    from tracker.artifacts._refs import check_posted
     from tracker.artifacts._store import BlobStore, manifest_digest
 
     try:
@@ -334,13 +372,19 @@ def _artifact(
         raise _RefusedError(400, {"detail": f"the entries hash to {digest}, not {body.get('digest')!r}"})
     shas = set()
     for path, entry in entries.items():
-        if "digest" in entry:
+        if "digest" in entry and "ref" not in entry:  # a reference's digest names no blob here
             d = entry["digest"]
             hexpart = d[7:] if isinstance(d, str) and d.startswith("sha256:") else d
             shas.add(_sha(hexpart))
         elif "ref" not in entry:
             raise _RefusedError(400, {"detail": f"entry {path!r} has neither a digest nor a ref"})
-    missing = sorted(s for s in shas if not store.exists(blob_key(s)))
+        if "ref" in entry:
+            problem = check_posted(entry["ref"], allow_private=allow_private)
+            if problem is not None:
+                raise _RefusedError(400, {"detail": f"artifact entry {path!r}: {problem}", "entry": path})
+    owners = owners if owners is not None else BlobOwners(None)
+    usable = owners.usable(who, shas)
+    missing = sorted(s for s in shas if s not in usable or not store.exists(blob_key(s)))
     if missing:
         raise _RefusedError(
             409, {"missing": missing, "detail": f"upload the {len(missing)} missing blobs first"}
@@ -355,6 +399,7 @@ def _artifact(
             )
         except UsageError as exc:  # another type under this name
             raise _RefusedError(409, {"detail": str(exc)}) from None
+    owners.referenced(shas, project)
     return {
         "project": project,
         "name": name,
@@ -374,6 +419,7 @@ def install_blobs(
     state: Any = None,
     max_body: int = 64 * 1024 * 1024,
     max_blob: int = MAX_BLOB,
+    allow_private_refs: bool = False,
 ) -> ObjectStore:
     """Add the blob, file-link and artifact endpoints to the team-server ``app``.
 
@@ -385,6 +431,8 @@ def install_blobs(
         state: The state store for artifact versions (default: the data root's SQLite store).
         max_body: Largest request body in bytes (413 above).
         max_blob: Largest blob in bytes (413 above).
+        allow_private_refs: Accept artifact references to loopback, link-local and
+            private addresses (``tracker server --allow-private-references``).
 
     Returns:
         The object store.
@@ -416,6 +464,11 @@ def install_blobs(
 
     def refused(exc: _RefusedError) -> Any:
         return JSONResponse(exc.data, status_code=exc.status)
+
+    def caller(request: Request) -> tuple[Any, BlobOwners]:
+        """The signed-in caller (None: a server without accounts) and the blob records."""
+        who = (request.scope.get("state") or {}).get("principal")
+        return who, BlobOwners(getattr(request.app.state, "auth", None))
 
     async def run(fn: Any) -> Any:
         def call() -> Any:
@@ -450,13 +503,22 @@ def install_blobs(
         return b"".join(chunks)
 
     async def head_blob(request: Request, sha256: str) -> Any:
+        return await head(request, sha256, None)
+
+    async def head_project_blob(request: Request, project: str, sha256: str) -> Any:
+        return await head(request, sha256, project)  # the gate checked read access to project
+
+    async def head(request: Request, sha256: str, project: str | None) -> Any:
         try:
             _allow(request.scope, write=False)
             key = blob_key(_sha(sha256))
         except _RefusedError as exc:
             return Response(status_code=exc.status)
+        who, owners = caller(request)
 
         def size() -> int | None:
+            if sha256 not in owners.usable(who, [sha256], project):
+                return None
             return store.size(key) if store.exists(key) else None
 
         try:
@@ -473,11 +535,12 @@ def install_blobs(
             key = blob_key(_sha(sha256))
         except _RefusedError as exc:
             return refused(exc)
+        who, owners = caller(request)
 
         def do() -> dict[str, Any]:
-            if store.exists(key):
+            if store.exists(key) and sha256 in owners.usable(who, [sha256]):
                 return {"offset": store.size(key), "complete": True}
-            return {"offset": uploads.staged(sha256), "complete": False}
+            return {"offset": uploads.staged(sha256, who), "complete": False}
 
         return await run(do)
 
@@ -492,7 +555,17 @@ def install_blobs(
             body = await body_of(request, max_body)
         except _RefusedError as exc:
             return refused(exc)
-        return await run(lambda: uploads.put(sha256, offset, size, body))
+        who, owners = caller(request)
+
+        def do() -> dict[str, Any]:
+            answer, proved = uploads.put(
+                sha256, offset, size, body, who, lambda: sha256 in owners.usable(who, [sha256])
+            )
+            if proved and who is not None:
+                owners.uploaded(sha256, who.user)
+            return answer
+
+        return await run(do)
 
     async def put_link(request: Request, project: str, run_id: str, path: str) -> Any:
         try:
@@ -506,7 +579,18 @@ def install_blobs(
                 raise _RefusedError(400, {"detail": 'send {"sha256": "<hex>"}'}) from None
         except _RefusedError as exc:
             return refused(exc)
-        return await run(lambda: {"path": path, "sha256": sha, "linked": _link(store, run_dir, path, sha)})
+        who, owners = caller(request)
+
+        def do() -> dict[str, Any]:
+            if sha not in owners.usable(who, [sha]):  # as if it were not there: no oracle
+                raise _RefusedError(
+                    409, {"missing": [sha], "detail": f"upload blob {sha} before linking {path}"}
+                )
+            linked = _link(store, run_dir, path, sha)
+            owners.referenced([sha], project)
+            return {"path": path, "sha256": sha, "linked": linked}
+
+        return await run(do)
 
     async def get_links(request: Request, project: str, run_id: str) -> Any:
         try:
@@ -526,10 +610,17 @@ def install_blobs(
                 raise _RefusedError(400, {"detail": "the body is not JSON"}) from None
         except _RefusedError as exc:
             return refused(exc)
-        return await run(lambda: _artifact(root, store, state_store(), project, name, body))
+        who, owners = caller(request)
+        return await run(
+            lambda: _artifact(
+                root, store, state_store(), project, name, body,
+                who=who, owners=owners, allow_private=allow_private_refs,
+            )
+        )  # fmt: skip
 
     v1 = "/api/v1"
     app.add_api_route(v1 + "/blobs/{sha256}", head_blob, methods=["HEAD"])
+    app.add_api_route(v1 + "/projects/{project}/blobs/{sha256}", head_project_blob, methods=["HEAD"])
     app.add_api_route(v1 + "/blobs/{sha256}", put_blob, methods=["PUT"])
     app.add_api_route(v1 + "/uploads/{sha256}", get_upload, methods=["GET"])
     app.add_api_route(v1 + "/runs/{project}/{run_id}/files", get_links, methods=["GET"])

@@ -24,6 +24,9 @@ store (see :mod:`tracker.storage._sqlite_state`):
 Version 2 adds the accounts of :mod:`tracker.server._auth`: ``auth_users``,
 ``auth_teams``, ``auth_members``, ``auth_keys`` (salted hashes only), ``auth_projects``
 (owner and visibility) and ``auth_sessions``.
+
+Version 3 adds ``auth_blobs`` (who uploaded a blob, which projects reference it) and
+creates the ``model-registry`` project owned by the server.
 """
 
 from __future__ import annotations
@@ -157,7 +160,23 @@ CREATE TABLE auth_sessions (
 );
 """
 
+# Version 3: who may use a stored blob (see :mod:`tracker.server._blob_owners`), and the
+# registry project created owned by the server, so that no write to it claims it.
+_BLOB_OWNERS: Final = """
+CREATE TABLE auth_blobs (
+    sha text NOT NULL, kind text NOT NULL, name text NOT NULL, created double precision NOT NULL,
+    PRIMARY KEY (sha, kind, name)
+);
+INSERT INTO auth_projects (name, owner_kind, owner, visibility, created)
+VALUES ('model-registry', 'server', '', 'private', extract(epoch from now()))
+ON CONFLICT (name) DO NOTHING;
+"""
+
 #: Every migration, oldest first: ``(version, name, sql)``.
-MIGRATIONS: Final[tuple[tuple[int, str, str], ...]] = ((1, "initial", _INITIAL), (2, "accounts", _AUTH))
+MIGRATIONS: Final[tuple[tuple[int, str, str], ...]] = (
+    (1, "initial", _INITIAL),
+    (2, "accounts", _AUTH),
+    (3, "blob owners and the registry project", _BLOB_OWNERS),
+)
 #: The schema version this code reads and writes.
 LATEST: Final = MIGRATIONS[-1][0]

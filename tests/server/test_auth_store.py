@@ -90,7 +90,7 @@ def test_projects_and_roles(store: AuthStore) -> None:
     with pytest.raises(UsageError, match="role"):
         store.add_member("crew", "dan", "owner")
     assert store.teams() == {"crew": {"alice": "viewer", "bob": "editor", "carol": "viewer"}}
-    assert [p.name for p in store.projects()] == ["a", "b"]
+    assert [p.name for p in store.projects()] == ["a", "b", "model-registry"]  # the server's own
 
 
 def test_cli_accounts_on_postgres(

@@ -28,7 +28,7 @@ def db(pg_url: str) -> str:
     """A fresh database with the schema migrated."""
     from tracker.storage._pg import migrate
 
-    assert migrate(pg_url) == [1, 2]
+    assert migrate(pg_url) == [1, 2, 3]
     return pg_url
 
 
@@ -139,7 +139,7 @@ def test_migrate_applies_once_and_records_versions(pg_url: str) -> None:
 
     assert migrate(pg_url) == list(range(1, LATEST + 1))
     assert migrate(pg_url) == []
-    assert [r[0] for r in sql(pg_url, "SELECT version FROM schema_migrations ORDER BY version")] == [1, 2]
+    assert [r[0] for r in sql(pg_url, "SELECT version FROM schema_migrations ORDER BY version")] == [1, 2, 3]
     tables = {r[0] for r in sql(pg_url, "SELECT tablename FROM pg_tables WHERE schemaname = 'public'")}
     assert {"index_runs", "index_chunks", "index_keys", "state_journal", "state_sweep_claims"} <= tables
 
@@ -175,8 +175,8 @@ def test_concurrent_migrations_apply_each_version_once(pg_url: str) -> None:
         holder.execute("SELECT pg_advisory_unlock(%s)", (MIGRATE_LOCK,))
         outs = [p.communicate(timeout=120)[0].strip() for p in procs]
     assert [p.returncode for p in procs] == [0, 0, 0]
-    assert sorted(outs) == ["[1, 2]", "[]", "[]"]
-    assert sql(pg_url, "SELECT version FROM schema_migrations ORDER BY version") == [(1,), (2,)]
+    assert sorted(outs) == ["[1, 2, 3]", "[]", "[]"]
+    assert sql(pg_url, "SELECT version FROM schema_migrations ORDER BY version") == [(1,), (2,), (3,)]
 
 
 def test_a_newer_schema_is_refused(pg_url: str) -> None:
@@ -192,7 +192,7 @@ def test_a_newer_schema_is_refused(pg_url: str) -> None:
     with pytest.raises(StorageError, match="newer than this tracker"):
         store.claims("sw")
     store.close()
-    assert sql(pg_url, "SELECT COUNT(*) FROM schema_migrations") == [(3,)]  # nothing was dropped
+    assert sql(pg_url, "SELECT COUNT(*) FROM schema_migrations") == [(4,)]  # nothing was dropped
     index = PostgresIndex("/nowhere", pg_url)
     with pytest.raises(StorageError, match="upgrade tracker"):
         index.projects()
