@@ -13,6 +13,12 @@ requeue) resumes it. Then each process takes a role:
 
 A process that passes an explicit id keeps a normal run whatever its rank; only local
 rank 0 of each node samples system metrics either way.
+
+This is the only way several processes log to one run: ``main`` holds the run's writer
+lease (:mod:`tracker.storage._lease`), each ``node`` the lease of its own
+``system-<label>.tlog``, and a ``worker`` writes nothing. Ranks that pass the same
+explicit id are each a writer of one run: all but the first get a ``UsageError`` naming
+the process that writes it.
 """
 
 from __future__ import annotations
