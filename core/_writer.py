@@ -54,6 +54,9 @@ _FSYNC_EVERY: Final = 1.0
 # take long to encode, at least every _WRITE_MEDIA.
 _WRITE_EVERY: Final = 0.05
 _WRITE_MEDIA: Final = 0.01
+# While media are queued the writer cycles at least this often (seconds), so encoding
+# keeps pace with the producer instead of starting a flush interval late.
+_MEDIA_CYCLE: Final = 0.02
 
 
 class Ctl:
@@ -271,8 +274,9 @@ class Writer:
     def _main(self) -> None:
         while True:
             # A backlog means the producer is running hot: cycle again at once. Otherwise
-            # cycles start every interval; one that took longer (media to encode) is
-            # followed at once by the next, which takes what arrived meanwhile.
+            # cycles start every interval (every _MEDIA_CYCLE while media are queued); one
+            # that took longer is followed at once by the next, which takes what arrived
+            # meanwhile.
             if len(self.queue) < _BATCH_ROWS and not self._stop and self._wait > 0.0:
                 self.wake.wait(self._wait)
             self.wake.clear()
@@ -288,6 +292,8 @@ class Writer:
                 _debug("writer cycle failed", exc_info=True)
                 self._problem("writer", f"internal writer error: {exc!r}")
             self._wait = self._interval - (time.monotonic() - began)
+            if self.media.budget.pending and self.queue:
+                self._wait = min(self._wait, _MEDIA_CYCLE)
             if self._capture is not None:
                 # After the first write, so rows reach the disk before capture's slow parts.
                 self._run_capture(front=False)

@@ -28,9 +28,10 @@ from tracker.media._base import Media, Pending
 
 __all__: list[str] = []
 
-#: Seconds of encoding the media queue may hold (half the 1 s durability target: the
-#: rest is the flush interval, the write, and an estimate that lags a changing pace).
-BACKLOG_SECONDS: Final = 0.35
+#: Seconds of encoding the media queue may hold (a quarter of the 1 s durability target:
+#: the rest is for the flush interval, the writes, and a pace that changes faster than
+#: its estimate, as on a machine shared with other work).
+BACKLOG_SECONDS: Final = 0.25
 #: The bound until the writer has timed an encode, and its floor (one large image
 #: still queues without waiting for the one before it).
 FIRST_BOUND: Final = 4 << 20
