@@ -20,6 +20,7 @@ import os
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
+from stat import S_ISDIR, S_ISREG
 from typing import TYPE_CHECKING, Any, Final, NamedTuple
 
 from tracker.errors import CorruptRecordError, StorageError
@@ -328,13 +329,14 @@ class IndexBackend(ABC):
     def ingest_many(self, items: list[tuple[str, str, Path]]) -> None:
         """Index several logs (a hook: backends may batch them into fewer transactions).
 
-        A log whose header is not a tracker header is skipped with one warning (raised in
-        strict mode), so that one bad file never hides the rest of a project.
+        A log that cannot be read (not a tracker header, an I/O error) is skipped with one
+        warning (raised in strict mode), so that one bad file never hides the rest of a
+        project.
         """
         for project, run_id, path in items:
             try:
                 self.ingest(project, run_id, path)
-            except CorruptRecordError as exc:
+            except StorageError as exc:
                 _skip_unreadable(path, exc)
 
     @abstractmethod
@@ -415,11 +417,15 @@ class IndexBackend(ABC):
 _warned: set[str] = set()
 
 
-def _skip_unreadable(path: Path, exc: CorruptRecordError) -> None:
-    """One unreadable log must not hide the others: warn once (raise in strict mode)."""
+def _skip_unreadable(path: Path | str, exc: StorageError) -> None:
+    """One unreadable log must not hide the others: warn once (raise in strict mode).
+
+    Only errors about the log itself are skipped: an error of the index (its ``path`` is
+    not the log's) is raised.
+    """
     from tracker._settings import strict
 
-    if strict():
+    if strict() or (not isinstance(exc, CorruptRecordError) and exc.path != str(path)):
         raise exc
     if str(path) not in _warned:
         _warned.add(str(path))
@@ -464,6 +470,10 @@ def _discover(
             try:
                 st = stat(path)
             except (FileNotFoundError, NotADirectoryError):
+                continue
+            if not S_ISREG(st.st_mode):  # a directory (or FIFO, ...) named run.tlog: not a log
+                what = "a directory" if S_ISDIR(st.st_mode) else "not a regular file"
+                _skip_unreadable(path, CorruptRecordError(f"it is {what}, not a run log", path=path))
                 continue
             stats[(proj, rid)] = (path, (st.st_size, st.st_mtime_ns))
     return stats

@@ -25,7 +25,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
-from tracker.errors import CorruptRecordError, StorageError
+from tracker.errors import StorageError
 from tracker.storage._base import (
     ChunkStats,
     IndexBackend,
@@ -212,7 +212,7 @@ class PostgresIndex(IndexBackend):
         for project, run_id, path in items:
             try:
                 prep = self._prepare(project, run_id, path)
-            except CorruptRecordError as exc:
+            except StorageError as exc:  # the log's (an index error is raised again)
                 _skip_unreadable(path, exc)
                 continue
             if prep is None:
@@ -225,7 +225,7 @@ class PostgresIndex(IndexBackend):
         for project, run_id, path in later:  # big logs, or logs another process was indexing
             try:
                 self.ingest(project, run_id, path)
-            except CorruptRecordError as exc:
+            except StorageError as exc:  # the log's (an index error is raised again)
                 _skip_unreadable(path, exc)
 
     def _prepare(self, project: str, run_id: str, path: Path) -> _Prepared | None:

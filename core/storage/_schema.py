@@ -252,7 +252,9 @@ def _history(rec: list[Any]) -> str | None:
     steps = list(map(_second, rows))
     if set(map(type, steps)) != {int} or min(steps) < 0 or max(steps) >= _I64:
         return "a row's step is not an int >= 0"
-    if not set(map(type, map(_third, rows))) <= _NUM_TYPES or not all(map(_num, map(_third, rows))):
+    stamps = list(map(_third, rows))
+    kinds = set(map(type, stamps))
+    if kinds != {float} and (not kinds <= _NUM_TYPES or not all(map(_num, stamps))):
         return "a row's timestamp is not a number"
     return None
 

@@ -42,6 +42,9 @@ class Database:
             pages of 64 KiB, too few for random row lookups).
         mmap_bytes: Read the file through a memory map of up to this size (0: off),
             which saves a copy per page on large reads.
+        disposable: The file is a projection that can be rebuilt (the index): when it is
+            not a SQLite database (garbage, a damaged page), it is moved aside to
+            ``<name>.corrupt-<time>`` with one warning and a new one is created.
     """
 
     def __init__(
@@ -54,8 +57,10 @@ class Database:
         page_size: int = 4096,
         cache_kib: int = 2000,
         mmap_bytes: int = 0,
+        disposable: bool = False,
     ) -> None:
         self.path = path
+        self._disposable = disposable
         self._setup = setup
         self._ready = ready
         self._synchronous = synchronous
@@ -85,6 +90,7 @@ class Database:
             # once can get "database is locked" straight away. Retry with backoff, bounded.
             deadline = time.monotonic() + BUSY_TIMEOUT_S
             delay = 0.001
+            moved = False
             while True:
                 try:
                     conn = self._open_once()
@@ -95,6 +101,10 @@ class Database:
                         raise
                     time.sleep(delay)  # backoff between retries, not synchronisation
                     delay = min(delay * 2, 0.05)
+                except sqlite3.DatabaseError as exc:  # "file is not a database", "malformed"
+                    if not self._disposable or moved:
+                        raise
+                    moved = self._move_aside(exc)
         with self._lock:
             self._all.append(conn)
         return conn
@@ -120,6 +130,27 @@ class Database:
             conn.close()
             raise
         return conn
+
+    def _move_aside(self, exc: sqlite3.DatabaseError) -> bool:
+        """Move a damaged disposable database (and its WAL files) aside, to be rebuilt."""
+        import logging
+
+        aside = self.path.with_name(f"{self.path.name}.corrupt-{int(time.time())}-{os.getpid()}")
+        try:
+            os.replace(self.path, aside)
+        except FileNotFoundError:
+            return True  # another process moved it first: open the new one
+        for suffix in ("-wal", "-shm"):
+            with contextlib.suppress(FileNotFoundError):
+                os.replace(f"{self.path}{suffix}", f"{aside}{suffix}")
+        logging.getLogger("tracker").warning(
+            "tracker: %s is not a usable SQLite index (%s); moved it aside to %s and rebuilding it "
+            "from the run logs",
+            self.path,
+            exc,
+            aside.name,
+        )
+        return True
 
     def close(self) -> None:
         """Close every connection this object opened in this process."""

@@ -39,7 +39,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
-from tracker.errors import CorruptRecordError, StorageError
+from tracker.errors import StorageError
 from tracker.storage._base import (
     STREAMS,
     ChunkStats,
@@ -86,8 +86,11 @@ __all__ = ["SQLiteIndex"]
 #: 5: run records carry the problems of their log (a rebuild reads damaged logs anew).
 SCHEMA_VERSION: Final = "5"
 INDEX_NAME: Final = "index.sqlite"
-#: Bytes of log read per ingest transaction (a slice ends at a whole frame).
-SLICE_BYTES: Final = 64 * 1024 * 1024
+#: Bytes of log read per ingest transaction (a slice ends at a whole frame). Small, so that
+#: a big upload is indexed in many short steps: other runs' writes get the write lock
+#: between them, and each step's decoded records (and the garbage collection passes over
+#: them, which hold the GIL) stay small enough not to stall the server's other requests.
+SLICE_BYTES: Final = 2 * 1024 * 1024
 
 _SCHEMA: Final = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -172,20 +175,61 @@ class SQLiteIndex(IndexBackend):
 
     def __init__(self, root: str | os.PathLike[str], path: str | os.PathLike[str] | None = None) -> None:
         super().__init__(root)
+        #: Whether the index may move to the user's cache dir when it cannot be written here.
+        self._movable = path is None
         if path is None:
-            from tracker._settings import index_dir
+            from tracker._settings import ENV_INDEX_DIR, env, index_dir
 
             path = index_dir(self.root) / INDEX_NAME
+            self._movable = env(ENV_INDEX_DIR) is None
         self.path = Path(path)
-        self._db = Database(
-            self.path,
+        self._db = self._database(self.path)
+
+    def _database(self, path: Path) -> Database:
+        return Database(
+            path,
             self._setup,
             ready=self._ready,
             synchronous="NORMAL",
             page_size=65536,
             cache_kib=65536,
             mmap_bytes=1 << 30,
+            disposable=True,
         )
+
+    def _relocate(self, exc: StorageError) -> bool:
+        """Move the index to the user's cache dir when its folder is read-only or full.
+
+        The index is disposable, so it can live anywhere: ``~/.cache/tracker/index/<root
+        digest>/`` (as for a data root on a network filesystem), announced with one
+        warning that names ``TRACKER_INDEX_DIR``. False when it cannot move (a path or
+        ``TRACKER_INDEX_DIR`` was given, it moved already, or the error is another one).
+        """
+        if not self._movable or not _unwritable(exc):
+            return False
+        import hashlib
+        import logging
+
+        from tracker._settings import ENV_INDEX_DIR
+
+        digest = hashlib.sha256(str(self.root).encode()).hexdigest()[:16]
+        new = Path.home() / ".cache" / "tracker" / "index" / digest / INDEX_NAME
+        if new == self.path:
+            return False
+        if str(self.root) not in _moved:  # one line per data root and process
+            _moved.add(str(self.root))
+            logging.getLogger("tracker").warning(
+                "tracker: cannot write the index %s (%s); keeping it in %s instead (set %s to choose)",
+                self.path,
+                exc.__cause__ or exc,
+                new.parent,
+                ENV_INDEX_DIR,
+            )
+        self._db.close()
+        self.path = new
+        self._db = self._database(new)
+        self._movable = False
+        return True
 
     def _ready(self, conn: sqlite3.Connection) -> bool:
         if not conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'meta'").fetchone():
@@ -216,6 +260,12 @@ class SQLiteIndex(IndexBackend):
 
     @property
     def _conn(self) -> sqlite3.Connection:
+        try:
+            with errors(self.path, "opening the index"):
+                return self._db.conn
+        except StorageError as exc:
+            if not self._relocate(exc):
+                raise _with_hint(exc) from exc.__cause__
         with errors(self.path, "opening the index"):
             return self._db.conn
 
@@ -277,7 +327,19 @@ class SQLiteIndex(IndexBackend):
                     return total
 
     def ingest_many(self, items: list[tuple[str, str, Path]]) -> None:
-        """Index several logs, many small ones per transaction (a first index of 10,000 runs)."""
+        """Index several logs, many small ones per transaction (a first index of 10,000 runs).
+
+        On a full disk the index moves to the user's cache dir once (see :meth:`_relocate`)
+        and starts over there.
+        """
+        try:
+            self._ingest_many(items)
+        except StorageError as exc:
+            if exc.path != str(self.path) or not self._relocate(exc):
+                raise
+            IndexBackend.refresh(self)  # not an instance wrapper (a server may hold its lock)
+
+    def _ingest_many(self, items: list[tuple[str, str, Path]]) -> None:
         batch: list[_Prepared] = []
         size = 0
         later: list[tuple[str, str, Path]] = []
@@ -296,7 +358,7 @@ class SQLiteIndex(IndexBackend):
         for project, run_id, path in items:
             try:
                 prep = self._prepare(project, run_id, path)
-            except CorruptRecordError as exc:
+            except StorageError as exc:  # the log's (an index error is raised again)
                 _skip_unreadable(path, exc)
                 continue
             if prep is None:
@@ -309,7 +371,7 @@ class SQLiteIndex(IndexBackend):
         for project, run_id, path in later:  # big logs, or logs another process was indexing
             try:
                 self.ingest(project, run_id, path)
-            except CorruptRecordError as exc:
+            except StorageError as exc:  # the log's (an index error is raised again)
                 _skip_unreadable(path, exc)
 
     def _prepare(self, project: str, run_id: str, path: Path) -> _Prepared | None:
@@ -633,6 +695,30 @@ class SQLiteIndex(IndexBackend):
 
 
 # --------------------------------------------------------------------------- helpers
+#: Data roots whose index moved to the cache dir in this process (announced once each).
+_moved: set[str] = set()
+#: SQLite and OS messages of a folder the index cannot be written in.
+_UNWRITABLE: Final = ("unable to open database", "readonly", "read-only", "disk is full", "disk i/o error")
+
+
+def _unwritable(exc: StorageError) -> bool:
+    cause = exc.__cause__
+    if isinstance(cause, OSError):
+        import errno
+
+        return cause.errno in {errno.EROFS, errno.EACCES, errno.EPERM, errno.ENOSPC, errno.EDQUOT}
+    return isinstance(cause, sqlite3.Error) and any(m in str(cause).lower() for m in _UNWRITABLE)
+
+
+def _with_hint(exc: StorageError) -> StorageError:
+    """The error, plus where to put the index instead when its folder cannot be written."""
+    if not _unwritable(exc):
+        return exc
+    from tracker._settings import ENV_INDEX_DIR
+
+    return StorageError(f"{exc}; set {ENV_INDEX_DIR} to a writable folder for the index", path=exc.path)
+
+
 class _Timestamps:
     """Loads the timestamps of a key's numeric chunks when first needed.
 

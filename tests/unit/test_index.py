@@ -381,8 +381,9 @@ class TestSQLiteIndex(IndexContract):
         from tracker.errors import StorageError
         from tracker.storage._sqlite_index import SQLiteIndex
 
-        bad = tmp_path / "not-a-db.sqlite"
-        bad.write_bytes(b"this is not a database" * 100)
+        # (A garbage index file is moved aside and rebuilt: tests/unit/test_corrupt_files.py.)
+        (tmp_path / "a-file").write_bytes(b"not a folder")
+        bad = tmp_path / "a-file" / "not-a-db.sqlite"
         with pytest.raises(StorageError, match="not-a-db"):
             SQLiteIndex(root, bad).projects()
 
