@@ -37,7 +37,15 @@ from typing import Any, Final
 
 from tracker.errors import StorageError
 from tracker.server._auth import ROLES, AuthStore
-from tracker.storage._format import FORMAT_VERSION, HEADER_SIZE, file_header, parse_header, repair, scan
+from tracker.storage._format import (
+    FORMAT_VERSION,
+    HEADER_SIZE,
+    LogRead,
+    file_header,
+    parse_header,
+    repair,
+    scan,
+)
 from tracker.storage._schema import refusal
 
 _log = logging.getLogger(__name__)
@@ -147,7 +155,7 @@ class _Logs:
             if new[:HEADER_SIZE] != file_header(version):
                 raise _RefusedError(400, {"detail": "run log header has unknown flags"})
             start = HEADER_SIZE
-        found = scan(new, start)
+        found = _scan_batch(new, start)
         misfit = refusal(found, offset + overlap)  # the trust boundary: every record fits the schema
         if misfit is not None:
             raise _RefusedError(400, misfit)
@@ -167,6 +175,35 @@ class _Logs:
         finally:
             os.close(fd)
         return size + len(new), len(new)
+
+
+#: Bytes of an upload decoded at a time while it is checked (see :func:`_scan_batch`).
+CHECK_BYTES: Final = 2 * 1024 * 1024
+
+
+def _scan_batch(body: bytes, start: int) -> LogRead:
+    """:func:`~tracker.storage._format.scan` of an upload, a slice at a time.
+
+    Decoding a 64 MiB body at once keeps millions of objects alive, and the garbage
+    collector's pass over them holds the GIL for seconds: every other request of the
+    server waits. Slice by slice, each slice's records are dropped before the next. The
+    answer has the last slice's records only, and ``end``/``torn`` of the whole body; a
+    batch with a bad record is scanned again from its start up to that slice, so that
+    its ``problems`` and record numbering are those of the whole batch.
+    """
+    mv = memoryview(body)
+    size = len(body)
+    pos, step = start, CHECK_BYTES
+    while True:
+        cut = min(size, pos + step)
+        part = scan(mv[:cut], pos, eof=cut == size)
+        if part.problems:
+            return scan(mv[:cut], start, eof=cut == size)
+        if cut == size:
+            return part
+        if part.end == pos:
+            step = size  # one frame larger than a slice: take the rest at once
+        pos = part.end
 
 
 def _version(headers: Any) -> int:
