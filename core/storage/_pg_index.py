@@ -25,7 +25,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
-from tracker.errors import StorageError
+from tracker.errors import CorruptRecordError, StorageError
 from tracker.storage._base import (
     ChunkStats,
     IndexBackend,
@@ -260,7 +260,12 @@ class PostgresIndex(IndexBackend):
         state.report(read.problems)  # records set aside (corrupt) and damaged bytes skipped
         next_seq = 0 if row is None or reset else int(row[4])
         next_sys = 0 if row is None or reset else int(row[5])
-        delta = fold(read.records, state, next_seq, next_sys)
+        try:
+            delta = fold(read.records, state, next_seq, next_sys)
+        except (TypeError, ValueError, KeyError, IndexError, AttributeError, OverflowError) as exc:
+            # Records fit the schema (scan sets the others aside), so this is a reader bug:
+            # it must still not fail a listing. The caller skips this run with a warning.
+            raise CorruptRecordError(f"{path}: cannot fold its records: {exc!r}", path=str(path)) from exc
         at_end = read.end >= read.size or read.torn
         expected = None if row is None else (int(row[0]), int(row[1]))
         if read.deferred:  # damaged bytes a live writer may still be writing: look again next time

@@ -39,7 +39,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
-from tracker.errors import StorageError
+from tracker.errors import CorruptRecordError, StorageError
 from tracker.storage._base import (
     STREAMS,
     ChunkStats,
@@ -406,7 +406,12 @@ class SQLiteIndex(IndexBackend):
         state.report(read.problems)  # records set aside (corrupt) and damaged bytes skipped
         next_seq = 0 if row is None or reset else int(row[4])
         next_sys = 0 if row is None or reset else int(row[5])
-        delta = fold(read.records, state, next_seq, next_sys)
+        try:
+            delta = fold(read.records, state, next_seq, next_sys)
+        except (TypeError, ValueError, KeyError, IndexError, AttributeError, OverflowError) as exc:
+            # Records fit the schema (scan sets the others aside), so this is a reader bug:
+            # it must still not fail a listing. The caller skips this run with a warning.
+            raise CorruptRecordError(f"{path}: cannot fold its records: {exc!r}", path=str(path)) from exc
         # Done when this slice reached the end of what the stat saw: a later append
         # changes size/mtime and triggers another read.
         at_end = read.end >= read.size or read.torn

@@ -136,3 +136,23 @@ def test_undecodable_frame_is_a_corrupt_record_not_a_torn_tail(root: Path) -> No
         R.SUMMARY,
         R.EXIT,
     ]
+
+
+def test_a_record_the_schema_missed_still_never_fails_the_listing(
+    root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Defence in depth: were the schema to let a bad record through, folding it fails for
+    its run only; the run is skipped with a warning naming it (raised in strict mode)."""
+    from tracker.errors import CorruptRecordError, TrackerWarning
+    from tracker.storage import _schema
+
+    monkeypatch.setattr(_schema, "problem", lambda rec: None)  # a schema with a hole in it
+    write_log(root, "p", "ok", good_log("ok", "p"))
+    data, _at = poisoned_log("config-changed-not-a-map")
+    bad = write_log(root, "p", "bad", data)
+    with pytest.raises(CorruptRecordError, match="cannot fold its records"):
+        Api(root).runs("p")
+    monkeypatch.delenv("TRACKER_STRICT")
+    with pytest.warns(TrackerWarning, match=f"skipping {bad}"):
+        runs = Api(root).runs("p")
+    assert [r.id for r in runs] == ["ok"]
