@@ -142,6 +142,23 @@ def test_golden_v1_every_cut_reads_the_whole_records_before_it() -> None:
         assert read.torn == (cut != read.end)
 
 
+def test_golden_v1_reader_rules_2_every_damaged_frame_is_a_gap() -> None:
+    """Reader rules 2: a flipped bit in any frame but the last ones costs that frame only."""
+    data = GOLDEN_V1.read_bytes()
+    full = scan(data, HEADER_SIZE, resync=True)
+    starts = [off for off, _ in full.records]
+    ends = [*starts[1:], len(data)]
+    for i in range(len(starts) - 1):  # damage in the last frame is a torn tail
+        damaged = bytearray(data)
+        damaged[starts[i] + 9] ^= 0x01  # the payload's second byte
+        read = scan(bytes(damaged), HEADER_SIZE, resync=True)
+        assert not read.torn, i
+        assert canon(read.records) == canon(full.records[:i] + full.records[i + 1 :]), i
+        assert [(p["kind"], p["offset"], p["bytes"]) for p in read.problems] == [
+            ("gap", starts[i], ends[i] - starts[i])
+        ], i
+
+
 def test_golden_v1_can_be_resumed_by_this_tracker(root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TRACKER_DISABLE_GIT", "1")
     log = root / "projects" / "compat" / "runs" / "golden" / "run.tlog"
