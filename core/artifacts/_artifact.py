@@ -286,7 +286,9 @@ class Artifact:
         When the artifact is logged, ``file://`` references are hashed, ``s3://`` ones
         get size and ETag through fsspec (when installed and reachable) and
         ``http(s)://`` ones get ``Content-Length`` and ``ETag`` from a ``HEAD`` request.
-        A ``file://`` folder adds one reference per file.
+        A ``file://`` folder adds one reference per file. Downloads on this data root
+        follow these references; elsewhere (a team server's readers) only where the
+        reader allows (see :meth:`download`).
 
         Args:
             uri: The URI.

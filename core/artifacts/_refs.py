@@ -61,6 +61,11 @@ def check_uri(uri: object) -> str:
         raise UsageError(f"add_reference({uri!r}): use a file://, s3://, http:// or https:// URI.")
     if parsed.scheme == "file" and not parsed.path:
         raise UsageError(f"add_reference({uri!r}): a file:// URI needs a path.")
+    if parsed.scheme == "file" and parsed.netloc not in ("", "localhost"):
+        raise UsageError(
+            f"add_reference({uri!r}): a file:// URI names a path on this machine, not the host "
+            f"{parsed.netloc!r}; write file:///absolute/path (Path.as_uri() does)."
+        )
     if parsed.scheme != "file" and not parsed.netloc:
         raise UsageError(f"add_reference({uri!r}): the URI needs a host or bucket.")
     return uri

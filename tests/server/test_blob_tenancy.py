@@ -186,3 +186,29 @@ def test_the_uploader_skips_its_own_blobs_and_proves_others(live: tuple[_Server,
     assert upload_blob(bob, sha, len(data), lambda: io.BytesIO(data)) == len(data)  # proves it
     assert upload_blob(bob, sha, len(data), lambda: io.BytesIO(data)) == 0
     assert bob.has_blob(sha)
+
+
+def test_the_records_on_postgres(pg_url: str, tmp_path: Path) -> None:
+    from tracker.server._auth import Principal
+    from tracker.server._blob_owners import BlobOwners
+    from tracker.storage._pg import migrate
+
+    migrate(pg_url)
+    auth = AuthStore.postgres(tmp_path, pg_url)
+    info = auth.project("model-registry")  # created by migration 3
+    assert info is not None
+    assert (info.owner_kind, info.owner, info.visibility) == ("server", "", "private")
+    auth.create_user("alice", "alice-password-1")
+    auth.create_user("bob", "bob-password-1")
+    auth.set_owner("p", user="alice")
+    alice, bob = Principal("alice", False, None), Principal("bob", False, "editor")
+    owners = BlobOwners(auth)
+    shas = [hashlib.sha256(bytes([i])).hexdigest() for i in range(3)]
+    owners.uploaded(shas[0], "alice")
+    owners.uploaded(shas[0], "alice")  # idempotent
+    owners.referenced(shas[:2], "p")
+    assert owners.usable(alice, shas) == set(shas[:2])
+    assert owners.usable(bob, shas) == set()
+    auth.set_visibility("p", "public")
+    assert owners.usable(bob, shas) == set(shas[:2])
+    assert owners.usable(bob, shas, "q") == set()

@@ -194,3 +194,12 @@ def test_references_a_run_on_this_root_logged_are_followed(
     _post(root, "p", "other", {"k": {"ref": secret.as_uri()}})
     with pytest.raises(StorageError, match="outside the folders"):
         tracker.Api().artifact("p/other:latest").download(root=tmp_path / "dl2")
+
+
+def test_a_file_uri_with_a_host_is_refused_when_added(tmp_path: Path) -> None:
+    from tracker.errors import UsageError
+
+    art = tracker.Artifact("x", "dataset")
+    with pytest.raises(UsageError, match="not the host '~'"):
+        art.add_reference("file://~/.ssh/id_rsa")  # would have named /.ssh/id_rsa
+    assert art.add_reference("file://localhost" + str(tmp_path / "a.csv"))[0].path == "a.csv"
