@@ -34,7 +34,8 @@ from tracker.storage._replay import RunState
 
 KILL_TRIALS = 20
 #: The bound under test: a row is durable within a second of log() returning, media
-#: backlog or not (the writer targets half of that; bench_durability.py measures it).
+#: backlog or not (the writer bounds its media queue at a quarter of that;
+#: bench_durability.py measures the delay).
 LAG = 1.0
 SIZES = (64, 96, 128, 192, 256)
 IMAGE_EVERY = 4
