@@ -178,6 +178,8 @@ RESYNC_FRAMES: Final = 3
 MAX_PROBLEMS: Final = 100
 #: First payload byte of every record: a msgpack array header (fixarray, array 16/32).
 _ARRAY_HEAD: Final = re.compile(rb"[\x90-\x9f\xdc\xdd]")
+_ARRAY_HEADS: Final = frozenset([*range(0x90, 0xA0), 0xDC, 0xDD])
+_LENGTH: Final = struct.Struct("<I")
 
 
 def _frame_at(mv: memoryview, pos: int, size: int) -> int:
@@ -203,19 +205,27 @@ def _resync_at(mv: memoryview, pos: int, size: int, eof: bool) -> int:
     """
 
     def follows(q: int) -> bool:
-        at, count = q, 0
-        while count < RESYNC_FRAMES:
-            n = _frame_at(mv, at, size)
-            if n < 0:
+        # The chain's shape first (lengths that fit, each payload opening an array), then
+        # the checksums: a candidate in garbage rarely has the shape, so the cost of the
+        # search stays near linear in the damaged bytes instead of one CRC per candidate.
+        chain: list[int] = []
+        at = q
+        while len(chain) < RESYNC_FRAMES and size - at >= FRAME_HEADER_SIZE + 1:
+            (n,) = _LENGTH.unpack_from(mv, at)
+            if n == 0 or n > MAX_PAYLOAD or at + FRAME_HEADER_SIZE + n > size:
                 break
+            if mv[at + FRAME_HEADER_SIZE] not in _ARRAY_HEADS:
+                break
+            chain.append(at)
             at += FRAME_HEADER_SIZE + n
-            count += 1
             if at == size:
                 break
-        return count >= RESYNC_FRAMES or (count > 0 and at == size and eof)
+        if not (len(chain) >= RESYNC_FRAMES or (chain and at == size and eof)):
+            return False
+        return all(_frame_at(mv, c, size) >= 0 for c in chain)
 
     if size - pos >= FRAME_HEADER_SIZE:
-        (n,) = struct.unpack_from("<I", mv, pos)
+        (n,) = _LENGTH.unpack_from(mv, pos)
         own = pos + FRAME_HEADER_SIZE + n
         if 0 < n <= MAX_PAYLOAD and own < size and follows(own):
             return int(own)

@@ -234,3 +234,15 @@ def test_resuming_a_run_with_a_mid_log_gap_keeps_every_later_record(root: Path) 
     lost = {rec[2][j][1] for off, rec in before.records if off == bad for j in range(len(rec[2]))}
     assert steps == [s for s in range(601) if s not in lost]
     assert [(p["kind"], p["offset"]) for p in after.problems] == [("gap", bad)]
+
+
+def test_a_megabyte_of_garbage_mid_log_is_one_gap(tmp_path: Path) -> None:
+    """The search is near linear in the damaged bytes (a candidate needs the shape of a
+    chain of frames before any checksum is computed)."""
+    records = finished_run()
+    data, starts = build(records)
+    garbage = random.Random(SEED).randbytes(1 << 20)
+    damaged = data[: starts[20]] + garbage + data[starts[20] :]
+    read = read_frames(_write(tmp_path, damaged))
+    assert [rec for _o, rec in read.records] == records
+    assert [(p["kind"], p["offset"], p["bytes"]) for p in read.problems] == [("gap", starts[20], 1 << 20)]
