@@ -494,6 +494,10 @@ def _start(
             return node
     if tags is not None and (isinstance(tags, str) or not all(isinstance(t, str) for t in tags)):
         raise UsageError("init(tags=...) must be a list of strings.")
+    texts = {"name": name, "notes": notes, "group": group, "job_type": job_type, "entity": entity}
+    for field, text in texts.items():  # the run record's schema (docs/format.md 3.14)
+        if text is not None and not isinstance(text, str):
+            raise UsageError(f"init({field}={text!r}) must be a string.")
     if run_id is None:
         run_id = _new_id()
     _check_id(run_id)

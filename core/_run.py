@@ -190,7 +190,7 @@ class Run:
                     self._step = s + 1
                 else:
                     self._log_slow(row, step, commit)
-            elif type(step) is int and step > self._step:
+            elif type(step) is int and self._step < step < 1 << 63:  # else _log_slow checks it
                 # log(d, step=i) each iteration: commit the open row, open row i.
                 pending = self._pending
                 if pending is not None:
@@ -287,6 +287,8 @@ class Run:
             step = int(step.__index__())
         if step < 0:
             raise UsageError(f"log(step=...) must not be negative (got {step}).")
+        if step >= 1 << 63:  # readers keep steps as int64 (docs/format.md 3.14)
+            raise UsageError(f"log(step=...) must be below 2**63 (got {step}).")
         return int(step)
 
     def _commit_pending(self) -> None:
@@ -423,6 +425,8 @@ class Run:
             norm_goal = "minimize"
         spec: dict[str, Any] = {"name": name}
         if step_metric is not None:
+            if not isinstance(step_metric, str) or not step_metric:
+                raise UsageError(f"define_metric(step_metric={step_metric!r}) must be a metric name.")
             spec["step_metric"] = step_metric
             spec["step_sync"] = True if step_sync is None else bool(step_sync)
         if hidden is not None:

@@ -156,3 +156,26 @@ def test_a_record_the_schema_missed_still_never_fails_the_listing(
     with pytest.warns(TrackerWarning, match=f"skipping {bad}"):
         runs = Api(root).runs("p")
     assert [r.id for r in runs] == ["ok"]
+
+
+@pytest.mark.parametrize("field", ["name", "notes", "group", "job_type", "entity"])
+def test_init_refuses_what_the_run_record_cannot_hold(root: Path, field: str) -> None:
+    """The writer never writes a record its readers set aside: misuse raises instead."""
+    from tracker.errors import UsageError
+
+    with pytest.raises(UsageError, match=f"init\\({field}=5\\) must be a string"):
+        tracker.init(project="p", settings=tracker.Settings(disable_git=True), **{field: 5})
+
+
+def test_define_metric_and_log_refuse_what_their_records_cannot_hold(root: Path) -> None:
+    from tracker.errors import UsageError
+
+    with tracker.init(project="p", id="m", settings=tracker.Settings(disable_git=True)) as run:
+        with pytest.raises(UsageError, match="step_metric=5"):
+            run.define_metric("loss", step_metric=5)  # type: ignore[arg-type]
+        with pytest.raises(UsageError, match="below 2\\*\\*63"):
+            run.log({"loss": 1.0}, step=1 << 63)
+        run.log({"loss": 1.0}, step=(1 << 63) - 1)
+    found = read_frames(root / "projects" / "p" / "runs" / "m" / "run.tlog")
+    assert found.problems == []
+    assert [rec[2][0][1] for _o, rec in found.records if rec[0] == R.HISTORY] == [(1 << 63) - 1]
