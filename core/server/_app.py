@@ -9,6 +9,7 @@ looked up in the run's own records, then resolved inside the run directory).
 # functions defined inside build(), which string annotations could not resolve.
 
 import asyncio
+import functools
 import hashlib
 import hmac
 import json
@@ -32,6 +33,9 @@ __all__ = ["build"]
 STATIC: Final = Path(__file__).parent / "static"
 LOOPBACK: Final = ("127.0.0.1", "localhost", "::1", "[::1]")
 _NAME_RE: Final = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+_RUN_ID_RE: Final = re.compile(r"^[A-Za-z0-9_-]{1,64}$")  # as tracker.init checks them
+#: A Host header: a DNS name or IPv4 address, or an IPv6 address in brackets; an optional port.
+_HOST_RE: Final = re.compile(r"(\[[0-9a-f:.]+\]|[a-z0-9](?:[a-z0-9.-]{0,252}))(?::[0-9]{1,5})?")
 #: Entries of an artifact version listed by the API (the count says how many there are).
 MAX_FILES: Final = 5000
 
@@ -85,12 +89,13 @@ class _Guard:
         self.cookie = "tracker_token_" + hashlib.sha256((token or "").encode()).hexdigest()[:10]
 
     def _host_ok(self, host: str) -> bool:
-        host = host.strip().lower()
-        if host.startswith("["):
-            name = host[: host.find("]") + 1]
-        else:
-            name = host.rsplit(":", 1)[0] if host.count(":") == 1 else host
-        return name in self.hosts
+        """``host`` is ``name[:port]`` with an allowed name (``[v6]`` in brackets), nothing else.
+
+        Parsed strictly: digits only after the one colon, no user info, path or spaces
+        (``127.0.0.1:1@evil.com`` names ``evil.com`` to a browser: refused).
+        """
+        found = _HOST_RE.fullmatch(host.lower())
+        return found is not None and found.group(1) in self.hosts
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] not in ("http", "websocket"):
@@ -176,7 +181,7 @@ class _Data:
 
     def run_dir(self, project: str, run_id: str) -> Path:
         self.check_run(project, run_id)
-        return self.root / "projects" / project / "runs" / run_id
+        return inside_root(self.root, project, run_id)
 
     def check_run(self, project: str, run_id: str) -> Any:
         return self.api.run(f"{project}/{run_id}")
@@ -243,7 +248,7 @@ class _Data:
 
         run = self.check_run(project, run_id)
         record = self.api.index.run(project, run_id)
-        run_dir = self.root / "projects" / project / "runs" / run_id
+        run_dir = inside_root(self.root, project, run_id)
         keys = self.api.index.keys(project, run_id)
         kinds: dict[str, str] = {}
         try:
@@ -403,7 +408,9 @@ class _Data:
             if e.step == step:
                 refs = e.refs
                 if 0 <= item < len(refs):
-                    return resolve(run_dir, refs[item])
+                    ref = refs[item]
+                    rel = ref.get("path") if isinstance(ref, dict) else None
+                    return _served(run_dir, "media", rel, functools.partial(resolve, run_dir, ref))
         raise RunNotFoundError(f"no media {key!r} at step {step} in run {run_id!r}.", run_id=run_id)
 
     def file(self, project: str, run_id: str, name: str) -> Path:
@@ -414,7 +421,7 @@ class _Data:
         files = run_files(run_dir)
         if name not in files:
             raise RunNotFoundError(f"run {run_id!r} saved no file {name!r}.", run_id=run_id)
-        return resolve(run_dir, "files/" + name)
+        return _served(run_dir, "files", f"files/{name}", lambda: resolve(run_dir, "files/" + name))
 
     def artifacts(self, project: str) -> list[dict[str, Any]]:
         """The project's artifacts with their live versions (newest first) and aliases."""
@@ -589,6 +596,48 @@ class _Data:
         return out
 
 
+def inside_root(root: Path, project: str, run_id: str) -> Path:
+    """The directory of a run, refused unless it resolves inside the data root ``root``.
+
+    A run directory that is a link to elsewhere (put there by hand) is never served.
+
+    Raises:
+        UsageError: ``project`` or ``run_id`` is not a valid name.
+        StorageError: It resolves outside the data root.
+    """
+    if not _NAME_RE.match(project):
+        raise UsageError(f"{project!r} is not a valid project name.")
+    if not _RUN_ID_RE.match(run_id):
+        raise UsageError(f"{run_id!r} is not a valid run id.")
+    path = root / "projects" / project / "runs" / run_id
+    if not path.resolve().is_relative_to(root.resolve()):
+        raise StorageError(f"run {project}/{run_id} is a link out of the data root; it is not served.")
+    return path
+
+
+def _served(run_dir: Path, top: str, rel: Any, find: Callable[[], Path]) -> Path:
+    """The file ``find()`` returns for the recorded path ``rel``, if it is a file of ``top/``.
+
+    ``rel`` must be a plain relative path under ``top/`` (no ``..``, ``.``, empty part,
+    backslash or NUL), and the file it resolves to (links followed) must lie in
+    ``run_dir/top``: a record naming ``../run.tlog`` serves nothing.
+
+    Raises:
+        UsageError: Either check fails.
+    """
+    parts = rel.split("/") if isinstance(rel, str) else []
+    bad = (
+        len(parts) < 2
+        or parts[0] != top
+        or any(p in ("", ".", "..") or "\\" in p or "\x00" in p for p in parts)
+    )
+    if not bad:
+        path = find()
+        if path.resolve().is_relative_to((run_dir / top).resolve()):
+            return path
+    raise UsageError(f"the run recorded the file {rel!r}, which is not inside its {top}/ folder; not served.")
+
+
 def _project(name: Any) -> str:
     if not isinstance(name, str) or not _NAME_RE.match(name):
         raise UsageError(f"{name!r} is not a valid project name.")
@@ -617,6 +666,7 @@ def build(
     from starlette.staticfiles import StaticFiles
 
     from tracker._version import __version__
+    from tracker.server._identity import Identify, identity_of
 
     data = _Data(root, index, state)
 
@@ -645,7 +695,7 @@ def build(
         ids = [r for r in runs.split(",") if r] if runs else None
         return _json(guarded(lambda: data.keys(project, ids)))
 
-    def series(body: dict[str, Any] = Body(...)) -> Any:  # noqa: B008 - FastAPI's way to declare a body
+    def series(request: Request, body: dict[str, Any] = Body(...)) -> Any:  # noqa: B008 - FastAPI's body
         """Bucketed (first/min/max/last) or raw points of (run, key) pairs on one shared x grid.
 
         Body: ``{project, runs: [id], keys: [key], x: "_step"|"_runtime"|"_timestamp"|key,
@@ -653,6 +703,8 @@ def build(
         ``application/octet-stream``: a uint32 header length, a JSON header, float64 arrays
         (see ``tracker.server._series``).
         """
+        # The project the gate checked (tracker.server._identity), not a second parse.
+        body = {**body, "project": identity_of(request).project}
         result = guarded(lambda: data.reader.series(body))
         if body.get("format") == "binary":
             return Response(encode_binary(result), media_type="application/octet-stream")
@@ -726,7 +778,9 @@ def build(
 
     async def events(request: Request, project: str) -> Any:
         """Server-sent events: the rows of runs that changed (all runs in the first event)."""
-        guarded(lambda: _project(project))
+        # ``project`` is declared for the schema; the one streamed is the one the gate
+        # checked (tracker.server._identity: a repeated ?project= never gets here).
+        project = guarded(lambda: _project(identity_of(request).project))
 
         async def stream() -> AsyncIterator[bytes]:
             seen: dict[str, Any] = {}
@@ -829,6 +883,9 @@ def build(
         openapi_url="/api/openapi.json",
     )
     hosts = tuple(h.lower() for h in (allowed_hosts or LOOPBACK))
+    # Inside the Host/token guard: the request identity (a team server's gate, outside
+    # both, parses it first and this finds it done).
+    app.add_middleware(Identify, router=app.router)
     app.add_middleware(_Guard, token=token, hosts=hosts)
     app.state.data = data
     return app

@@ -7,16 +7,20 @@ for each request:
    ``tracker_session`` cookie set by the login page. No caller: 401 on ``/api/``, a
    redirect to ``/login`` for dashboard pages. Open without signing in: ``/login``,
    ``/static/``, ``/favicon.ico`` and the OpenAPI schema and docs;
-2. caps the body, reading it only for a known caller (or on the login page): 413 past
-   ``max_body`` on upload routes (``/api/v1/...`` writes), past ``max_json`` anywhere
-   else (JSON calls, forms);
+2. caps the body, reading it only for a known caller (or on the login page): a declared
+   ``Content-Length`` past the cap is answered 413 before a byte is read; the cap is
+   ``max_body`` on upload routes (``/api/v1/...`` writes), ``max_json`` anywhere else
+   (JSON calls, forms). The raw uploads (run-log and blob bytes) are not read here: the
+   handler streams them, counted, and a chunked one is cut (413) at the cap;
 3. refuses cross-site writes: a state-changing request authenticated by the cookie must
    carry ``X-Tracker-CSRF`` or an ``Origin`` equal to its ``Host`` (on top of the cookie's
    ``SameSite=Strict``): 403;
-4. finds the route in the app's own table and the project it addresses (the ``project``
-   path parameter, else the ``project`` query parameter, else the ``project`` field of a
-   JSON body; ``/api/registry`` addresses the registry project), then checks the caller's
-   role there (:meth:`AuthStore.role_on`): reads (GET, and the read-only POST
+4. finds the route in the app's own table and parses the request's identity once
+   (:func:`tracker.server._identity.parse`: the project comes from the one place the
+   route takes it from, path, query or JSON body; a repeated parameter, a repeated JSON
+   key, a project or run named elsewhere with another value, a body that is not JSON or
+   is nested too deeply: 400), then checks the caller's
+   role on that project (:meth:`AuthStore.role_on`): reads (GET, and the read-only POST
    ``/api/series``) need viewer, other methods editor, ``PUT .../access`` admin, and the
    ingest offset query editor. A key whose cap is below the need: 403 before anything is
    looked up. A project the caller cannot see, or that does not exist: 404 with the same
@@ -26,63 +30,67 @@ for each request:
    check the sweep's project themselves); any other such route is for server admins, so
    a new endpoint is closed until it is classified here.
 
-The caller, their role on the project and the project end up in ``scope["state"]``
-(``principal``, ``user``, ``role``, ``project``); :func:`refusal` / :func:`require` are
+The caller, their role on the project, the project and the parsed identity end up in
+``scope["state"]`` (``principal``, ``user``, ``role``, ``project``, ``identity``):
+handlers read the project from there (:func:`tracker.server._identity.identity_of`),
+never from the request again. :func:`refusal` / :func:`require` are
 the per-project check for handlers that learn the project only from their own input.
 A live event stream is authorized when it opens; it is not cut when the session ends.
 
-Login attempts back off per user name and per client address: after 5 failures in a row,
-each further attempt waits 2, 4, 8... seconds (at most 5 minutes), answered 429 with
-``Retry-After`` (per server process).
+Login attempts back off per user name and address together (after 5 failures in a row)
+and per user name alone (after 20, from any address): each further attempt waits 2, 4,
+8... seconds (at most 5 minutes), answered 429 with ``Retry-After`` (per server process).
+Never per address alone: one guesser behind a shared address (a NAT, a proxy) must not
+lock its other users out, and guessing one account stays slowed from everywhere.
 """
 
 # No ``from __future__ import annotations``: FastAPI reads the endpoint annotations of the
 # closures in :func:`protect` at runtime.
 
-import json
 import time
 from collections import OrderedDict
 from typing import Any, Final
 from urllib.parse import parse_qs, quote, urlsplit
 
-from tracker.artifacts._names import REGISTRY_PROJECT
 from tracker.errors import UsageError
 from tracker.server._auth import SESSION_SECONDS, AuthStore, Principal, at_least, check_project
+from tracker.server._identity import (
+    GLOBAL,
+    OPEN,
+    RAW_BODY,
+    IdentityError,
+    answer,
+    classify,
+    match,
+    parse,
+    read_body,
+)
 
-__all__ = ["COOKIE", "CSRF_HEADER", "protect", "refusal", "require"]
+__all__ = ["COOKIE", "CSRF_HEADER", "classify", "need_of", "protect", "refusal", "require"]
 
 COOKIE: Final = "tracker_session"
 CSRF_HEADER: Final = "x-tracker-csrf"
 MAX_JSON: Final = 1024 * 1024
 _SAFE: Final = ("GET", "HEAD", "OPTIONS")
-_OPEN: Final = ("/login", "/favicon.ico", "/api/openapi.json", "/api/docs", "/api/docs/oauth2-redirect")
-# Routes of no project that any signed-in caller may use (the method's need still applies
-# to the key's cap). Blobs are content-addressed and belong to no project: uploading needs a
-# key that may write, and asking whether a blob exists needs its SHA-256.
-# The sweep routes of ``_remote`` find their project in the sweep's record and check it
-# with :func:`refusal` themselves; ``/api/v1/projects`` filters its list the same way.
-_GLOBAL: Final = (
-    "/api/projects",
-    "/api/me",
-    "/api/v1/blobs/{sha256}",
-    "/api/v1/uploads/{sha256}",
-    "/api/v1/projects",
-    "/api/v1/sweeps",
-    "/api/v1/sweeps/{sweep_id}",
-    "/api/v1/sweeps/{sweep_id}/state",
-    "/api/v1/sweeps/{sweep_id}/next",
-    "/api/v1/sweeps/{sweep_id}/observations",
-)
-_FIXED_PROJECT: Final = {"/api/registry": REGISTRY_PROJECT}
+# Open without signing in; and the routes of no project any signed-in caller may use (the
+# method's need still applies to the key's cap): see tracker.server._identity.GLOBAL.
+_OPEN: Final = OPEN
+_GLOBAL: Final = GLOBAL
 _UPLOADS: Final = "/api/v1/"
-# Writes here create the project they name when nobody has it yet.
-_CLAIMS: Final = ("/api/v1/runs/", "/api/v1/artifacts/")
+# Writes here create the project they name when nobody has it yet (a sweep may start a
+# project, as a first run does).
+_CLAIMS: Final = ("/api/v1/runs/", "/api/v1/artifacts/", "/api/v1/sweeps")
 # (path format, method) -> the role needed, where it is not "viewer for reads, editor otherwise".
 _NEED: Final = {
     ("/api/series", "POST"): "viewer",
     ("/api/v1/runs/{project}/{run_id}/log/offset", "GET"): "editor",
     ("/api/projects/{project}/access", "PUT"): "admin",
 }
+
+
+def need_of(path_format: str, method: str) -> str:
+    """The role a route needs on its project (or of the key's cap, on a route of none)."""
+    return _NEED.get((path_format, method), "viewer" if method in _SAFE else "editor")
 
 
 class _RefusedError(Exception):
@@ -144,7 +152,9 @@ class _Gate:
         try:
             await self._http(scope, receive, send)
         except _RefusedError as exc:
-            await _answer(send, exc.status, {"detail": exc.detail}, exc.headers)
+            await answer(send, exc.status, {"detail": exc.detail}, exc.headers)
+        except IdentityError as exc:
+            await answer(send, exc.status, {"detail": exc.detail})
 
     async def _http(self, scope: Any, receive: Any, send: Any) -> None:
         from starlette.concurrency import run_in_threadpool
@@ -152,12 +162,13 @@ class _Gate:
         path: str = scope["path"]
         method: str = scope["method"]
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
-        route, params = self._match(scope)
+        route, params = match(self.router, scope)
         path_format = getattr(route, "path_format", None) or ""
         upload = path_format.startswith(_UPLOADS) and method not in _SAFE
+        raw = upload and path_format in RAW_BODY
         limit = self.max_body if upload else self.max_json
         if path in _OPEN or path.startswith("/static/"):
-            _, receive = await self._body(headers, receive, self.max_json, False)
+            _, receive = await read_body(headers, receive, self.max_json, stream=False, refuse=_RefusedError)
             await self.app(scope, receive, send)
             return
         who, by_cookie = await run_in_threadpool(self._who, headers)
@@ -173,7 +184,7 @@ class _Gate:
             raise _RefusedError(403, f"cross-site request refused: send the {CSRF_HEADER} header")
         # Only now, for a known caller, is the body read (an anonymous one cannot make the
         # server buffer anything).
-        body, receive = await self._body(headers, receive, limit, upload)
+        body, receive = await read_body(headers, receive, limit, stream=raw, refuse=_RefusedError)
         state = scope.setdefault("state", {})
         state["principal"] = who
         state["user"] = who.user
@@ -181,10 +192,20 @@ class _Gate:
         if route is None or not path.startswith("/api/"):
             await self.app(scope, receive, send)  # pages, and the app's own 404/405
             return
-        need = _NEED.get((path_format, method), "viewer" if method in _SAFE else "editor")
+        identity = parse(path_format, params, scope.get("query_string", b""), body)
+        state["identity"] = identity
+        need = need_of(path_format, method)
         if not at_least(who.cap or "admin", need):
             raise _RefusedError(403, f"this key is {who.cap}-only; {method} {path_format} needs {need}")
-        project = _project_of(path_format, params, scope, headers, body)
+        project = identity.project
+        if project is not None:
+            try:
+                project = check_project(project)
+            except UsageError as exc:
+                raise _RefusedError(400, str(exc)) from None
+        elif identity.source == "query" or (identity.source == "body" and path_format not in _GLOBAL):
+            where = "?project=<name>" if identity.source == "query" else 'a "project" field in the JSON body'
+            raise _RefusedError(400, f"{path_format} needs a project: send {where}")
         if project is None:
             if path_format not in _GLOBAL and not who.site_admin:
                 raise _RefusedError(
@@ -196,18 +217,6 @@ class _Gate:
             if not at_least(state["role"], need):
                 raise _RefusedError(403, f"your role on {project!r} is {state['role']}; this needs {need}")
         await self.app(scope, receive, send)
-
-    def _match(self, scope: Any) -> tuple[Any, dict[str, Any]]:
-        from starlette.routing import Match
-
-        partial: tuple[Any, dict[str, Any]] = (None, {})
-        for route in self.router.routes:
-            match, child = route.matches(scope)
-            if match == Match.FULL:
-                return route, dict(child.get("path_params", {}))
-            if match == Match.PARTIAL and partial[0] is None:
-                partial = (route, dict(child.get("path_params", {})))
-        return partial  # wrong method: still checked, then the app answers 405
 
     def _who(self, headers: dict[str, str]) -> tuple[Principal | None, bool]:
         auth = headers.get("authorization", "")
@@ -234,87 +243,12 @@ class _Gate:
                 return role
         raise _RefusedError(404, f"no project {project!r} (or you may not see it)")
 
-    async def _body(
-        self, headers: dict[str, str], receive: Any, limit: int, upload: bool
-    ) -> tuple[bytes, Any]:
-        """Read the body up to ``limit`` (413 past it); return it and a ``receive`` that replays it.
-
-        An upload with a declared length is not read here: the length is checked and the
-        handler streams it (the HTTP server refuses bytes past a declared length).
-        """
-        declared = headers.get("content-length")
-        if declared is not None:
-            if not declared.isdigit():
-                raise _RefusedError(400, "bad Content-Length")
-            if int(declared) > limit:
-                raise _RefusedError(413, f"request body over {limit} bytes; send smaller batches")
-            if upload:
-                return b"", receive
-        chunks: list[bytes] = []
-        total = 0
-        more = True
-        while more:
-            message = await receive()
-            if message["type"] != "http.request":
-                break
-            chunk = message.get("body", b"")
-            total += len(chunk)
-            if total > limit:
-                raise _RefusedError(413, f"request body over {limit} bytes; send smaller batches")
-            chunks.append(chunk)
-            more = message.get("more_body", False)
-        body = b"".join(chunks)
-        sent = False
-
-        async def replay() -> Any:
-            nonlocal sent
-            if not sent:
-                sent = True
-                return {"type": "http.request", "body": body, "more_body": False}
-            return await receive()
-
-        return body, replay
-
-
-def _project_of(
-    path_format: str, params: dict[str, Any], scope: Any, headers: dict[str, str], body: bytes
-) -> str | None:
-    """The project a request addresses (None: none); 400 when it names an invalid one."""
-    name: Any = params.get("project")
-    if name is None:
-        name = _FIXED_PROJECT.get(path_format)
-    if name is None:
-        query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
-        if "project" in query:
-            name = query["project"][0]
-    if name is None and body and "json" in headers.get("content-type", "json"):
-        try:
-            data = json.loads(body)
-        except ValueError:
-            data = None
-        if isinstance(data, dict) and "project" in data:
-            name = data["project"]
-    if name is None:
-        return None
-    try:
-        return check_project(name)
-    except UsageError as exc:
-        raise _RefusedError(400, str(exc)) from None
-
 
 def _same_origin(headers: dict[str, str]) -> bool:
     if headers.get(CSRF_HEADER):
         return True  # a custom header: a cross-site form or image cannot send one
     origin = headers.get("origin")
     return bool(origin) and urlsplit(origin).netloc.lower() == headers.get("host", "").lower()
-
-
-async def _answer(send: Any, status: int, data: dict[str, Any], extra: dict[str, str] | None = None) -> None:
-    body = json.dumps(data).encode()
-    head = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
-    head += [(k.encode("latin-1"), v.encode("latin-1")) for k, v in (extra or {}).items()]
-    await send({"type": "http.response.start", "status": status, "headers": head})
-    await send({"type": "http.response.body", "body": body})
 
 
 async def _redirect(send: Any, location: str, cookie: str | None = None) -> None:
@@ -418,7 +352,9 @@ def protect(app: Any, store: AuthStore, *, max_body: int, max_json: int = MAX_JS
     from starlette.concurrency import run_in_threadpool
     from starlette.responses import HTMLResponse, Response
 
-    backoff = Backoff()
+    # Per (user, address) and per user: never per address alone (see the module docstring).
+    per_pair = Backoff(free=5)
+    per_user = Backoff(free=20)
 
     def page(message: str = "", nxt: str = "/", status: int = 200, wait: str | None = None) -> Any:
         from html import escape
@@ -435,17 +371,18 @@ def protect(app: Any, store: AuthStore, *, max_body: int, max_json: int = MAX_JS
         user = (form.get("username") or [""])[0]
         password = (form.get("password") or [""])[0]
         nxt = _next((form.get("next") or ["/"])[0])
-        ip = "ip:" + (request.client.host if request.client else "?")
-        keys = ("user:" + user, ip)
-        wait = backoff.wait(*keys)
+        pair = user + "\0" + (request.client.host if request.client else "?")
+        wait = max(per_pair.wait(pair), per_user.wait(user))
         if wait > 0:
             secs = str(int(wait) + 1)
             return page(f"Too many failed attempts: try again in {secs} s.", nxt, 429, secs)
         session = await run_in_threadpool(store.login, user, password) if user and password else None
         if session is None:
-            backoff.failed(*keys)
+            per_pair.failed(pair)
+            per_user.failed(user)
             return page("Wrong user name or password.", nxt, 401)
-        backoff.succeeded("user:" + user)
+        per_pair.succeeded(pair)
+        per_user.succeeded(user)
         secure = "; Secure" if request.url.scheme == "https" else ""
         cookie = f"{COOKIE}={session}; Path=/; HttpOnly; SameSite=Strict; Max-Age={SESSION_SECONDS}{secure}"
         return Response(

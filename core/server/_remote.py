@@ -163,7 +163,10 @@ def install_remote(app: Any, root: str | os.PathLike[str]) -> None:
         return Response(dumps(data), status_code=status, media_type="application/json")
 
     def run_of(request: Any, project: str, run_id: str) -> Any:
+        from tracker.server._app import inside_root
+
         _authorize(request, project)
+        inside_root(root, project, run_id)  # a run directory linked out of the root: not served
         return api.run(f"{project}/{run_id}")
 
     # ------------------------------------------------------------------ reads
@@ -368,10 +371,12 @@ def install_remote(app: Any, root: str | os.PathLike[str]) -> None:
         """Create a sweep from a W&B sweep config: ``{"config": {...}, "project": "p"}``."""
         from tracker._init import DEFAULT_PROJECT, _check_name, _new_id
         from tracker.server._gate import claim_if_new
+        from tracker.server._identity import identity_of
         from tracker.sweeps import parse_config
 
         def do() -> Any:
-            config, project = body.get("config"), body.get("project")
+            # The project the gate checked, from the body it parsed (never a second parse).
+            config, project = body.get("config"), identity_of(request).project
             if not isinstance(config, dict) or not (project is None or isinstance(project, str)):
                 raise UsageError('send {"config": {...sweep config...}, "project": "name"}.')
             if len(json.dumps(config, default=str)) > MAX_JSON_BODY:

@@ -18,7 +18,7 @@ from fastapi import Request
 from starlette.routing import Mount, Route
 
 from tracker.server._auth import AuthStore
-from tracker.server._gate import _GLOBAL, _OPEN, Backoff
+from tracker.server._gate import Backoff
 
 #: A valid value for each path parameter of the app's routes.
 VALUES = {
@@ -75,21 +75,8 @@ def call(client: Any, method: str, path: str, **kw: Any) -> Any:
     return client.request(method, path, **kw)
 
 
-def test_every_route_needs_a_caller(team: Any) -> None:
-    client = team.client()
-    checked = 0
-    for method, path_format in routes(team.app):
-        if path_format in _OPEN:
-            continue
-        res = call(client, method, fill(path_format))
-        if path_format.startswith("/api/"):
-            assert res.status_code == 401, (method, path_format, res.status_code, res.text)
-            checked += 1
-        else:  # dashboard pages: to the login page
-            assert res.status_code == 303, (method, path_format)
-            assert res.headers["location"].startswith("/login?next=")
-    assert checked >= 30
-    # Wrong, revoked and disabled-user keys are no caller either.
+def test_wrong_revoked_and_disabled_keys_are_no_caller(team: Any) -> None:
+    # Every route without a key: tests/server/test_security_routes.py.
     bad = team.keys["alice"][:-2] + "xx"
     assert team.client().get("/api/projects", headers={"Authorization": f"Bearer {bad}"}).status_code == 401
     assert team.client("bob").get("/api/projects").status_code == 200
@@ -97,57 +84,10 @@ def test_every_route_needs_a_caller(team: Any) -> None:
     assert team.client("bob").get("/api/projects").status_code == 401
     assert team.store.revoke_key(team.keys["carol"].split("_")[1])
     assert team.client("carol").get("/api/projects").status_code == 401
-
-
-def test_viewer_key_on_every_write_is_403(team: Any) -> None:
-    client = team.client("alice-viewer")
-    writes = [(m, p) for m, p in routes(team.app) if m not in SAFE and p not in READ_POSTS and p not in _OPEN]
-    assert len(writes) >= 8
-    for method, path_format in writes:
-        res = call(client, method, fill(path_format))
-        if path_format.startswith("/api/"):
-            assert res.status_code == 403, (method, path_format, res.status_code, res.text)
-    # The ingest protocol's offset query is part of writing.
-    assert client.get("/api/v1/runs/alpha/r1/log/offset").status_code == 403
-    # The same key reads its user's project.
-    assert client.get("/api/projects/alpha/runs").json()[0]["id"] == "r1"
-
-
-def test_other_users_private_project_is_invisible(team: Any) -> None:
-    bob = team.client("bob")
-    assert [p["name"] for p in bob.get("/api/projects").json()] == ["beta"]
-    assert [p["name"] for p in bob.get("/api/v1/projects").json()["projects"]] == ["beta"]
-    hidden = 0
-    for method, path_format in routes(team.app):
-        if path_format in _OPEN or path_format in _GLOBAL or not path_format.startswith("/api/"):
-            continue
-        path = fill(path_format)
-        kw: dict[str, Any] = {}
-        if "{project}" not in path_format:
-            # Routes that take the project from the query or the JSON body, not the path.
-            if path_format == "/api/events":
-                path += "?project=alpha"
-            elif path_format == "/api/series":
-                kw["json"] = {"project": "alpha", "runs": ["r1"], "keys": ["loss"]}
-            elif path_format == "/api/registry":
-                continue  # the registry project: covered below
-            else:
-                raise AssertionError(f"{method} {path_format}: how does it address a project? (see _gate)")
-        res = call(bob, method, path, **kw)
-        assert res.status_code == 404, (method, path_format, res.status_code, res.text)
-        assert "alpha" in res.json()["detail"]
-        hidden += 1
-    assert hidden >= 25
-    # A project that does not exist answers exactly the same.
-    assert bob.get("/api/projects/nope/runs").json()["detail"] == bob.get("/api/projects/alpha/runs").json()[
-        "detail"
-    ].replace("alpha", "nope")
     # The registry project has no owner: server admins only.
-    assert bob.get("/api/registry").status_code == 404
+    assert team.client("alice").get("/api/registry").status_code == 404
     assert team.client("root").get("/api/registry").status_code == 200
-    # The owner and the server admin see it.
-    assert team.client("alice").get("/api/projects/alpha/runs").status_code == 200
-    assert {p["name"] for p in team.client("root").get("/api/projects").json()} == {"alpha", "beta", "gamma"}
+    assert {p["name"] for p in team.client("root").get("/api/projects").json()} >= {"alpha", "beta", "gamma"}
 
 
 def test_visibility_and_team_roles(team: Any) -> None:
