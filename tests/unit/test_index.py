@@ -63,6 +63,36 @@ class IndexContract:
         return make_index(root)
 
     # ---------------------------------------------------------------- ingest and read
+    def test_bad_records_and_damage_are_problems_of_their_run(self, index: IndexBackend, logs: Any) -> None:
+        """A record that breaks the schema and damaged bytes mid-log (issue 14, points 2 and 8)."""
+        from tracker.storage._format import R
+
+        logs.run("p", "ok").log({"loss": 1.0}).exit()
+        run = logs.run("p", "bad", config={"lr": 0.1})
+        run.log({"loss": 1.0}, step=0)
+        poison_at = run.path.stat().st_size
+        run.append([R.CONFIG, [1, 2], []])  # 'changed' is not a map
+        run.log({"loss": 0.9}, step=1)
+        damaged_at = run.path.stat().st_size
+        run.log({"loss": 0.8}, step=2)
+        gap = run.path.stat().st_size - damaged_at
+        run.log({"loss": 0.7}, step=3).summary({"loss": 0.7}).exit()
+        data = bytearray(run.path.read_bytes())
+        data[damaged_at + 12] ^= 0x10
+        run.path.write_bytes(bytes(data))
+        index.refresh()
+        records = {r.id: r for r in index.runs("p")}
+        assert records["ok"].problems == ()
+        bad = records["bad"]
+        assert [(p["kind"], p["offset"]) for p in bad.problems] == [
+            ("corrupt", poison_at),
+            ("gap", damaged_at),
+        ]
+        assert bad.problems[1]["bytes"] == gap
+        assert (bad.state, bad.config, bad.max_step) == ("finished", {"lr": 0.1}, 3)
+        series = index.series("p", "bad", ["loss"])["loss"]
+        assert (list(series.step), list(series.values)) == ([0, 1, 3], [1.0, 0.9, 0.7])
+
     def test_run_fields_and_series(self, index: IndexBackend, logs: Any) -> None:
         run = logs.run("p", "a", name="first", tags=["x", "y"], group="g", job_type="train", notes="hi",
                        config={"lr": 0.1, "opt": {"name": "adam"}})  # fmt: skip
