@@ -3,7 +3,10 @@
 Specified byte for byte in ``docs/format.md``. This module is the only code that
 knows the framing; the writer thread calls :func:`frame`, readers call
 :func:`read_frames`, and a writer reopening a log calls :func:`repair` first so that
-it never appends after a torn tail.
+it never appends after a torn tail. Readers follow the format's reader rules
+(:data:`READER_RULES`, docs/format.md section 4.3): a record that breaks the schema is
+set aside, and damaged bytes mid-log are skipped once valid frames follow and no writer
+holds the run's lease; both are reported as problems of the read.
 """
 
 from __future__ import annotations
