@@ -198,3 +198,58 @@ def errors(path: Path, what: str) -> Iterator[None]:
         raise StorageError(f"{path}: {what} failed: {exc}{hint}", path=str(path)) from exc
     except OSError as exc:
         raise StorageError(f"{path}: {what} failed: {exc}", path=str(path)) from exc
+
+
+# --------------------------------------------------------------------------- where the index lives
+#: SQLite and OS messages of a folder a database cannot be written in.
+_UNWRITABLE: Final = ("unable to open database", "readonly", "read-only", "disk is full", "disk i/o error")
+#: Data roots whose index moved to the cache dir in this process (announced once each).
+_moved: set[str] = set()
+
+
+def unwritable(exc: StorageError) -> bool:
+    """Whether ``exc`` (from :func:`errors`) says the database's folder cannot be written."""
+    cause = exc.__cause__
+    if isinstance(cause, OSError):
+        import errno
+
+        return cause.errno in {errno.EROFS, errno.EACCES, errno.EPERM, errno.ENOSPC, errno.EDQUOT}
+    return isinstance(cause, sqlite3.Error) and any(m in str(cause).lower() for m in _UNWRITABLE)
+
+
+def with_hint(exc: StorageError) -> StorageError:
+    """The error, plus where to put the index instead when its folder cannot be written."""
+    if not unwritable(exc):
+        return exc
+    from tracker._settings import ENV_INDEX_DIR
+
+    return StorageError(f"{exc}; set {ENV_INDEX_DIR} to a writable folder for the index", path=exc.path)
+
+
+def cache_dir(root: Path) -> Path:
+    """The index folder of ``root`` on local disk: ``~/.cache/tracker/index/<root digest>``.
+
+    The same folder :func:`tracker._settings.index_dir` picks for a root on a network
+    filesystem.
+    """
+    import hashlib
+
+    return Path.home() / ".cache" / "tracker" / "index" / hashlib.sha256(str(root).encode()).hexdigest()[:16]
+
+
+def announce_move(root: Path, old: Path, new: Path, exc: StorageError) -> None:
+    """One warning per data root and process: the index moved, and how to choose its folder."""
+    if str(root) in _moved:
+        return
+    _moved.add(str(root))
+    import logging
+
+    from tracker._settings import ENV_INDEX_DIR
+
+    logging.getLogger("tracker").warning(
+        "tracker: cannot write the index %s (%s); keeping it in %s instead (set %s to choose)",
+        old,
+        exc.__cause__ or exc,
+        new.parent,
+        ENV_INDEX_DIR,
+    )

@@ -61,7 +61,16 @@ from tracker.storage._ingest import (
     fold,
 )
 from tracker.storage._replay import RunState
-from tracker.storage._sqlite import Database, errors, snapshot, transaction
+from tracker.storage._sqlite import (
+    Database,
+    announce_move,
+    cache_dir,
+    errors,
+    snapshot,
+    transaction,
+    unwritable,
+    with_hint,
+)
 from tracker.storage._sqlite_rows import (
     NUM,
     OBJ,
@@ -205,26 +214,12 @@ class SQLiteIndex(IndexBackend):
         warning that names ``TRACKER_INDEX_DIR``. False when it cannot move (a path or
         ``TRACKER_INDEX_DIR`` was given, it moved already, or the error is another one).
         """
-        if not self._movable or not _unwritable(exc):
+        if not self._movable or not unwritable(exc):
             return False
-        import hashlib
-        import logging
-
-        from tracker._settings import ENV_INDEX_DIR
-
-        digest = hashlib.sha256(str(self.root).encode()).hexdigest()[:16]
-        new = Path.home() / ".cache" / "tracker" / "index" / digest / INDEX_NAME
+        new = cache_dir(self.root) / INDEX_NAME
         if new == self.path:
             return False
-        if str(self.root) not in _moved:  # one line per data root and process
-            _moved.add(str(self.root))
-            logging.getLogger("tracker").warning(
-                "tracker: cannot write the index %s (%s); keeping it in %s instead (set %s to choose)",
-                self.path,
-                exc.__cause__ or exc,
-                new.parent,
-                ENV_INDEX_DIR,
-            )
+        announce_move(self.root, self.path, new, exc)
         self._db.close()
         self.path = new
         self._db = self._database(new)
@@ -265,7 +260,7 @@ class SQLiteIndex(IndexBackend):
                 return self._db.conn
         except StorageError as exc:
             if not self._relocate(exc):
-                raise _with_hint(exc) from exc.__cause__
+                raise with_hint(exc) from exc.__cause__
         with errors(self.path, "opening the index"):
             return self._db.conn
 
@@ -700,30 +695,6 @@ class SQLiteIndex(IndexBackend):
 
 
 # --------------------------------------------------------------------------- helpers
-#: Data roots whose index moved to the cache dir in this process (announced once each).
-_moved: set[str] = set()
-#: SQLite and OS messages of a folder the index cannot be written in.
-_UNWRITABLE: Final = ("unable to open database", "readonly", "read-only", "disk is full", "disk i/o error")
-
-
-def _unwritable(exc: StorageError) -> bool:
-    cause = exc.__cause__
-    if isinstance(cause, OSError):
-        import errno
-
-        return cause.errno in {errno.EROFS, errno.EACCES, errno.EPERM, errno.ENOSPC, errno.EDQUOT}
-    return isinstance(cause, sqlite3.Error) and any(m in str(cause).lower() for m in _UNWRITABLE)
-
-
-def _with_hint(exc: StorageError) -> StorageError:
-    """The error, plus where to put the index instead when its folder cannot be written."""
-    if not _unwritable(exc):
-        return exc
-    from tracker._settings import ENV_INDEX_DIR
-
-    return StorageError(f"{exc}; set {ENV_INDEX_DIR} to a writable folder for the index", path=exc.path)
-
-
 class _Timestamps:
     """Loads the timestamps of a key's numeric chunks when first needed.
 
