@@ -8,6 +8,7 @@ Shared by the reader tests (``tests/unit/test_poison_records.py``) and the inges
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any, Final
 
@@ -71,6 +72,7 @@ POISON: Final[dict[str, Any]] = {
     "run-created-not-a-number": [R.RUN, _with(_RUN, created="yesterday")],
     "run-tags-not-a-list": [R.RUN, _with(_RUN, tags=5)],
     "run-missing-id": [R.RUN, _with(_RUN, id=_MISSING)],
+    "run-created-nan": [R.RUN, _with(_RUN, created=math.nan)],
     "config-changed-not-a-map": [R.CONFIG, [1, 2], []],
     "config-deleted-not-a-list": [R.CONFIG, {"lr": 1}, 5],
     "config-deleted-key-unhashable": [R.CONFIG, {}, [[1]]],
@@ -83,6 +85,7 @@ POISON: Final[dict[str, Any]] = {
     "history-step-not-an-int": [R.HISTORY, [["a"]], [[0, "x", T0, 1.0]]],
     "history-step-negative": [R.HISTORY, [["a"]], [[0, -3, T0, 1.0]]],
     "history-ts-not-a-number": [R.HISTORY, [["a"]], [[0, 0, "now", 1.0]]],
+    "history-ts-infinite": [R.HISTORY, [["a"]], [[0, 0, T0, 1.0], [0, 1, math.inf, 1.0]]],
     "history-missing-rows": [R.HISTORY, [["a"]]],
     "summary-not-a-map": [R.SUMMARY, 5],
     "summary-key-an-array": [R.SUMMARY, {(1, 2): 3}],
@@ -103,7 +106,9 @@ POISON: Final[dict[str, Any]] = {
     "exit-ts-not-a-number": [R.EXIT, _with(_EXIT, ts="later")],
     "exit-state-not-a-str": [R.EXIT, _with(_EXIT, state=5)],
     "exit-code-not-an-int": [R.EXIT, _with(_EXIT, exit_code="0")],
+    "exit-runtime-infinite": [R.EXIT, _with(_EXIT, runtime=math.inf)],
     "heartbeat-not-a-number": [R.HEARTBEAT, "now"],
+    "heartbeat-nan": [R.HEARTBEAT, math.nan],
     "resume-not-a-map": [R.RESUME, 5],
     "resume-rewind-not-an-int": [R.RESUME, _with(_RESUME, rewind="x")],
     "resume-tags-not-a-list": [R.RESUME, _with(_RESUME, tags="a,b")],

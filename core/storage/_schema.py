@@ -19,6 +19,7 @@ values, capture), and unknown record types (readers skip them; section 7).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from operator import itemgetter
 from typing import Any, Final
@@ -54,6 +55,12 @@ def _num(v: Any) -> bool:
     return t is float or (t is int and -_I64 <= v < _I64)
 
 
+def _time(v: Any) -> bool:
+    """A finite number: times and durations (a NaN or an infinity has no place on a clock)."""
+    t = type(v)
+    return (t is float and math.isfinite(v)) or (t is int and -_I64 <= v < _I64)
+
+
 def _bool(v: Any) -> bool:
     return type(v) is bool
 
@@ -83,6 +90,7 @@ KINDS: Final[dict[str, Callable[[Any], bool]]] = {
     "int": _int,
     "int>=0": _nonneg,
     "float": _num,  # an int where a float is expected is read as that number
+    "time": _time,
     "bool": _bool,
     "map": _map,
     "[str]": _strs,
@@ -104,7 +112,7 @@ SCHEMA: Final[dict[int, dict[str, tuple[str, bool]]]] = {
         "job_type": ("str | nil", True),
         "tags": ("[str]", True),
         "notes": ("str | nil", True),
-        "created": ("float", True),
+        "created": ("time", True),
         "pid": ("int", True),
         "host": ("str", True),
         "start_time": ("int | nil", True),
@@ -126,7 +134,7 @@ SCHEMA: Final[dict[int, dict[str, tuple[str, bool]]]] = {
         "title": ("str", True),
         "text": ("str", True),
         "level": ("str", True),
-        "ts": ("float", True),
+        "ts": ("time", True),
         "step": ("int", True),
     },
     R.META: {},
@@ -134,11 +142,11 @@ SCHEMA: Final[dict[int, dict[str, tuple[str, bool]]]] = {
     R.EXIT: {
         "state": ("str", True),
         "exit_code": ("int", True),
-        "ts": ("float", True),
-        "runtime": ("float", True),
+        "ts": ("time", True),
+        "runtime": ("time", True),
     },
     R.RESUME: {
-        "ts": ("float", True),
+        "ts": ("time", True),
         "pid": ("int", True),
         "host": ("str", True),
         "start_time": ("int | nil", True),
@@ -156,7 +164,7 @@ FILE_ENTRY: Final[dict[str, tuple[str, bool]]] = {
     "size": ("int>=0", True),
     "sha256": ("str", True),
     "policy": ("str", True),
-    "ts": ("float", True),
+    "ts": ("time", True),
 }
 
 _CHECKS: Final = {
@@ -254,8 +262,11 @@ def _history(rec: list[Any]) -> str | None:
         return "a row's step is not an int >= 0"
     stamps = list(map(_third, rows))
     kinds = set(map(type, stamps))
-    if kinds != {float} and (not kinds <= _NUM_TYPES or not all(map(_num, stamps))):
-        return "a row's timestamp is not a number"
+    if kinds == {float}:
+        if not math.isfinite(sum(stamps)):  # one C-level pass: NaN or an infinity anywhere
+            return "a row's timestamp is not a finite number"
+    elif not kinds <= _NUM_TYPES or not all(map(_time, stamps)):
+        return "a row's timestamp is not a finite number"
     return None
 
 
@@ -268,8 +279,8 @@ def _console(rec: list[Any]) -> str | None:
     for j, line in enumerate(lines):
         if type(line) is not list or len(line) < 3:
             return f"line {j} is not [ts, stream, text]"
-        if not (_num(line[0]) and _int(line[1]) and type(line[2]) is str):
-            return f"line {j} is not [ts: float, stream: int, text: str]"
+        if not (_time(line[0]) and _int(line[1]) and type(line[2]) is str):
+            return f"line {j} is not [ts: time, stream: int, text: str]"
     return None
 
 
@@ -280,8 +291,8 @@ def _system(rec: list[Any]) -> str | None:
     if type(samples) is not list:
         return f"the samples are {_kind(samples)}, not an array"
     for j, sample in enumerate(samples):
-        if type(sample) is not list or len(sample) < 2 or not _num(sample[0]) or type(sample[1]) is not dict:
-            return f"sample {j} is not [ts: float, {{metric: value}}]"
+        if type(sample) is not list or len(sample) < 2 or not _time(sample[0]) or type(sample[1]) is not dict:
+            return f"sample {j} is not [ts: time, {{metric: value}}]"
     return None
 
 
@@ -299,8 +310,8 @@ def _files(rec: list[Any]) -> str | None:
 
 
 def _heartbeat(rec: list[Any]) -> str | None:
-    if len(rec) < 2 or not _num(rec[1]):
-        return "the time is not a number"
+    if len(rec) < 2 or not _time(rec[1]):
+        return "the time is not a finite number"
     return None
 
 
