@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 from tracker.errors import RunNotFoundError, StorageError, UsageError
+from tracker.server._paths import inside_root, served
 from tracker.server._series import SeriesReader, encode_binary, encode_json
 
 if TYPE_CHECKING:
@@ -33,7 +34,6 @@ __all__ = ["build"]
 STATIC: Final = Path(__file__).parent / "static"
 LOOPBACK: Final = ("127.0.0.1", "localhost", "::1", "[::1]")
 _NAME_RE: Final = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
-_RUN_ID_RE: Final = re.compile(r"^[A-Za-z0-9_-]{1,64}$")  # as tracker.init checks them
 #: A Host header: a DNS name or IPv4 address, or an IPv6 address in brackets; an optional port.
 _HOST_RE: Final = re.compile(r"(\[[0-9a-f:.]+\]|[a-z0-9](?:[a-z0-9.-]{0,252}))(?::[0-9]{1,5})?")
 #: Entries of an artifact version listed by the API (the count says how many there are).
@@ -410,7 +410,7 @@ class _Data:
                 if 0 <= item < len(refs):
                     ref = refs[item]
                     rel = ref.get("path") if isinstance(ref, dict) else None
-                    return _served(run_dir, "media", rel, functools.partial(resolve, run_dir, ref))
+                    return served(run_dir, "media", rel, functools.partial(resolve, run_dir, ref))
         raise RunNotFoundError(f"no media {key!r} at step {step} in run {run_id!r}.", run_id=run_id)
 
     def file(self, project: str, run_id: str, name: str) -> Path:
@@ -421,7 +421,7 @@ class _Data:
         files = run_files(run_dir)
         if name not in files:
             raise RunNotFoundError(f"run {run_id!r} saved no file {name!r}.", run_id=run_id)
-        return _served(run_dir, "files", f"files/{name}", lambda: resolve(run_dir, "files/" + name))
+        return served(run_dir, "files", f"files/{name}", lambda: resolve(run_dir, "files/" + name))
 
     def artifacts(self, project: str) -> list[dict[str, Any]]:
         """The project's artifacts with their live versions (newest first) and aliases."""
@@ -594,48 +594,6 @@ class _Data:
                 "row": self.row(run, record, now),
             }
         return out
-
-
-def inside_root(root: Path, project: str, run_id: str) -> Path:
-    """The directory of a run, refused unless it resolves inside the data root ``root``.
-
-    A run directory that is a link to elsewhere (put there by hand) is never served.
-
-    Raises:
-        UsageError: ``project`` or ``run_id`` is not a valid name.
-        StorageError: It resolves outside the data root.
-    """
-    if not _NAME_RE.match(project):
-        raise UsageError(f"{project!r} is not a valid project name.")
-    if not _RUN_ID_RE.match(run_id):
-        raise UsageError(f"{run_id!r} is not a valid run id.")
-    path = root / "projects" / project / "runs" / run_id
-    if not path.resolve().is_relative_to(root.resolve()):
-        raise StorageError(f"run {project}/{run_id} is a link out of the data root; it is not served.")
-    return path
-
-
-def _served(run_dir: Path, top: str, rel: Any, find: Callable[[], Path]) -> Path:
-    """The file ``find()`` returns for the recorded path ``rel``, if it is a file of ``top/``.
-
-    ``rel`` must be a plain relative path under ``top/`` (no ``..``, ``.``, empty part,
-    backslash or NUL), and the file it resolves to (links followed) must lie in
-    ``run_dir/top``: a record naming ``../run.tlog`` serves nothing.
-
-    Raises:
-        UsageError: Either check fails.
-    """
-    parts = rel.split("/") if isinstance(rel, str) else []
-    bad = (
-        len(parts) < 2
-        or parts[0] != top
-        or any(p in ("", ".", "..") or "\\" in p or "\x00" in p for p in parts)
-    )
-    if not bad:
-        path = find()
-        if path.resolve().is_relative_to((run_dir / top).resolve()):
-            return path
-    raise UsageError(f"the run recorded the file {rel!r}, which is not inside its {top}/ folder; not served.")
 
 
 def _project(name: Any) -> str:

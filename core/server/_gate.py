@@ -19,22 +19,23 @@ for each request:
    (:func:`tracker.server._identity.parse`: the project comes from the one place the
    route takes it from, path, query or JSON body; a repeated parameter, a repeated JSON
    key, a project or run named elsewhere with another value, a body that is not JSON or
-   is nested too deeply: 400), then checks the caller's
-   role on that project (:meth:`AuthStore.role_on`): reads (GET, and the read-only POST
+   is nested too deeply: 400), then checks the caller's role on that project
+   (:meth:`AuthStore.role_on`): reads (GET, and the read-only POST
    ``/api/series``) need viewer, other methods editor, ``PUT .../access`` admin, and the
    ingest offset query editor. A key whose cap is below the need: 403 before anything is
    looked up. A project the caller cannot see, or that does not exist: 404 with the same
    message either way; visible but the role is too low: 403. A route that addresses no
-   project is open to any signed-in user only if listed in ``_GLOBAL`` (the project lists,
-   filtered per caller; ``/api/me``; content-addressed blobs; the sweep routes, which
-   check the sweep's project themselves); any other such route is for server admins, so
-   a new endpoint is closed until it is classified here.
+   project is open to any signed-in user only if listed in
+   :data:`tracker.server._identity.GLOBAL` (the project lists, filtered per caller;
+   ``/api/me``; content-addressed blobs; the sweep routes, which check the sweep's
+   project themselves); any other such route is for server admins, so a new endpoint is
+   closed until it is classified there (:func:`classify`).
 
 The caller, their role on the project, the project and the parsed identity end up in
 ``scope["state"]`` (``principal``, ``user``, ``role``, ``project``, ``identity``):
 handlers read the project from there (:func:`tracker.server._identity.identity_of`),
-never from the request again. :func:`refusal` / :func:`require` are
-the per-project check for handlers that learn the project only from their own input.
+never from the request again. :func:`refusal` / :func:`require` are the per-project
+check for handlers that learn the project only from their own input.
 A live event stream is authorized when it opens; it is not cut when the session ends.
 
 Login attempts back off per user name and address together (after 5 failures in a row)

@@ -40,14 +40,19 @@ from urllib.parse import parse_qsl
 from tracker.artifacts._names import REGISTRY_PROJECT
 
 __all__ = [
+    "GLOBAL",
     "MAX_DEPTH",
+    "OPEN",
     "RAW_BODY",
     "Identify",
     "Identity",
     "IdentityError",
+    "answer",
     "classify",
     "identity_of",
+    "match",
     "parse",
+    "parse_json",
     "read_body",
 ]
 

@@ -163,7 +163,7 @@ def install_remote(app: Any, root: str | os.PathLike[str]) -> None:
         return Response(dumps(data), status_code=status, media_type="application/json")
 
     def run_of(request: Any, project: str, run_id: str) -> Any:
-        from tracker.server._app import inside_root
+        from tracker.server._paths import inside_root
 
         _authorize(request, project)
         inside_root(root, project, run_id)  # a run directory linked out of the root: not served
