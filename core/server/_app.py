@@ -261,7 +261,7 @@ class _Data:
         return {
             "run": self.row(run, record, time.time()),
             "config": _clean(run.config),
-            "summary": _clean({k: v for k, v in run.summary.items() if not k.startswith("_tracker")}),
+            "summary": _clean({k: v for k, v in run.summary.items() if not str(k).startswith("_tracker")}),
             "metadata": _clean(run.metadata),
             "notes": run.notes,
             "keys": [k for k, info in keys.items() if info.numeric > 0 and not k.startswith("_")],

@@ -10,10 +10,12 @@ keeps every listing up: its run is listed with a ``corrupt`` problem.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
-from tests._poison import POISON, good_log, poisoned_log, write_log
-from tracker.storage._format import HEADER_SIZE, R, scan
+from tests._poison import POISON, T0, encode, good_log, poisoned_log, run_record, write_log
+from tracker.storage._format import HEADER_SIZE, R, file_header, scan
+from tracker.storage._schema import problem
 
 #: Poisons that are one msgpack value (an array as a map key is not even that).
 DECODABLE = sorted(n for n in POISON if n != "summary-key-an-array")
@@ -95,3 +97,38 @@ def test_stored_poison_keeps_listings_up_across_restarts(team: Any) -> None:
         assert {by_id[k]["state"] for k in offsets} == {"finished"}
         assert [p["name"] for p in alice.get("/api/v1/projects").json()["projects"]] == ["alpha"]
         team.app = team.build(team.root)  # a restart: a new app over the same root and index
+
+
+#: Records that fit the schema but hold what the format allows and a page may not expect.
+ODD: dict[str, Any] = {
+    "summary-int-keys": [R.SUMMARY, {1: 2, "a": {3: 4}}],
+    "config-int-keys": [R.CONFIG, {1: 2, "b": {None: 1}}, []],
+    "config-bin": [R.CONFIG, {"k": b"\x00\xff"}, []],
+    "summary-bin": [R.SUMMARY, {"k": b"\x00\xff"}],
+    "summary-nan": [R.SUMMARY, {"k": math.nan, "j": {"x": math.inf}}],
+    "config-nan": [R.CONFIG, {"k": math.nan}, []],
+    "history-bin": [R.HISTORY, [["b"]], [[0, 0, T0, b"\x00"]]],
+    "meta-odd-shapes": [R.META, {"git": 5, "python": [1], "packages": "x", "env": 3}],
+    "alert-unknown-level": [R.ALERT, {"title": "t", "text": "x", "level": "LOUD", "ts": T0, "step": 0}],
+    "exit-unknown-state": [R.EXIT, {"state": "exploded", "exit_code": 0, "ts": T0, "runtime": 1.0}],
+    "files-odd-entry": [R.FILES, [{"path": "../../x", "size": 1, "sha256": "zz", "policy": "odd", "ts": T0}]],
+    "define-metric-odd": [R.DEFINE_METRIC, {"name": "*", "summary": ["bogus"], "goal": "up"}],
+}
+
+
+def test_records_that_fit_the_schema_never_fail_a_page(team: Any) -> None:
+    """What the format allows (int map keys, bin, NaN values, unknown states) stays servable."""
+    for name, record in ODD.items():
+        out = bytearray(file_header())
+        out += encode(run_record(name, "alpha"))
+        out += encode([R.HISTORY, [["loss"]], [[0, 0, T0, 1.0]]])
+        out += encode(record)
+        assert problem(record) is None, name
+        write_log(team.root, "alpha", name, bytes(out))
+    alice = team.client("alice")
+    pages = ["/api/projects", "/api/v1/projects", "/api/projects/alpha/runs", "/api/v1/projects/alpha/runs"]
+    for name in ODD:
+        pages += [f"/api/projects/alpha/runs/{name}", f"/api/v1/projects/alpha/runs/{name}"]
+        pages += [f"/api/projects/alpha/runs/{name}/console", f"/api/v1/projects/alpha/runs/{name}/history"]
+    failed = [(url, res.status_code) for url in pages if (res := alice.get(url)).status_code != 200]
+    assert failed == []
