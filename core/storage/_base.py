@@ -471,6 +471,9 @@ def _discover(
                 st = stat(path)
             except (FileNotFoundError, NotADirectoryError):
                 continue
+            except OSError as exc:  # a link loop, a permission: this run only
+                _skip_unreadable(path, StorageError(f"cannot read it: {exc.strerror}", path=path))
+                continue
             if not S_ISREG(st.st_mode):  # a directory (or FIFO, ...) named run.tlog: not a log
                 what = "a directory" if S_ISDIR(st.st_mode) else "not a regular file"
                 _skip_unreadable(path, CorruptRecordError(f"it is {what}, not a run log", path=path))

@@ -40,6 +40,15 @@ def test_a_directory_named_run_tlog_is_skipped_with_a_warning(root: Path, lenien
     assert [(p.name, p.run_count) for p in Api(root).projects()] == [("p", 1)]
 
 
+def test_a_run_tlog_link_loop_is_skipped_with_a_warning(root: Path, lenient: None) -> None:
+    write_log(root, "p", "ok", good_log("ok", "p"))
+    loop = root / "projects" / "p" / "runs" / "loop" / "run.tlog"
+    loop.parent.mkdir(parents=True)
+    loop.symlink_to(loop)
+    with pytest.warns(TrackerWarning, match=f"skipping {loop}: cannot read it"):
+        assert [r.id for r in Api(root).runs("p")] == ["ok"]
+
+
 def test_a_directory_named_run_tlog_raises_in_strict_mode(root: Path) -> None:
     write_log(root, "p", "ok", good_log("ok", "p"))
     weird = root / "projects" / "p" / "runs" / "weird" / "run.tlog"
