@@ -465,6 +465,9 @@ def _discover(
                     ids = [e.name for e in entries if e.is_dir()]
             except (FileNotFoundError, NotADirectoryError):
                 continue
+            except OSError as exc:  # a link loop, a permission: this project only
+                _skip_unreadable(runs_dir, StorageError(f"cannot list it: {exc.strerror}", path=runs_dir))
+                continue
         for rid in ids:
             path = f"{runs_dir}/{rid}/{LOG_NAME}"
             try:

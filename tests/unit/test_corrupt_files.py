@@ -49,6 +49,15 @@ def test_a_run_tlog_link_loop_is_skipped_with_a_warning(root: Path, lenient: Non
         assert [r.id for r in Api(root).runs("p")] == ["ok"]
 
 
+def test_a_project_whose_runs_cannot_be_listed_is_skipped(root: Path, lenient: None) -> None:
+    write_log(root, "p", "ok", good_log("ok", "p"))
+    runs = root / "projects" / "q" / "runs"
+    runs.parent.mkdir(parents=True)
+    runs.symlink_to(runs)
+    with pytest.warns(TrackerWarning, match=f"skipping {runs}: cannot list it"):
+        assert [(p.name, p.run_count) for p in Api(root).projects()] == [("p", 1)]
+
+
 def test_a_directory_named_run_tlog_raises_in_strict_mode(root: Path) -> None:
     write_log(root, "p", "ok", good_log("ok", "p"))
     weird = root / "projects" / "p" / "runs" / "weird" / "run.tlog"
