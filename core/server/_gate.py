@@ -191,6 +191,8 @@ class _Gate:
         state["user"] = who.user
         state["role"] = who.cap or "admin"
         if route is None or not path.startswith("/api/"):
+            if route is not None and classify(path_format) is None and not who.site_admin:
+                raise _RefusedError(403, f"{path_format} is not a known page: only server admins may open it")
             await self.app(scope, receive, send)  # pages, and the app's own 404/405
             return
         identity = parse(path_format, params, scope.get("query_string", b""), body)

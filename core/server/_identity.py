@@ -43,6 +43,7 @@ __all__ = [
     "GLOBAL",
     "MAX_DEPTH",
     "OPEN",
+    "PAGES",
     "RAW_BODY",
     "Identify",
     "Identity",
@@ -88,6 +89,9 @@ GLOBAL: Final = frozenset(
 OPEN: Final = frozenset(
     {"/login", "/favicon.ico", "/api/openapi.json", "/api/docs", "/api/docs/oauth2-redirect"}
 )
+#: Dashboard pages (the single-page app and the schema browser's helper: no data) and
+#: ``/logout``. Any other route outside ``/api/`` is unclassified.
+PAGES: Final = frozenset({"/", "/registry", "/projects/{rest}", "/logout", "/docs/oauth2-redirect"})
 
 
 class IdentityError(Exception):
@@ -119,11 +123,13 @@ class Identity:
 def classify(path_format: str) -> str | None:
     """Where a route's project comes from (the table of the module docstring); None: unknown.
 
-    An API route that is none of these is unclassified: the gate lets only server admins
-    call it, and ``tests/server/test_security_routes.py`` fails until it is classified.
+    A route that is none of these is unclassified: the gate lets only server admins call
+    it, and ``tests/server/test_security_routes.py`` fails until it is classified.
     """
-    if path_format in OPEN or path_format.startswith(("/static/", "/docs/")):
+    if path_format in OPEN or path_format.startswith("/static/"):
         return "open"
+    if path_format in PAGES:
+        return "page"
     if "{project}" in path_format:
         return "path"
     if path_format in FIXED_PROJECT:
@@ -134,8 +140,6 @@ def classify(path_format: str) -> str | None:
         return "body"
     if path_format in GLOBAL:
         return "global"
-    if not path_format.startswith("/api/"):
-        return "page"
     return None
 
 

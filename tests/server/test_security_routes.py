@@ -276,3 +276,16 @@ def test_repeated_parameters_are_400(team: Any, local: Any) -> None:
 def test_query_and_body_disagreeing_are_400(team: Any, local: Any) -> None:
     assert attack(team.app, {"Authorization": f"Bearer {team.keys['root']}"}, disagreeing) >= 60
     assert attack(local, {"X-Tracker-Token": "sekrit"}, disagreeing) >= 20
+
+
+def test_an_unclassified_route_is_for_server_admins_only(team: Any) -> None:
+    def secret() -> Any:
+        return {"secret": True}
+
+    for path in ("/api/v1/stats", "/export"):  # added later, classified nowhere
+        team.app.add_api_route(path, secret, methods=["GET"])
+        assert classify(path) is None  # test_every_route_is_classified would fail on it
+        status, text = Caller(team.app, {"Authorization": f"Bearer {team.keys['alice']}"})("GET", path)
+        assert status == 403, text
+        assert "only server admins" in text
+        assert Caller(team.app, {"Authorization": f"Bearer {team.keys['root']}"})("GET", path)[0] == 200
