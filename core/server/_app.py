@@ -34,8 +34,9 @@ __all__ = ["build"]
 STATIC: Final = Path(__file__).parent / "static"
 LOOPBACK: Final = ("127.0.0.1", "localhost", "::1", "[::1]")
 _NAME_RE: Final = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
-#: A Host header: a DNS name or IPv4 address, or an IPv6 address in brackets; an optional port.
-_HOST_RE: Final = re.compile(r"(\[[0-9a-f:.]+\]|[a-z0-9](?:[a-z0-9.-]{0,252}))(?::[0-9]{1,5})?")
+#: A Host header: a host name (``_`` allowed: container service names) or IPv4 address, or
+#: an IPv6 address in brackets; an optional port of digits.
+_HOST_RE: Final = re.compile(r"(\[[0-9a-f:.]+\]|[a-z0-9_][a-z0-9_.-]{0,252})(?::[0-9]{1,5})?")
 #: Entries of an artifact version listed by the API (the count says how many there are).
 MAX_FILES: Final = 5000
 

@@ -108,9 +108,11 @@ def test_host_header_is_parsed_strictly(root: Path, host: str) -> None:
 
 
 def test_host_header_allowed_forms(root: Path) -> None:
-    client = TestClient(create_app(root, token="sekrit"), base_url=BASE, headers=TOKEN)
-    for host in ("127.0.0.1", "127.0.0.1:8765", "LOCALHOST:1", "[::1]:8765", "[::1]"):
+    app = create_app(root, token="sekrit", allowed_hosts=["127.0.0.1", "localhost", "[::1]", "tracker_web"])
+    client = TestClient(app, base_url=BASE, headers=TOKEN)
+    for host in ("127.0.0.1", "127.0.0.1:8765", "LOCALHOST:1", "[::1]:8765", "[::1]", "tracker_web:8080"):
         assert client.get("/api/projects", headers={"Host": host}).status_code == 200, host
+    assert client.get("/api/projects", headers={"Host": "tracker_web.evil.com"}).status_code == 421
 
 
 def append_files_record(run_dir: Path, entries: list[dict[str, Any]]) -> None:
