@@ -1,7 +1,9 @@
-"""Team-server security through the real app (TestClient): every route, every role, bad input.
+"""Team-server security through the real app (TestClient): roles, visibility, sessions, bad input.
 
-Routes are enumerated from the app's own table, so a new endpoint is covered (and must be
-classified by :mod:`tracker.server._gate`) without editing these tests.
+Every route against no key, another tenant, a viewer key, repeated parameters and a
+disagreeing query and body: ``test_security_routes.py``; the smaller holes of issue 14 and
+the body cap: ``test_security_limits.py``. Routes here too are enumerated from the app's
+own table, so a new endpoint is covered without editing these tests.
 """
 
 from __future__ import annotations
