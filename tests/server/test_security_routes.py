@@ -3,7 +3,7 @@ writing, repeated parameters, and a project named one way in the query and anoth
 
 Routes come from the apps' own tables (``app.router.routes``): the local dashboard of
 ``tracker ui`` and the team server as ``tracker server`` builds it. Each route must be
-classified by :func:`tracker.server._gate.classify` (where its project comes from, or why
+classified by :func:`tracker.server._identity.classify` (where its project comes from, or why
 it has none); a route added later without a classification fails
 :func:`test_every_route_is_classified`, and one with a ``{project}`` path parameter is
 attacked here like the others without editing this file.
@@ -94,7 +94,7 @@ def test_every_route_is_classified(team: Any, local: Any) -> None:
     for app in (team.app, local):
         kinds = {(m, p): classify(p) for m, p in routes(app)}
         unknown = sorted(r for r, kind in kinds.items() if kind is None)
-        assert not unknown, f"classify these routes in tracker.server._gate: {unknown}"
+        assert not unknown, f"classify these routes in tracker.server._identity.classify: {unknown}"
         assert {p for (_, p), kind in kinds.items() if kind == "page"} >= {"/", "/projects/{rest}"}
     kinds = {p: classify(p) for _, p in routes(team.app)}
     assert kinds["/api/events"] == "query"
