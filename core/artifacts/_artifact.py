@@ -24,6 +24,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 from tracker.artifacts._names import check_entry, check_name, safe_join
 from tracker.errors import StorageError, UsageError
+from tracker.storage._lease import is_lease_file
 
 if TYPE_CHECKING:
     from tracker.api._remote import Remote
@@ -255,6 +256,9 @@ class Artifact:
     ) -> None:  # fmt: skip
         """Add every file under a folder, keeping its layout (under ``name/`` if given).
 
+        A run's lease files (``.lease``...) are skipped: they are not data, and reading
+        one from the process that writes the run would release its lock.
+
         Args:
             local_path: The folder.
             name: A prefix inside the artifact (default: the root).
@@ -274,7 +278,7 @@ class Artifact:
             dirnames.sort()
             for fname in sorted(filenames):
                 full = Path(dirpath) / fname
-                if full.is_file():
+                if full.is_file() and not is_lease_file(fname):
                     rel = full.relative_to(base).as_posix()
                     self.add_file(full, name=prefix + rel, overwrite=merge)
 

@@ -462,7 +462,13 @@ def _discover(
         else:
             try:
                 with os.scandir(runs_dir) as entries:
-                    ids = [e.name for e in entries if e.is_dir()]
+                    ids = []
+                    for e in entries:
+                        if e.is_dir(follow_symlinks=False):
+                            ids.append(e.name)
+                        elif e.is_symlink():  # may lead out of the data root: never followed
+                            msg = "a symbolic link: run folders must lie inside the data root"
+                            _skip_unreadable(e.path, CorruptRecordError(msg, path=e.path))
             except (FileNotFoundError, NotADirectoryError):
                 continue
             except OSError as exc:  # a link loop, a permission: this project only

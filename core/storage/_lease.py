@@ -45,7 +45,7 @@ try:
 except ImportError:  # Windows: no POSIX locks; the heartbeat lease stands in
     fcntl = None  # type: ignore[assignment]
 
-__all__ = ["LEASE_NAME", "Lease", "acquire", "held", "holder", "lease_path"]
+__all__ = ["LEASE_NAME", "Lease", "acquire", "held", "holder", "is_lease_file", "lease_path"]
 
 LEASE_NAME: Final = ".lease"
 HEARTBEAT_NAME: Final = ".lease-heartbeat"
@@ -76,6 +76,15 @@ def lease_path(target: str | os.PathLike[str]) -> Path:
     if p.suffix == ".tlog" or p.is_file():
         return p.parent / (LEASE_NAME if p.name == "run.tlog" else f".{p.name}{LEASE_NAME}")
     return p / LEASE_NAME
+
+
+def is_lease_file(name: str) -> bool:
+    """Whether a file name in a run directory is a lease or heartbeat file.
+
+    Folder walkers in the writing process (``Artifact.add_dir(run.dir)``) must skip
+    them: opening and closing a lease file there would drop the process's lock.
+    """
+    return name.startswith(".") and name.endswith((LEASE_NAME, f"{LEASE_NAME}-heartbeat"))
 
 
 def _beat_path(path: Path) -> Path:

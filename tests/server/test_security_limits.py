@@ -18,8 +18,10 @@ import msgpack
 import pytest
 from fastapi.testclient import TestClient
 
+import tracker
 from tests.server.conftest import seed_run
 from tests.server.test_security_identity import BASE
+from tracker.errors import TrackerWarning
 from tracker.server import create_app
 from tracker.server._identity import MAX_DEPTH
 from tracker.storage._format import frame
@@ -138,7 +140,9 @@ def test_saved_file_record_with_dotdot_serves_nothing(root: Path) -> None:
         assert (run_dir / "run.tlog").read_bytes()[:16] not in res.content
 
 
-def test_run_directory_linked_out_of_the_root_is_not_served(root: Path, tmp_path: Path) -> None:
+def test_run_directory_linked_out_of_the_root_is_not_served(
+    root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     outside = tmp_path / "elsewhere"
     seed_run("demo", "r1")
     run_dir = root / "projects" / "demo" / "runs" / "r1"
@@ -148,12 +152,19 @@ def test_run_directory_linked_out_of_the_root_is_not_served(root: Path, tmp_path
     append_files_record(run_dir, [entry])
     os.rename(run_dir, outside)
     run_dir.symlink_to(outside, target_is_directory=True)
+    monkeypatch.delenv("TRACKER_STRICT")  # strict mode raises where a listing skips a run
     client = TestClient(create_app(root, token="sekrit"), base_url=BASE, headers=TOKEN)
+    # Not listed, charted or counted (the index never reads through the link), nor served.
+    with pytest.warns(TrackerWarning, match="symbolic link"):
+        listed = client.get("/api/projects/demo/runs")
     for part in ("files/secret.txt", "console", "system", ""):
         res = client.get(f"/api/projects/demo/runs/r1/{part}".rstrip("/"))
         assert res.status_code == 404, (part, res.status_code, res.text[:200])
         assert "outside the root" not in res.text
         assert "data root" in res.json()["detail"]
+    assert listed.status_code == 200
+    assert "r1" not in listed.text
+    assert len(tracker.Api(str(root)).runs("demo")) == 0
 
 
 def raw_request(port: int, head: bytes, body: bytes = b"") -> tuple[bytes, float]:

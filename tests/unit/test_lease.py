@@ -82,6 +82,19 @@ def test_held_in_the_holder_answers_from_memory_and_keeps_the_lock(tmp_path: Pat
     assert probe(tmp_path / "run") == ["0", "acquired lock"]
 
 
+def test_adding_the_run_folder_to_an_artifact_keeps_the_lease(root: Path) -> None:
+    run = tracker.init(project="p", id="walked", settings={"stats_interval": 0})
+    (Path(run.dir) / "notes.txt").write_text("kept")
+    art = tracker.Artifact("run-folder", type="dataset")
+    art.add_dir(run.dir)  # would open and close .lease here: POSIX drops the lock on close
+    names = {e.path for e in art.files()}
+    assert "notes.txt" in names
+    assert not any(_lease.is_lease_file(Path(n).name) for n in names)
+    held, _outcome = probe(Path(run.dir))
+    assert held == "1"
+    run.finish()
+
+
 def test_a_second_init_of_a_running_run_in_one_process_is_refused(root: Path) -> None:
     run = tracker.init(project="p", id="once", settings={"stats_interval": 0})
     with pytest.raises(UsageError, match="already being written by this process"):
