@@ -7,8 +7,6 @@ writer thread; run capture (git, packages, host) happens in the writer afterward
 from __future__ import annotations
 
 import os
-import re
-import string
 import sys
 import time
 import warnings
@@ -17,6 +15,7 @@ from typing import Any, Final
 
 from tracker import _distributed, _process, _stats
 from tracker._capture import ConsoleTee, capture
+from tracker._naming import DEFAULT_PROJECT, ID_RE, LOG_NAME, check_id, check_name, new_id, run_dir_for
 from tracker._run import Run
 from tracker._settings import (
     ENV_CONSOLE,
@@ -50,14 +49,9 @@ from tracker.storage import _lease
 from tracker.storage._format import FORMAT_VERSION, HEADER_SIZE, R, file_header, read_frames, repair
 from tracker.storage._replay import RunState
 
-__all__ = ["init", "run_dir_for"]
+__all__ = ["init"]
 
-DEFAULT_PROJECT: Final = "uncategorized"
 DEFAULT_UI: Final = "http://127.0.0.1:8765"  # `tracker ui`'s default port (tracker._ui_link)
-LOG_NAME: Final = "run.tlog"
-_NAME_RE: Final = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
-_ID_RE: Final = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-_ID_ALPHABET: Final = string.ascii_lowercase + string.digits
 _MODES: Final = {
     "offline": "offline",
     "dryrun": "offline",
@@ -71,36 +65,6 @@ _RESUME: Final = {"allow", "must", "never", "auto"}
 # wandb.init keywords tracker accepts but does not act on: a TrackerWarning when set.
 _IGNORED: Final = ("force", "anonymous", "save_code", "tensorboard", "sync_tensorboard", "monitor_gym")
 _online_warned = False
-
-
-def run_dir_for(root: Path, project: str, run_id: str) -> Path:
-    """Where a run's files live: ``<root>/projects/<project>/runs/<id>``."""
-    return root / "projects" / project / "runs" / run_id
-
-
-def _check_name(value: str, what: str) -> str:
-    if not isinstance(value, str) or not _NAME_RE.match(value):
-        raise UsageError(
-            f"{what} {value!r} is not valid: use 1-128 letters, digits, '.', '_' or '-', "
-            "starting with a letter or digit."
-        )
-    return value
-
-
-def _check_id(value: Any) -> str:
-    if not isinstance(value, str) or not _ID_RE.match(value):
-        raise UsageError(f"run id {value!r} is not valid: use 1-64 letters, digits, '_' or '-'.")
-    return value
-
-
-def _new_id() -> str:
-    # 8 base-36 characters from the OS's random source (no `secrets`/`random` import).
-    n = int.from_bytes(os.urandom(8), "big")
-    out = []
-    for _ in range(8):
-        n, r = divmod(n, 36)
-        out.append(_ID_ALPHABET[r])
-    return "".join(out)
 
 
 def _proc_start_time() -> int | None:
@@ -159,7 +123,7 @@ def _parse_resume_from(value: str) -> tuple[str, int]:
         raise UsageError(f"resume_from={value!r}: the step {num!r} is not an integer.") from None
     if step < 0:
         raise UsageError(f"resume_from={value!r}: the step must not be negative.")
-    return _check_id(run_id), step
+    return check_id(run_id), step
 
 
 #: Scheduler variables that tell one launch from another: a SLURM job (and array task),
@@ -205,7 +169,7 @@ def _auto_resumable(auto_file: Path, root: Path, project: str) -> tuple[str | No
         prev_project, _, prev_id = auto_file.read_text().strip().partition("/")
     except (OSError, UnicodeDecodeError):
         return None, False
-    if prev_project != project or not _ID_RE.match(prev_id):
+    if prev_project != project or not ID_RE.match(prev_id):
         return None, False
     prev_log = run_dir_for(root, prev_project, prev_id) / LOG_NAME
     if not prev_log.is_file():
@@ -453,7 +417,7 @@ def _start(
     exclude: list[str] | None,
 ) -> Run:
     global _online_warned
-    _check_name(project, "project")
+    check_name(project, "project")
     config = _load_config(config)
     # Validated before anything is created: a bad config must not leave a half-started run.
     items = _filter_config(config, include, exclude) if config is not None else {}
@@ -499,8 +463,8 @@ def _start(
         if text is not None and not isinstance(text, str):
             raise UsageError(f"init({field}={text!r}) must be a string.")
     if run_id is None:
-        run_id = _new_id()
-    _check_id(run_id)
+        run_id = new_id()
+    check_id(run_id)
     _check_exists(root, project, run_id, resume)  # before the lease creates the run directory
     try:
         lease = _lease.acquire(
@@ -510,7 +474,7 @@ def _start(
         if auto_id is None:
             raise
         # A relaunch of the same command got there first: this launch is a run of its own.
-        run_id, auto_file = _new_id(), None
+        run_id, auto_file = new_id(), None
         lease = _lease.acquire(run_dir_for(root, project, run_id), what=f"{project}/{run_id}")
     except OSError as exc:
         where = run_dir_for(root, project, run_id)
