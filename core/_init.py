@@ -48,6 +48,7 @@ from tracker.errors import RunNotFoundError, StorageError, TrackerWarning, Usage
 from tracker.storage import _lease
 from tracker.storage._format import FORMAT_VERSION, HEADER_SIZE, R, file_header, read_frames, repair
 from tracker.storage._replay import RunState
+from tracker.storage._summary_rule import effective_summary
 
 __all__ = ["init"]
 
@@ -509,9 +510,7 @@ def _start(
             raise StorageError(f"cannot create run directory {run_dir}: {exc}", path=str(run_dir)) from exc
         summary: dict[str, Any] | None = None
         if resumed_state is not None:
-            summary = dict(resumed_state.summary)
-            aggregated = {n for n, spec in resumed_state.metrics.items() if spec.get("summary")}
-            summary.update((k, v) for k, v in resumed_state.summary_tail.items() if k not in aggregated)
+            summary = dict(effective_summary(resumed_state))  # the index's rule too
             if resumed_state.max_step >= 0:
                 summary["_step"] = resumed_state.max_step
             if rewind is not None:

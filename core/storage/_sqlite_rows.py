@@ -28,6 +28,7 @@ from tracker.storage._ingest import (
     unpack_objects,
 )
 from tracker.storage._replay import RunState
+from tracker.storage._summary_rule import effective_summary
 
 if TYPE_CHECKING:
     import numpy as np
@@ -95,26 +96,6 @@ def read_slice(path: Path, offset: int, limit: int) -> LogRead:
     # A frame cut by the slice limit is not a torn tail: only the file's end can be.
     out.torn = out.torn and len(data) < limit
     return out
-
-
-def effective_summary(state: RunState) -> dict[str, Any]:
-    """The last SUMMARY snapshot plus keys logged after it (as a resuming writer sees it).
-
-    A crashed or running run's rows can be a few seconds newer than its last snapshot;
-    metrics with a define_metric summary (min, max, ...) keep their aggregate.
-    """
-    if not state.summary_tail:
-        return state.summary
-    import fnmatch
-
-    specs = [name for name, spec in state.metrics.items() if spec.get("summary")]
-    summary = dict(state.summary)
-    for key, value in state.summary_tail.items():
-        if not any(key == name or fnmatch.fnmatchcase(key, name) for name in specs):
-            summary[key] = value
-    if state.max_step >= 0:
-        summary["_step"] = state.max_step
-    return summary
 
 
 def run_blobs(delta: Delta) -> tuple[float, bytes, bytes]:
