@@ -28,7 +28,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, Final
 
-from tracker._upload import Client, _comm
+from tracker._naming import LOG_NAME, has_root, root_of
+from tracker._client import comm_error
+from tracker._upload import Client
 from tracker.errors import StorageError
 
 __all__: list[str] = []
@@ -109,7 +111,7 @@ def upload_blob(
         with opener() as f:
             while not complete:
                 if stop is not None and stop.is_set():
-                    raise _comm(f"upload of {sha256} stopped", None)
+                    raise comm_error(f"upload of {sha256} stopped", None)
                 f.seek(min(offset, size))
                 body = f.read(max(0, min(part, size - offset)))
                 if len(body) != max(0, min(part, size - offset)):
@@ -123,7 +125,7 @@ def upload_blob(
                     continue
                 refusals += 1
                 if refusals > 4:
-                    raise _comm(f"team server keeps refusing blob {sha256}: HTTP {status}", status)
+                    raise comm_error(f"team server keeps refusing blob {sha256}: HTTP {status}", status)
                 if status == 409 and isinstance(data.get("offset"), int):
                     offset = int(data["offset"])  # a gap: resume where the server is
                 elif status == 413 and part > _MIN_PART and size <= _declared_limit(data, size):
@@ -134,7 +136,7 @@ def upload_blob(
                 elif status in (400, 413):  # permanent: this server will never take it
                     raise StorageError(f"team server refuses blob {sha256}: {data.get('detail', data)}")
                 else:
-                    raise _comm(
+                    raise comm_error(
                         f"team server refused blob {sha256}: HTTP {status}: {data.get('detail', data)}",
                         status,
                     )
@@ -217,7 +219,7 @@ class FileShipper:
         self.run_dir = run_dir
         self.project = project
         self.run_id = run_id
-        self.blobs = BlobStore(run_dir.parents[3]) if len(run_dir.parents) > 3 else None
+        self.blobs = BlobStore(root_of(run_dir)) if has_root(run_dir) else None
         self._trees = [_Tree(run_dir / top) for top in _TOPS]
         self._linked: dict[str, str] | None = None  # the server's links, fetched once
         self._todo: set[Path] = set()  # files to check: new, changed, or not shipped yet
@@ -334,7 +336,7 @@ class FileShipper:
         status, data = self.client.request("GET", url)
         files = data.get("files")
         if status != 200 or not isinstance(files, dict):
-            raise _comm(
+            raise comm_error(
                 f"team server refused the file list of {self.project}/{self.run_id}: HTTP {status}", status
             )
         return {str(k): str(v) for k, v in files.items()}
@@ -349,7 +351,7 @@ class FileShipper:
         if status == 409 and data.get("missing"):
             self._present.discard(sha)  # gone from the server (gc?): upload it again next round
         if status != 200:
-            raise _comm(
+            raise comm_error(
                 f"team server refused to link {rel}: HTTP {status}: {data.get('detail', data)}", status
             )
         assert self._linked is not None
@@ -359,7 +361,7 @@ class FileShipper:
     def _ship_artifacts(self, out: FilesResult, stop: threading.Event | None) -> None:
         from tracker.storage._format import R, read_frames
 
-        log = self.run_dir / "run.tlog"
+        log = self.run_dir / LOG_NAME
         if log.exists():
             found = read_frames(log, self._scan)
             for _off, record in found.records:
@@ -422,7 +424,7 @@ class FileShipper:
             return bool(data.get("created"))
         if status == 400:  # permanent: this server will never take it
             raise StorageError(f"team server refuses artifact {rec.get('name')}: {data.get('detail', data)}")
-        raise _comm(
+        raise comm_error(
             f"team server refused artifact {rec.get('name')}: HTTP {status}: {data.get('detail', data)}",
             status,
         )
@@ -432,7 +434,7 @@ class FileShipper:
         from tracker.storage._sqlite_state import SQLiteStateStore
 
         try:
-            state = SQLiteStateStore.for_root(self.run_dir.parents[3])
+            state = SQLiteStateStore.for_root(root_of(self.run_dir))
             try:
                 found = state.artifact_version(
                     str(rec.get("project") or self.project), str(rec.get("name")), str(rec.get("digest"))

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import os
-import re
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any
 
+from tracker._naming import DEFAULT_PROJECT, ID_RE, NAME_RE
 from tracker.api._artifacts import ApiArtifactsMixin
 from tracker.api._filters import compile_filter, sort_runs
 from tracker.api._run import Run, Runs
@@ -21,9 +21,6 @@ if TYPE_CHECKING:
     from tracker.storage._base import IndexBackend, StateStore
 
 __all__ = ["Api", "Project"]
-
-_NAME_RE: Final = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
-_ID_RE: Final = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 
 @dataclass(frozen=True)
@@ -150,7 +147,6 @@ class Api(ApiArtifactsMixin):
     @property
     def default_project(self) -> str:
         """``overrides["project"]``, ``$TRACKER_PROJECT`` or ``uncategorized``."""
-        from tracker._init import DEFAULT_PROJECT
         from tracker._settings import ENV_PROJECT, env
 
         return str(self.settings.get("project") or env(ENV_PROJECT) or DEFAULT_PROJECT)
@@ -259,7 +255,7 @@ class Api(ApiArtifactsMixin):
             raise UsageError(f"run({path!r}): use 'project/id' or 'entity/project/id'.")
         project = _check(parts[-2], "project", path)
         run_id = parts[-1]
-        if not _ID_RE.match(run_id):
+        if not ID_RE.match(run_id):
             raise UsageError(f"run({path!r}): {run_id!r} is not a valid run id.")
         return project, run_id
 
@@ -276,6 +272,6 @@ class Api(ApiArtifactsMixin):
 
 
 def _check(name: str, what: str, path: str) -> str:
-    if not _NAME_RE.match(name):
+    if not NAME_RE.match(name):
         raise UsageError(f"{path!r}: {name!r} is not a valid {what} name.")
     return name

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Final
 
+from tracker._naming import run_dir_for
 from tracker.storage._base import Series
 
 if TYPE_CHECKING:
@@ -25,7 +26,7 @@ def event_series(run: Run) -> tuple[dict[str, Series], list[str]]:
     from tracker.storage._system import node_logs, system_rows
 
     api = run._api
-    run_dir = api.root / "projects" / run.project / "runs" / run.id
+    run_dir = run_dir_for(api.root, run.project, run.id)
     if node_logs(run_dir):
         return _from_rows(system_rows(run_dir))
     keys = list(api.index.keys(run.project, run.id, "events"))

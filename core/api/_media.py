@@ -7,6 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from tracker._naming import run_dir_for
 from tracker.errors import UsageError
 
 if TYPE_CHECKING:
@@ -65,7 +66,7 @@ class RunMediaMixin:
     @property
     def dir(self) -> Path:
         """The run's directory under the data root."""
-        return Path(self._api.root) / "projects" / self.project / "runs" / self.id
+        return run_dir_for(Path(self._api.root), self.project, self.id)
 
     def media(self, keys: list[str] | None = None) -> dict[str, list[MediaEntry]]:
         """Media logged by the run, per key, in log order (each entry has ``step`` and ``value``)."""

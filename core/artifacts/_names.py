@@ -12,12 +12,11 @@ import re
 from pathlib import Path
 from typing import Final, NamedTuple
 
+from tracker._naming import NAME_RE
 from tracker.errors import UsageError
 
 __all__: list[str] = []
 
-_NAME_RE: Final = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
-_ALIAS_RE: Final = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 _VERSION_RE: Final = re.compile(r"^v(\d+)$")
 #: The pseudo-project that holds registry collections (``model-registry/<collection>``).
 REGISTRY_PROJECT: Final = "model-registry"
@@ -31,7 +30,7 @@ def check_name(name: object, what: str = "artifact name") -> str:
         UsageError: Not 1-128 letters, digits, ``.``, ``_`` or ``-`` starting with a
             letter or digit, or it contains ``..``.
     """
-    if not isinstance(name, str) or not _NAME_RE.match(name) or ".." in name:
+    if not isinstance(name, str) or not NAME_RE.match(name) or ".." in name:
         raise UsageError(
             f"{what} {name!r} is not valid: use 1-128 letters, digits, '.', '_' or '-', starting "
             "with a letter or digit, without '..', '/' or ':'.",
@@ -46,7 +45,7 @@ def check_alias(alias: object) -> str:
     Raises:
         UsageError: An invalid alias.
     """
-    if not isinstance(alias, str) or not _ALIAS_RE.match(alias) or _VERSION_RE.match(alias):
+    if not isinstance(alias, str) or not NAME_RE.match(alias) or _VERSION_RE.match(alias):
         raise UsageError(
             f"alias {alias!r} is not valid: use 1-128 letters, digits, '.', '_' or '-', and not "
             "'v<number>' (those name versions).",

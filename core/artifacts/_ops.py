@@ -26,6 +26,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from tracker._naming import root_of
 from tracker.artifacts._artifact import Artifact
 from tracker.artifacts._names import (
     LATEST,
@@ -230,7 +231,7 @@ def _worker(run: Run) -> _Worker:
 
 def run_root(run: Run) -> Path:
     """The data root of a run (its directory is ``<root>/projects/<project>/runs/<id>``)."""
-    return Path(run.dir).parents[3]
+    return root_of(run.dir)
 
 
 # --------------------------------------------------------------------------- run operations

@@ -113,7 +113,9 @@ def run_demo(args: argparse.Namespace) -> int:
 
 def _run_count(root: Path) -> int:
     """Runs already in the demo project (0 when there is no data root yet)."""
-    if not (root / "projects" / PROJECT).is_dir():
+    from tracker._naming import project_dir
+
+    if not project_dir(root, PROJECT).is_dir():
         return 0
     from tracker.api import Api
 

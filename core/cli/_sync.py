@@ -70,6 +70,7 @@ def run_login(args: argparse.Namespace) -> int:
 
 
 def _runs(args: argparse.Namespace) -> list[tuple[str, str, Path]]:
+    from tracker._naming import LOG_NAME, RUNS_DIR, projects_dir
     from tracker._settings import data_root
     from tracker.errors import UsageError
 
@@ -79,15 +80,15 @@ def _runs(args: argparse.Namespace) -> list[tuple[str, str, Path]]:
         raise UsageError("--project goes with --all.")
     out: list[tuple[str, str, Path]] = []
     if args.all:
-        projects = data_root(getattr(args, "root", None)) / "projects"
-        pattern = f"{args.project}/runs/*/run.tlog" if args.project else "*/runs/*/run.tlog"
+        projects = projects_dir(data_root(getattr(args, "root", None)))
+        pattern = f"{args.project or '*'}/{RUNS_DIR}/*/{LOG_NAME}"
         for log in sorted(projects.glob(pattern)):
             out.append((log.parent.parent.parent.name, log.parent.name, log))
         return out
     for raw in args.run_dirs:
         run_dir = Path(raw).resolve()
-        log = run_dir / "run.tlog"
-        if not log.is_file() or run_dir.parent.name != "runs":
+        log = run_dir / LOG_NAME
+        if not log.is_file() or run_dir.parent.name != RUNS_DIR:
             raise UsageError(
                 f"{raw}: not a run directory (expected …/projects/<project>/runs/<id>/run.tlog)."
             )

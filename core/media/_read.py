@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
+from tracker._naming import LOG_NAME
 from tracker.errors import StorageError, UsageError
 
 if TYPE_CHECKING:
@@ -40,7 +41,6 @@ __all__ = [
 MEDIA_TYPES: Final = frozenset(
     {"image-file", "audio-file", "video-file", "html-file", "table-file", "histogram", "chart"}
 )
-_LOG_NAME: Final = "run.tlog"
 
 
 class MediaEntry:
@@ -99,7 +99,7 @@ def _state(source: str | os.PathLike[str] | RunState) -> RunState:
         return source
     path = Path(source)
     if path.is_dir():
-        path = path / _LOG_NAME
+        path = path / LOG_NAME
     state = RunState()
     state.feed(read_frames(path).records)
     return state

@@ -22,6 +22,7 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
+from tracker._naming import LOG_NAME, NAME_RE
 from tracker.errors import RunNotFoundError, StorageError, UsageError
 from tracker.server._paths import inside_root, served
 from tracker.server._series import SeriesReader, encode_binary, encode_json
@@ -33,7 +34,6 @@ __all__ = ["build"]
 
 STATIC: Final = Path(__file__).parent / "static"
 LOOPBACK: Final = ("127.0.0.1", "localhost", "::1", "[::1]")
-_NAME_RE: Final = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 #: A Host header: a host name (``_`` allowed: container service names) or IPv4 address, or
 #: an IPv6 address in brackets; an optional port of digits.
 _HOST_RE: Final = re.compile(r"(\[[0-9a-f:.]+\]|[a-z0-9_][a-z0-9_.-]{0,252})(?::[0-9]{1,5})?")
@@ -286,7 +286,7 @@ class _Data:
         from tracker.storage._format import read_frames
         from tracker.storage._replay import RunState
 
-        log = self.run_dir(project, run_id) / "run.tlog"
+        log = self.run_dir(project, run_id) / LOG_NAME
         state = RunState(keep_rows=False)
         state.feed(read_frames(log).records)
         lines = state.console[-tail:]
@@ -466,7 +466,7 @@ class _Data:
         from tracker.api._artifacts import get_artifact
 
         project = _project(project)
-        if not _NAME_RE.match(name):
+        if not NAME_RE.match(name):
             raise UsageError(f"{name!r} is not a valid artifact name.")
         art = get_artifact(self.api, f"{project}/{name}:v{int(version)}")
         files = art.files()
@@ -517,7 +517,7 @@ class _Data:
         from tracker.server._views import spearman, sweep_metric, sweep_params
 
         project = _project(project)
-        if not _NAME_RE.match(sweep_id):
+        if not NAME_RE.match(sweep_id):
             raise UsageError(f"{sweep_id!r} is not a valid sweep id.")
         rec = self.api.state.sweep(sweep_id)
         if rec is None or rec.project != project:
@@ -598,7 +598,7 @@ class _Data:
 
 
 def _project(name: Any) -> str:
-    if not isinstance(name, str) or not _NAME_RE.match(name):
+    if not isinstance(name, str) or not NAME_RE.match(name):
         raise UsageError(f"{name!r} is not a valid project name.")
     return name
 
@@ -779,7 +779,7 @@ def build(
     def project_page(rest: str) -> Any:
         """The single-page app; a project's runs-table page also preloads its first data."""
         project = rest.rstrip("/")
-        if "/" in project or not _NAME_RE.match(project):
+        if "/" in project or not NAME_RE.match(project):
             return page()
         # The browser starts these requests while the modules load (app.js fetches the
         # same URLs, so it gets these answers): the table and the charts start earlier.

@@ -48,6 +48,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
+from tracker._naming import NAME_RE
 from tracker.errors import StorageError, UsageError
 
 __all__ = [
@@ -69,7 +70,6 @@ AUTH_FILE: Final = "server-auth.sqlite"
 SESSION_SECONDS: Final = 12 * 3600
 _RANK: Final = {role: i for i, role in enumerate(ROLES)}
 _KEY: Final = re.compile(r"trk_([0-9a-f]{12})_([A-Za-z0-9_-]{20,100})")
-_PROJECT: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 # Names of users and teams are data: any printable text (quotes included), no control
 # characters, no surrounding blanks.
 _NAME: Final = re.compile(r"[^\x00-\x1f\x7f\s](?:[^\x00-\x1f\x7f]{0,62}[^\x00-\x1f\x7f\s])?")
@@ -213,7 +213,7 @@ def check_project(name: Any) -> str:
     Raises:
         UsageError: It is not.
     """
-    if not isinstance(name, str) or not _PROJECT.fullmatch(name):
+    if not isinstance(name, str) or not NAME_RE.fullmatch(name):
         raise UsageError(
             f"{name!r} is not a valid project name: use letters, digits, '.', '_', '-'.", key="project"
         )

@@ -54,6 +54,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Final
 
+from tracker._naming import ID_RE, NAME_RE, has_root, root_of, run_dir_for
 from tracker.errors import StorageError, UsageError
 from tracker.server._blob_owners import BlobOwners
 from tracker.storage._objects import LocalObjectStore, ObjectStore, blob_key, open_store
@@ -66,8 +67,6 @@ LINKS_FILE: Final = ".blob-links.jsonl"
 UPLOADS_DIR: Final = ".uploads"
 WRITERS: Final = ("editor", "admin")
 _SHA: Final = re.compile(r"[0-9a-f]{64}")
-_PROJECT: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
-_RUN_ID: Final = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _TOPS: Final = ("media", "files")
 _CHUNK: Final = 1 << 20
 
@@ -109,11 +108,11 @@ def object_store(root: str | os.PathLike[str]) -> ObjectStore | None:
 
 
 def _run_dir(root: Path, project: str, run_id: str) -> Path:
-    if not _PROJECT.fullmatch(project):
+    if not NAME_RE.fullmatch(project):
         raise _RefusedError(400, {"detail": f"project {project!r}: use letters, digits, '.', '_', '-'"})
-    if not _RUN_ID.fullmatch(run_id):
+    if not ID_RE.fullmatch(run_id):
         raise _RefusedError(400, {"detail": f"run id {run_id!r}: use letters, digits, '_', '-' (at most 64)"})
-    return root / "projects" / project / "runs" / run_id
+    return run_dir_for(root, project, run_id)
 
 
 def check_run_path(path: Any) -> str:
@@ -317,7 +316,7 @@ def resolve(run_dir: str | os.PathLike[str], ref: Any) -> Path:
         rel = ref.get("path") if isinstance(ref, dict) else ref
         run = Path(run_dir)
         sha = read_links(run).get(str(rel))
-        root = run.parents[3].resolve() if len(run.parents) > 3 else None
+        root = root_of(run).resolve() if has_root(run) else None
         store = _stores.get(root) if root is not None else None
         if sha is None or store is None or not store.exists(blob_key(sha)):
             raise
@@ -363,7 +362,7 @@ def _artifact(
         aliases = [check_alias(a) for a in aliases if a != LATEST]
         if not isinstance(metadata, dict):
             raise UsageError("'metadata' must be an object.")
-        if run_id is not None and (not isinstance(run_id, str) or not _RUN_ID.fullmatch(run_id)):
+        if run_id is not None and (not isinstance(run_id, str) or not ID_RE.fullmatch(run_id)):
             raise UsageError(f"'run_id' {run_id!r} is not a run id.")
     except UsageError as exc:
         raise _RefusedError(400, {"detail": str(exc)}) from None

@@ -53,6 +53,7 @@ from collections import OrderedDict
 from typing import Any, Final
 from urllib.parse import parse_qs, quote, urlsplit
 
+from tracker._naming import project_dir
 from tracker.errors import UsageError
 from tracker.server._auth import SESSION_SECONDS, AuthStore, Principal, at_least, check_project
 from tracker.server._identity import (
@@ -236,7 +237,7 @@ class _Gate:
         if role is not None:
             return role
         # A run or artifact shipped to a new project name claims it for the key's user.
-        fresh = not (self.store.root / "projects" / project).exists() and self.store.project(project) is None
+        fresh = not project_dir(self.store.root, project).exists() and self.store.project(project) is None
         if fresh and path_format.startswith(_CLAIMS):
             if method in _SAFE:
                 return who.cap or "admin"  # the offset of a log that does not exist yet: 0
@@ -281,7 +282,7 @@ def claim_if_new(request: Any, project: str) -> None:
         check_project(project)
     except UsageError:
         return
-    if not (store.root / "projects" / project).exists() and store.project(project) is None:
+    if not project_dir(store.root, project).exists() and store.project(project) is None:
         store.claim(project, who.user)
 
 

@@ -30,11 +30,11 @@ import fcntl
 import hmac
 import logging
 import os
-import re
 import threading
 from pathlib import Path
 from typing import Any, Final
 
+from tracker._naming import ID_RE, LOG_NAME, NAME_RE, run_dir_for
 from tracker.errors import StorageError
 from tracker.server._auth import ROLES, AuthStore
 from tracker.storage._format import (
@@ -55,8 +55,6 @@ __all__ = ["ROLES", "install"]
 MAX_BODY: Final = 64 * 1024 * 1024
 VERSION_HEADER: Final = "x-tracker-format-version"
 PREFIX: Final = "/api/v1/runs/"
-_PROJECT: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
-_RUN_ID: Final = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
 # ---------------------------------------------------------------------------- logs
@@ -77,13 +75,13 @@ class _Logs:
         self._repaired: set[Path] = set()
 
     def path(self, project: str, run_id: str) -> Path:
-        if not _PROJECT.fullmatch(project):
+        if not NAME_RE.fullmatch(project):
             raise _RefusedError(400, {"detail": f"project {project!r}: use letters, digits, '.', '_', '-'"})
-        if not _RUN_ID.fullmatch(run_id):
+        if not ID_RE.fullmatch(run_id):
             raise _RefusedError(
                 400, {"detail": f"run id {run_id!r}: use letters, digits, '_', '-' (at most 64)"}
             )
-        return self.root / "projects" / project / "runs" / run_id / "run.tlog"
+        return run_dir_for(self.root, project, run_id) / LOG_NAME
 
     def _lock(self, path: Path) -> threading.Lock:
         with self._guard:

@@ -9,17 +9,14 @@ record naming ``../run.tlog`` serves nothing.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Final
+from typing import Any
 
+from tracker._naming import ID_RE, NAME_RE, run_dir_for
 from tracker.errors import StorageError, UsageError
 
 __all__ = ["inside_root", "served"]
-
-_NAME_RE: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
-_RUN_ID_RE: Final = re.compile(r"[A-Za-z0-9_-]{1,64}")  # as tracker.init checks them
 
 
 def inside_root(root: Path, project: str, run_id: str) -> Path:
@@ -31,11 +28,11 @@ def inside_root(root: Path, project: str, run_id: str) -> Path:
         UsageError: ``project`` or ``run_id`` is not a valid name.
         StorageError: It resolves outside the data root.
     """
-    if not _NAME_RE.fullmatch(project):
+    if not NAME_RE.fullmatch(project):
         raise UsageError(f"{project!r} is not a valid project name.")
-    if not _RUN_ID_RE.fullmatch(run_id):
+    if not ID_RE.fullmatch(run_id):
         raise UsageError(f"{run_id!r} is not a valid run id.")
-    path = root / "projects" / project / "runs" / run_id
+    path = run_dir_for(root, project, run_id)
     if not path.resolve().is_relative_to(root.resolve()):
         raise StorageError(f"run {project}/{run_id} is a link out of the data root; it is not served.")
     return path

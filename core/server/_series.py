@@ -24,12 +24,12 @@ from __future__ import annotations
 
 import json
 import math
-import re
 import struct
 import threading
 from collections import OrderedDict
 from typing import TYPE_CHECKING, Any, Final
 
+from tracker._naming import ID_RE, KEY_RE, NAME_RE
 from tracker.errors import UsageError
 
 if TYPE_CHECKING:
@@ -41,9 +41,6 @@ MAX_BUCKETS: Final = 4000
 MAX_SERIES: Final = 4000
 #: Bytes of cached views kept (least recently used go first).
 CACHE_BYTES: Final = 96 * 1024 * 1024
-_NAME_RE: Final = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
-_ID_RE: Final = re.compile(r"^[A-Za-z0-9_-]{1,64}$")  # run ids, as tracker.init checks them
-_KEY_RE: Final = re.compile(r"^[^\x00-\x1f]{1,512}$")
 _X_KEYS: Final = ("_step", "_runtime", "_timestamp")
 #: Array fields of a view, in the order the binary encoding writes them.
 _RAW_FIELDS: Final = ("x", "y")
@@ -101,7 +98,7 @@ class SeriesReader:
             UsageError: A malformed body (bad project name, too many pairs, bad key).
         """
         project = body.get("project")
-        if not isinstance(project, str) or not _NAME_RE.match(project):
+        if not isinstance(project, str) or not NAME_RE.match(project):
             raise UsageError(f"{project!r} is not a valid project name.")
         runs = body.get("runs") or []
         keys = body.get("keys") or []
@@ -117,11 +114,11 @@ class SeriesReader:
         if not 1 <= buckets <= MAX_BUCKETS:
             raise UsageError(f"buckets must be between 1 and {MAX_BUCKETS}.")
         for key in [*keys, x_key]:
-            if not isinstance(key, str) or not _KEY_RE.match(key):
+            if not isinstance(key, str) or not KEY_RE.match(key):
                 raise UsageError(f"bad key {key!r}.")
         for run_id in runs:
             # Checked before the id reaches the index, which looks for the run's log by it.
-            if not isinstance(run_id, str) or not _ID_RE.match(run_id):
+            if not isinstance(run_id, str) or not ID_RE.match(run_id):
                 raise UsageError(f"{run_id!r} is not a valid run id.")
         x_min = _opt_float(body.get("x_min"), "x_min")
         x_max = _opt_float(body.get("x_max"), "x_max")

@@ -23,6 +23,7 @@ from pathlib import Path
 from stat import S_ISDIR, S_ISREG
 from typing import TYPE_CHECKING, Any, Final, NamedTuple
 
+from tracker._naming import LOG_NAME, PROJECTS_DIR, RUNS_DIR
 from tracker.errors import CorruptRecordError, StorageError
 
 if TYPE_CHECKING:
@@ -48,8 +49,6 @@ __all__ = [
     "SweepRecord",
 ]
 
-#: File name of a run log inside its run directory.
-LOG_NAME: Final = "run.tlog"
 #: File name of the state store inside the index directory.
 STATE_NAME: Final = "state.sqlite"
 #: History streams: ``default`` (logged rows) and ``events`` (system metrics; W&B's name).
@@ -444,7 +443,7 @@ def _discover(
     Plain strings and ``os.scandir``/``os.stat``: this runs before every read, over
     every run of a project (pathlib costs more than the stat calls themselves).
     """
-    base = os.path.join(os.fspath(root), "projects")
+    base = os.path.join(os.fspath(root), PROJECTS_DIR)
     stats: dict[tuple[str, str], tuple[str, tuple[int, int]]] = {}
     if project is None:
         try:
@@ -456,7 +455,7 @@ def _discover(
         projects = [project]
     stat = os.stat
     for proj in projects:
-        runs_dir = os.path.join(base, proj, "runs")
+        runs_dir = os.path.join(base, proj, RUNS_DIR)
         if run_id is not None:
             ids = [run_id]
         else:

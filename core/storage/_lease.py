@@ -37,6 +37,7 @@ import time
 from pathlib import Path
 from typing import Any, Final
 
+from tracker._naming import LOG_NAME
 from tracker.errors import UsageError
 from tracker.storage._liveness import process_alive, this_host
 
@@ -74,7 +75,7 @@ def lease_path(target: str | os.PathLike[str]) -> Path:
     """
     p = Path(target)
     if p.suffix == ".tlog" or p.is_file():
-        return p.parent / (LEASE_NAME if p.name == "run.tlog" else f".{p.name}{LEASE_NAME}")
+        return p.parent / (LEASE_NAME if p.name == LOG_NAME else f".{p.name}{LEASE_NAME}")
     return p / LEASE_NAME
 
 

@@ -24,6 +24,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, Final
 
+from tracker._naming import NAME_RE
 from tracker.errors import UsageError
 from tracker.storage._base import (
     STATE_NAME,
@@ -40,7 +41,6 @@ from tracker.storage._sqlite import Database, errors, transaction
 __all__ = ["SQLiteStateStore"]
 
 SCHEMA_VERSION: Final = "1"
-_ALIAS_RE: Final = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 _VERSION_RE: Final = re.compile(r"^v(\d+)$")
 
 _SCHEMA: Final = """
@@ -562,7 +562,7 @@ class SQLiteStateStore(StateStore):
 
 
 def _check_alias(alias: str) -> str:
-    if not isinstance(alias, str) or not _ALIAS_RE.match(alias) or _VERSION_RE.match(alias):
+    if not isinstance(alias, str) or not NAME_RE.match(alias) or _VERSION_RE.match(alias):
         raise UsageError(
             f"alias {alias!r} is not valid: use 1-128 letters, digits, '.', '_' or '-', and not 'v<number>' "
             "(those name versions).",

@@ -20,12 +20,12 @@ import re
 from pathlib import Path
 from typing import Any, Final
 
+from tracker._naming import LOG_NAME
 from tracker.storage._format import HEADER_SIZE, R, read_frames
 from tracker.storage._replay import RunState
 
 __all__ = ["LABEL_SEP", "node_log_name", "node_logs", "system_rows"]
 
-LOG_NAME: Final = "run.tlog"
 NODE_LOG_PREFIX: Final = "system-"
 NODE_LOG_SUFFIX: Final = ".tlog"
 #: Separator between a metric key and a node label (W&B's ``/l:<label>`` suffix).

@@ -188,14 +188,14 @@ class Controller:
         Ends the sweep (state ``finished``) when the grid is exhausted, ``run_cap`` is
         reached or a run reached ``metric.target``.
         """
-        from tracker._init import _new_id
+        from tracker._naming import new_id
 
         state = self.state
         if state not in ACTIVE:
             return None
         if state == "pending":
             self.store.set_sweep_state(self.sweep_id, "running")
-        run_id = _new_id()
+        run_id = new_id()
         chosen: dict[tuple[str, ...], Any] | None = None
         while True:
             claims = self.store.claims(self.sweep_id)

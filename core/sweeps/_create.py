@@ -44,7 +44,7 @@ def sweep(
         >>> sweep_id = tracker.sweep({"method": "grid", "parameters": {"lr": {"values": [0.1, 0.01]}}},
         ...                          project="demo")  # doctest: +SKIP
     """
-    from tracker._init import DEFAULT_PROJECT, _check_name, _new_id
+    from tracker._naming import DEFAULT_PROJECT, check_name, new_id
     from tracker._settings import ENV_PROJECT, data_root, env
     from tracker.storage._sqlite_state import SQLiteStateStore
     from tracker.sweeps._config import load_yaml, parse_config
@@ -68,7 +68,7 @@ def sweep(
                     node = node[part]["parameters"]
                 node[p.path[-1]]["allow_exponent_bounds"] = True
     name = project or config.project or env(ENV_PROJECT) or DEFAULT_PROJECT
-    _check_name(name, "project")
+    check_name(name, "project")
     if root is None:
         from tracker.sweeps._remote import server
 
@@ -79,7 +79,7 @@ def sweep(
             return sweep_id
     store = SQLiteStateStore.for_root(data_root(root))
     try:
-        sweep_id = _new_id()
+        sweep_id = new_id()
         store.create_sweep(sweep_id, name, stored)
     finally:
         store.close()
