@@ -5,7 +5,10 @@ classes are distinct objects, so ``tracker.integrations.lightning`` and
 ``tracker.integrations.pytorch_lightning`` each subclass their namespace's ``Logger``
 with :class:`TrackerLoggerBase` in front. This module imports neither framework: a user
 with only one of the two packages must be able to use its adapter. The namespace module
-supplies its ``rank_zero_only`` (whose ``.rank`` Lightning sets) as a class attribute.
+supplies its ``rank_zero_only`` (whose ``.rank`` Lightning sets) as a class attribute, which
+:func:`_rank_zero` reads on every call; each hook of Lightning's ``Logger`` that this class
+implements is marked ``@override`` (against :class:`_LoggerHooks`, so it is checked without
+importing a framework), as Lightning's own ``WandbLogger`` marks its hooks.
 
 Behaviour (notes/integrations.md §2.4): the run is created lazily on rank 0 on first
 use of :attr:`~TrackerLoggerBase.experiment`; metrics carry ``trainer/global_step``,
@@ -17,19 +20,22 @@ leaves the run open (``fit``, ``validate`` and ``test`` share it); ``finish()``,
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 import warnings
 from argparse import Namespace
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, ClassVar, Final
+from typing import Any, ClassVar, Final, TypeVar, cast
+
+from typing_extensions import override  # a dependency of both Lightning packages
 
 import tracker
 from tracker._optional import adapter_env
 from tracker.errors import TrackerWarning, UnsupportedError, UsageError
 
-__all__ = ["STEP_KEY", "TrackerLoggerBase"]
+__all__ = ["STEP_KEY", "TrackerLoggerBase", "logger_doc"]
 
 #: The x axis of every metric a ``TrackerLogger`` logs.
 STEP_KEY: Final = "trainer/global_step"
@@ -37,6 +43,44 @@ _JOIN: Final = "-"  # Lightning's LOGGER_JOIN_CHAR, used for ``prefix``
 _ENV_PROJECT: Final = "TRACKER_PROJECT"
 _DEFAULT_PROJECT: Final = "lightning_logs"
 _SUCCESS: Final = frozenset({"success", "finished"})
+
+
+_DOC_BODY: Final = """
+
+    The run is created lazily on global rank 0 (other ranks get a no-op ``experiment``)
+    and shared by ``fit``, ``validate`` and ``test``: ``finalize`` records the status
+    (``summary["_lightning_status"]``) but does not finish the run. Call :meth:`finish`,
+    pass ``finish_on_finalize=True``, or let the process exit. Every metric is plotted
+    against ``trainer/global_step``.
+
+    Args:
+        name: Run display name.
+        save_dir: Folder under which Lightning writes checkpoints
+            (``<save_dir>/<project>/<run id>/checkpoints``).
+        version: Run id to use or resume (same as ``id``).
+        offline: Accepted for W&B compatibility (tracker always writes locally).
+        dir: tracker data root for this run (default ``$TRACKER_DIR``).
+        id: Run id to use or resume.
+        anonymous: Accepted for W&B compatibility.
+        project: Project (default ``$TRACKER_PROJECT``, else ``lightning_logs``).
+        log_model: ``False``; ``True`` (log the checkpoints kept by ``ModelCheckpoint``
+            when training succeeds); ``"all"`` (log every checkpoint when written).
+        experiment: An existing :class:`tracker.Run` to log to.
+        prefix: Prepended to metric names (joined with ``-``).
+        checkpoint_name: Artifact name (default ``model-<run id>``).
+        add_file_policy: How checkpoint files are added to artifacts.
+        finish_on_finalize: Finish the run at the end of every ``fit``/``validate``/``test``.
+        **init_kwargs: More :func:`tracker.init` keywords (``entity``, ``group``, ``tags``, ...).
+
+    Raises:
+        UsageError: An invalid ``log_model``.
+        UnsupportedError: ``log_model`` without artifact support in this tracker version.
+    """
+
+
+def logger_doc(summary: str | None) -> str:
+    """A namespace's ``TrackerLogger`` docstring: its one-line ``summary``, then the shared rest."""
+    return (summary or "") + _DOC_BODY
 
 
 class _NoOp:
@@ -93,7 +137,66 @@ def _plain_params(params: Any) -> dict[str, Any]:
     return {str(k): convert(v) for k, v in params.items()}
 
 
-class TrackerLoggerBase:
+_Hook = TypeVar("_Hook", bound=Callable[..., None])
+
+
+def _rank_zero(method: _Hook) -> _Hook:
+    """Run ``method`` on global rank 0 only; elsewhere the call does nothing.
+
+    Lightning's ``rank_zero_only`` reads one namespace's rank; this reads the rank of the
+    class's own namespace (``_rank_zero_only.rank``) when called, so a test or launcher
+    that sets it after import is obeyed.
+    """
+
+    @functools.wraps(method)
+    def on_rank_zero(self: TrackerLoggerBase, *args: Any, **kwargs: Any) -> None:
+        if self._is_rank_zero():
+            method(self, *args, **kwargs)
+
+    return cast(_Hook, on_rank_zero)
+
+
+class _LoggerHooks:
+    """The hooks of Lightning's ``Logger`` that :class:`TrackerLoggerBase` implements.
+
+    Both namespaces' ``Logger`` declare them (``lightning.fabric.loggers.logger`` and
+    ``lightning.pytorch.loggers.logger``); they are restated here so that ``@override``
+    is checked without importing either framework. Every one is overridden, so nothing
+    here runs: Lightning's ``Logger`` keeps providing the hooks this adapter leaves alone.
+    """
+
+    @property
+    def name(self) -> str | None:
+        raise NotImplementedError
+
+    @property
+    def version(self) -> int | str | None:
+        raise NotImplementedError
+
+    @property
+    def save_dir(self) -> str | None:
+        raise NotImplementedError
+
+    def log_hyperparams(self, params: dict[str, Any] | Namespace, *args: Any, **kwargs: Any) -> None:
+        raise NotImplementedError
+
+    def log_metrics(self, metrics: Mapping[str, Any], step: int | None = None) -> None:
+        raise NotImplementedError
+
+    def log_graph(self, model: Any, input_array: Any = None) -> None:
+        raise NotImplementedError
+
+    def save(self) -> None:
+        raise NotImplementedError
+
+    def finalize(self, status: str) -> None:
+        raise NotImplementedError
+
+    def after_save_checkpoint(self, checkpoint_callback: Any) -> None:
+        raise NotImplementedError
+
+
+class TrackerLoggerBase(_LoggerHooks):
     """Everything ``TrackerLogger`` does; see ``tracker.integrations.lightning.TrackerLogger``."""
 
     #: The namespace's ``rank_zero_only`` (set by the subclass); its ``.rank`` is this process's.
@@ -192,38 +295,41 @@ class TrackerLoggerBase:
         return run
 
     @property
+    @override
     def name(self) -> str | None:
         """The project (Lightning uses it as a checkpoint path component)."""
         return self._project
 
     @property
+    @override
     def version(self) -> int | str | None:
         """The run id (the constructor's ``version``/``id`` before the run exists)."""
         return self._run_id
 
     @property
+    @override
     def save_dir(self) -> str | None:
         """Where Lightning puts checkpoints: ``<save_dir>/<project>/<run id>/checkpoints``."""
         return self._save_dir
 
     # ------------------------------------------------------------------ logging
+    @override
+    @_rank_zero
     def log_hyperparams(self, params: dict[str, Any] | Namespace, *args: Any, **kwargs: Any) -> None:
         """Merge hyperparameters (dict, nested dicts or ``argparse.Namespace``) into the config.
 
         Idempotent: Lightning calls it at the start of every ``fit``/``validate``/``test``.
         """
-        if not self._is_rank_zero():
-            return
         self.experiment.config.update(_plain_params(params), allow_val_change=True)
 
+    @override
+    @_rank_zero
     def log_metrics(self, metrics: Mapping[str, Any], step: int | None = None) -> None:
         """Log one row: the metrics (prefixed) plus ``trainer/global_step`` when ``step`` is given.
 
         Never passes ``step=`` to ``Run.log``: several calls for one step (train, then
         validation, then a ``LearningRateMonitor``) are all kept.
         """
-        if not self._is_rank_zero():
-            return
         row: dict[str, Any] = {}
         for key, value in metrics.items():
             row[f"{self._prefix}{_JOIN}{key}" if self._prefix else key] = value
@@ -231,12 +337,16 @@ class TrackerLoggerBase:
             row[STEP_KEY] = int(step)
         self.experiment.log(row)
 
+    @override
     def log_graph(self, model: Any, input_array: Any = None) -> None:
         """Do nothing (as W&B's logger); use :meth:`watch` for gradient histograms."""
 
+    @override
     def save(self) -> None:
         """Do nothing: the run's writer thread persists rows continuously."""
 
+    @override
+    @_rank_zero
     def finalize(self, status: str) -> None:
         """Record how ``fit``/``validate``/``test`` ended; the run stays open.
 
@@ -244,7 +354,7 @@ class TrackerLoggerBase:
         the summary as ``_lightning_status``. With ``finish_on_finalize=True`` the run is
         finished too (failed unless the status is ``success``/``finished``).
         """
-        if not self._is_rank_zero() or self._experiment is None:
+        if self._experiment is None:
             return
         if status in _SUCCESS and self._checkpoint_callback is not None:
             self._scan_and_log_checkpoints(self._checkpoint_callback)
@@ -252,14 +362,16 @@ class TrackerLoggerBase:
         if self._finish_on_finalize:
             self.finish(exit_code=0 if status in _SUCCESS else 1)
 
+    @_rank_zero
     def finish(self, exit_code: int | None = None) -> None:
         """Finish the run now (another ``fit`` with this logger resumes the same run id)."""
-        if not self._is_rank_zero() or self._experiment is None:
+        if self._experiment is None:
             return
         run, self._experiment = self._experiment, None
         run.finish(exit_code=exit_code)
 
     # ------------------------------------------------------------------ torch hooks, media
+    @_rank_zero
     def watch(
         self, model: Any, log: str | None = "gradients", log_freq: int = 100, log_graph: bool = True
     ) -> None:
@@ -271,8 +383,6 @@ class TrackerLoggerBase:
             log_freq: Optimizer steps between histograms.
             log_graph: Record the model's structure in the summary.
         """
-        if not self._is_rank_zero():
-            return
         self.experiment.watch(model, log=log, log_freq=log_freq, log_graph=log_graph)
 
     def _log_media(
@@ -286,21 +396,22 @@ class TrackerLoggerBase:
         per_item = [{name: values[i] for name, values in kwargs.items()} for i in range(len(items))]
         self.log_metrics({key: [make(item, **kw) for item, kw in zip(items, per_item, strict=True)]}, step)
 
+    @_rank_zero
     def log_image(self, key: str, images: list[Any], step: int | None = None, **kwargs: Any) -> None:
         """Log a list of images as :class:`tracker.Image` (per-image kwargs as lists: ``caption=[...]``)."""
-        if self._is_rank_zero():
-            self._log_media(tracker.Image, key, images, step, kwargs)
+        self._log_media(tracker.Image, key, images, step, kwargs)
 
+    @_rank_zero
     def log_audio(self, key: str, audios: list[Any], step: int | None = None, **kwargs: Any) -> None:
         """Log a list of clips as :class:`tracker.Audio` (``sample_rate=[...]``, ``caption=[...]``)."""
-        if self._is_rank_zero():
-            self._log_media(tracker.Audio, key, audios, step, kwargs)
+        self._log_media(tracker.Audio, key, audios, step, kwargs)
 
+    @_rank_zero
     def log_video(self, key: str, videos: list[Any], step: int | None = None, **kwargs: Any) -> None:
         """Log a list of videos as :class:`tracker.Video` (``fps=[...]``, ``caption=[...]``)."""
-        if self._is_rank_zero():
-            self._log_media(tracker.Video, key, videos, step, kwargs)
+        self._log_media(tracker.Video, key, videos, step, kwargs)
 
+    @_rank_zero
     def log_table(
         self,
         key: str,
@@ -310,8 +421,7 @@ class TrackerLoggerBase:
         step: int | None = None,
     ) -> None:
         """Log a :class:`tracker.Table` from ``columns`` + ``data`` or a ``dataframe``."""
-        if self._is_rank_zero():
-            self.log_metrics({key: tracker.Table(columns=columns, data=data, dataframe=dataframe)}, step)
+        self.log_metrics({key: tracker.Table(columns=columns, data=data, dataframe=dataframe)}, step)
 
     def log_text(
         self,
@@ -325,9 +435,11 @@ class TrackerLoggerBase:
         self.log_table(key, columns, data, dataframe, step)
 
     # ------------------------------------------------------------------ checkpoints
+    @override
+    @_rank_zero
     def after_save_checkpoint(self, checkpoint_callback: Any) -> None:
         """Log the checkpoint just written (``log_model="all"``) or remember the callback (``True``)."""
-        if not self._log_model or not self._is_rank_zero():
+        if not self._log_model:
             return
         if self._log_model == "all" or getattr(checkpoint_callback, "save_top_k", None) == -1:
             self._scan_and_log_checkpoints(checkpoint_callback)
