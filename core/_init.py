@@ -352,8 +352,8 @@ def init(
         )
         _process.register(disabled, handle_sigterm=False)
         return disabled
-    if env(ENV_SWEEP_PARAM_PATH):  # a sweep agent staged this run (tracker.sweeps._staging)
-        from tracker.sweeps._staging import init_overrides
+    if env(ENV_SWEEP_PARAM_PATH):  # a sweep agent staged this run (tracker._sweep_trial)
+        from tracker._sweep_trial import init_overrides
 
         project, id = init_overrides(project, id)
     return _start(
@@ -615,7 +615,7 @@ def _start(
     if items:
         run.config.update(items)
     if run.sweep_id and env(ENV_SWEEP_PARAM_PATH):
-        from tracker.sweeps._staging import lock_params
+        from tracker._sweep_trial import lock_params
 
         lock_params(run, items)
     console = st.get("console") if st.is_set("console") else (env(ENV_CONSOLE) or "auto")

@@ -112,7 +112,7 @@ def install_sigterm() -> None:
 
 
 def _on_sigterm(signum: int, frame: FrameType | None) -> None:
-    from tracker.sweeps._staging import stop_state
+    from tracker._sweep_trial import stop_state
 
     for run in reversed(active()):
         run.mark_preempted()

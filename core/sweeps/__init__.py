@@ -18,10 +18,10 @@ from __future__ import annotations
 from tracker.sweeps._agent import SweepRunStopped, agent
 from tracker.sweeps._base import Observation, Suggestion, SweepSampler
 from tracker.sweeps._bayes import BayesSampler
-from tracker.sweeps._config import Hyperband, Metric, Param, SweepConfig, load_yaml, parse_config
+from tracker.sweeps._config import Hyperband, Metric, Param, SweepConfig, bands, load_yaml, parse_config
 from tracker.sweeps._create import sweep
 from tracker.sweeps._grid import GridSampler
-from tracker.sweeps._hyperband import bands, runs_to_stop
+from tracker.sweeps._hyperband import runs_to_stop
 from tracker.sweeps._random import RandomSampler
 
 __all__ = [

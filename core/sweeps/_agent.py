@@ -303,7 +303,7 @@ def _run_process(ctl: Controller, job: Job) -> bool:
             pass
         state = _stop_state(ctl, job)
         if state is not None:
-            from tracker.sweeps._staging import request_stop
+            from tracker._sweep_trial import request_stop
 
             request_stop(ctl.root, ctl.sweep_id, job.run_id, state)
             _log.info("Run %s %s by the sweep: SIGTERM to its process group", job.run_id, state)

@@ -40,7 +40,7 @@ from tracker.sweeps._distributions import (
     value_range,
 )
 
-__all__ = ["Hyperband", "Metric", "Param", "SweepConfig", "load_yaml", "parse_config"]
+__all__ = ["Hyperband", "Metric", "Param", "SweepConfig", "bands", "load_yaml", "parse_config"]
 
 METHODS: Final = ("grid", "random", "bayes")
 GOALS: Final = ("minimize", "maximize")
@@ -137,6 +137,27 @@ class Hyperband:
     s: float | None = None
     eta: float = 3.0
     strict: bool = True
+
+
+def bands(hb: Hyperband) -> list[int]:
+    """The band iteration counts, ascending (W&B: ``max_iter`` itself is never a band)."""
+    if hb.max_iter is not None and hb.s is not None:
+        out: list[int] = []
+        b = float(hb.max_iter)
+        for _ in range(int(hb.s)):
+            b /= hb.eta
+            if b < 1:
+                break
+            out.append(int(b))
+        return sorted(out)
+    if hb.min_iter is None:
+        return []
+    values = []
+    b = float(hb.min_iter)
+    for _ in range(100):
+        values.append(int(b))
+        b *= hb.eta
+    return values
 
 
 @dataclass(frozen=True)
@@ -539,8 +560,6 @@ def _hyperband(raw: Any, problems: _Problems) -> Hyperband | None:
     if len(problems.items) > before:
         return None
     hb = Hyperband(min_iter=min_iter, max_iter=max_iter, s=s, eta=float(eta), strict=strict)
-    from tracker.sweeps._hyperband import bands
-
     if not bands(hb):
         problems.add("early_terminate", "gives no bands: increase s, decrease eta, or increase min_iter")
     return hb

@@ -14,30 +14,9 @@ import math
 from collections.abc import Sequence
 
 from tracker.sweeps._base import Observation
-from tracker.sweeps._config import Hyperband
+from tracker.sweeps._config import Hyperband, bands
 
-__all__ = ["bands", "runs_to_stop", "thresholds"]
-
-
-def bands(hb: Hyperband) -> list[int]:
-    """The band iteration counts, ascending (W&B: ``max_iter`` itself is never a band)."""
-    if hb.max_iter is not None and hb.s is not None:
-        out: list[int] = []
-        b = float(hb.max_iter)
-        for _ in range(int(hb.s)):
-            b /= hb.eta
-            if b < 1:
-                break
-            out.append(int(b))
-        return sorted(out)
-    if hb.min_iter is None:
-        return []
-    values = []
-    b = float(hb.min_iter)
-    for _ in range(100):
-        values.append(int(b))
-        b *= hb.eta
-    return values
+__all__ = ["runs_to_stop", "thresholds"]
 
 
 def _histories(runs: Sequence[Observation], goal: str) -> list[list[float]]:

@@ -1,4 +1,4 @@
-"""How a run started by a sweep agent picks up its parameters in ``init()``.
+"""How a run started by a sweep agent picks up its parameters in ``init()`` (the trial hand-off).
 
 The agent stages the run before it starts (W&B's protocol): it writes the parameters to a
 JSON file (``{name: {"value": ...}}``) and sets ``TRACKER_SWEEP_ID``, ``TRACKER_RUN_ID``,
