@@ -15,6 +15,7 @@ from typing import Any, Final
 
 from tracker import _distributed, _process, _stats
 from tracker._capture import ConsoleTee, capture
+from tracker._lineage import LineageReader, set_lineage_factory
 from tracker._naming import DEFAULT_PROJECT, ID_RE, LOG_NAME, check_id, check_name, new_id, run_dir_for
 from tracker._run import Run
 from tracker._settings import (
@@ -659,6 +660,18 @@ def _start_uploader(run: Run, st: Settings, log_path: Path, project: str, run_id
 
     run._after_close.append(wait_for_upload)
     return True
+
+
+def _lineage_reader(root: Path, client: Any) -> LineageReader:
+    """Artifacts of a run read ``logged_by``/``used_by`` through an ``Api`` (see tracker._lineage)."""
+    from tracker.api import Api
+
+    if client is None:
+        return Api(root)
+    return Api(base_url=client.base_url, api_key=client.api_key, timeout=client.timeout)
+
+
+set_lineage_factory(_lineage_reader)
 
 
 def _filter_config(config: Any, include: list[str] | None, exclude: list[str] | None) -> dict[str, Any]:

@@ -8,24 +8,23 @@ current size, so a batch sent twice changes nothing, and a gap is answered with 
 the server's offset, from which the next batch resumes.
 
 Used by ``tracker sync`` and, in online mode, by :class:`Uploader`, a daemon thread that
-never touches the training loop's hot path. Only the standard library is used (urllib).
+never touches the training loop's hot path. Requests go through the shared transport of
+:mod:`tracker._client`.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import random
 import struct
 import threading
-import urllib.error
-import urllib.parse
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
+from tracker import _client
+from tracker._client import comm_error
 from tracker.errors import CommError, StorageError
 from tracker.storage._format import FORMAT_VERSION, FRAME_HEADER_SIZE, HEADER_SIZE, MAX_PAYLOAD, parse_header
 
@@ -39,8 +38,10 @@ _BACKOFF_MIN: Final = 0.2
 _BACKOFF_MAX: Final = 30.0
 
 
-class Client:
-    """A minimal JSON-over-HTTP client for the ingest endpoints (urllib, no dependency).
+class Client(_client.Client):
+    """The ingest endpoints of a team server, on the shared transport (:class:`tracker._client.Client`).
+
+    Every request states the run log's format version (``X-Tracker-Format-Version``).
 
     Args:
         base_url: The server's URL, e.g. ``http://127.0.0.1:8080``.
@@ -49,52 +50,13 @@ class Client:
     """
 
     def __init__(self, base_url: str, api_key: str | None, *, timeout: float = 30.0) -> None:
-        parts = urllib.parse.urlsplit(base_url)
-        if parts.scheme not in ("http", "https") or not parts.netloc:
-            from tracker.errors import UsageError
-
-            raise UsageError(
-                f"server URL {base_url!r}: use http://HOST:PORT or https://HOST.", key="base_url"
-            )
-        self.base_url = base_url.rstrip("/")
-        self.api_key = api_key
-        self.timeout = timeout
+        super().__init__(base_url, api_key, timeout=timeout)
+        self.headers[VERSION_HEADER] = str(FORMAT_VERSION)
         #: Bytes per blob upload request; halved when the server answers 413 to a part.
         self.blob_part = BATCH_BYTES
 
     def _url(self, project: str, run_id: str, suffix: str) -> str:
-        q = urllib.parse.quote
-        return f"{self.base_url}/api/v1/runs/{q(project, safe='')}/{q(run_id, safe='')}/log{suffix}"
-
-    def request(
-        self, method: str, url: str, body: bytes | None = None, *, json_body: Any = None
-    ) -> tuple[int, dict[str, Any]]:
-        """Send one request; return ``(status, json body)`` for any HTTP status.
-
-        Raises:
-            CommError: The server cannot be reached or did not answer with JSON.
-        """
-        headers = {"Accept": "application/json", VERSION_HEADER: str(FORMAT_VERSION)}
-        if self.api_key:
-            headers["Authorization"] = f"Bearer {self.api_key}"
-        if json_body is not None:
-            body = json.dumps(json_body).encode()
-            headers["Content-Type"] = "application/json"
-        elif body is not None:
-            headers["Content-Type"] = "application/octet-stream"
-        req = urllib.request.Request(url, data=body, method=method, headers=headers)
-        try:
-            with urllib.request.urlopen(req, timeout=self.timeout) as resp:
-                status, raw = resp.status, resp.read()
-        except urllib.error.HTTPError as exc:
-            status, raw = exc.code, exc.read()
-        except (OSError, ValueError) as exc:  # URLError, refused, reset, timeout
-            raise CommError(f"cannot reach the team server at {self.base_url}: {exc}") from exc
-        try:
-            data = json.loads(raw or b"{}")
-        except ValueError as exc:
-            raise CommError(f"{method} {url}: HTTP {status} with a body that is not JSON") from exc
-        return status, data if isinstance(data, dict) else {"detail": data}
+        return self.api(self.run_path(project, run_id) + "/log" + suffix)
 
     def offset(self, project: str, run_id: str) -> int:
         """The server's offset of this run's log (0 when it has none)."""
@@ -114,15 +76,6 @@ class Client:
         return status, server, int(appended) if isinstance(appended, int) else 0
 
     # ------------------------------------------------------------ blobs (tracker._upload_files)
-    def api(self, path: str) -> str:
-        """The URL of ``/api/v1/<path>`` (``path`` already quoted)."""
-        return f"{self.base_url}/api/v1/{path}"
-
-    def run_path(self, project: str, run_id: str) -> str:
-        """``runs/<project>/<run_id>``, quoted."""
-        q = urllib.parse.quote
-        return f"runs/{q(project, safe='')}/{q(run_id, safe='')}"
-
     def has_blob(self, sha256: str, project: str | None = None) -> bool:
         """True when the server holds the blob and this key may use it.
 
@@ -131,31 +84,27 @@ class Client:
         """
         where = f"blobs/{sha256}"
         if project is not None:
-            where = f"projects/{urllib.parse.quote(project, safe='')}/{where}"
+            where = f"projects/{_client.quote(project)}/{where}"
         status, _data = self.request("HEAD", self.api(where))
         if status in (200, 404):
             return status == 200
-        raise _comm(f"team server refused HEAD of blob {sha256}: HTTP {status}", status)
+        raise comm_error(f"team server refused HEAD of blob {sha256}: HTTP {status}", status)
 
     def staged(self, sha256: str) -> tuple[int, bool]:
         """``(bytes the server has staged, complete)`` of an upload."""
         status, data = self.request("GET", self.api(f"uploads/{sha256}"))
         if status == 200 and isinstance(data.get("offset"), int):
             return int(data["offset"]), bool(data.get("complete"))
-        raise _comm(f"team server refused upload {sha256}: HTTP {status}: {data.get('detail', data)}", status)
-
-
-def _comm(message: str, status: int | None) -> CommError:
-    exc = CommError(message)
-    exc.status = status  # type: ignore[attr-defined]
-    return exc
+        raise comm_error(
+            f"team server refused upload {sha256}: HTTP {status}: {data.get('detail', data)}", status
+        )
 
 
 def _offset_of(status: int, data: dict[str, Any], what: str) -> int:
     if status == 200 and isinstance(data.get("offset"), int):
         return int(data["offset"])
     detail = data.get("detail", data)
-    raise _comm(f"team server refused {what}: HTTP {status}: {detail}", status)
+    raise comm_error(f"team server refused {what}: HTTP {status}: {detail}", status)
 
 
 @dataclass
@@ -241,7 +190,7 @@ def ship(
             while stop is None or not stop.is_set():
                 size = os.fstat(f.fileno()).st_size
                 if pos > size:
-                    raise _comm(
+                    raise comm_error(
                         f"the team server holds {pos} bytes of {project}/{run_id} but the local log "
                         f"{path} has only {size}: they are not the same run",
                         409,
@@ -253,7 +202,9 @@ def ship(
                 if status == 409:  # a gap or a shorter server log: resume where the server is
                     gaps += 1
                     if gaps > 3:
-                        raise _comm(f"team server keeps refusing offset {pos} of {project}/{run_id}", 409)
+                        raise comm_error(
+                            f"team server keeps refusing offset {pos} of {project}/{run_id}", 409
+                        )
                     pos = server
                     out.offset = pos
                     continue

@@ -28,8 +28,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, Final
 
-from tracker._naming import LOG_NAME, has_root, root_of
 from tracker._client import comm_error
+from tracker._naming import LOG_NAME, has_root, root_of
 from tracker._upload import Client
 from tracker.errors import StorageError
 

@@ -32,7 +32,7 @@ def _state_exists(api: Api) -> bool:
 def _artifact(api: Api, version: ArtifactVersion) -> Artifact:
     from tracker.artifacts import Artifact
 
-    return Artifact._from_version(version, api.root, api._remote)
+    return Artifact._from_version(version, api.root, api._remote, lineage=api)
 
 
 def get_artifact(api: Api, name: str, type: str | None = None) -> Artifact:
@@ -43,7 +43,9 @@ def get_artifact(api: Api, name: str, type: str | None = None) -> Artifact:
     project = ref.project or api.default_project
     found: ArtifactVersion | None
     if api._remote is not None:
-        found = api._remote.artifact_version(project, ref.name, ref.ref)
+        from tracker.artifacts._remote import artifact_version
+
+        found = artifact_version(api._remote, project, ref.name, ref.ref)
     else:
         found = api.state.artifact_version(project, ref.name, ref.ref) if _state_exists(api) else None
     if found is None or found.deleted:
@@ -66,7 +68,9 @@ def get_versions(api: Api, type_name: str, name: str) -> list[Artifact]:
     art_name = check_name(parts[-1])
     project = check_name(parts[-2], "project name") if len(parts) > 1 else api.default_project
     if api._remote is not None:
-        remote = api._remote.artifact_versions(project, art_name)
+        from tracker.artifacts._remote import artifact_versions
+
+        remote = artifact_versions(api._remote, project, art_name)
         return [_artifact(api, v) for v in remote if v.type == type_name]
     if not _state_exists(api):
         return []
@@ -76,7 +80,11 @@ def get_versions(api: Api, type_name: str, name: str) -> list[Artifact]:
 def list_artifacts(api: Api, project: str | None = None) -> list[tuple[str, str, str]]:
     """``(project, name, type)`` of every artifact (of ``project``) with a live version, sorted."""
     if api._remote is not None:
-        return api._remote.artifacts(project)
+        from tracker.artifacts._remote import artifacts
+
+        if project is None:
+            raise api._remote.unsupported("listing the artifacts of every project")
+        return artifacts(api._remote, project)
     if not _state_exists(api):
         return []
     return [(a.project, a.name, a.type) for a in api.state.artifacts(project) if a.latest is not None]
@@ -106,9 +114,8 @@ def run_artifacts(run: Run, op: str) -> list[Artifact]:
     return out
 
 
-def logged_by(art: Artifact) -> Run | None:
+def logged_by(api: Api, art: Artifact) -> Run | None:
     """The run that created the version (for a registry version: its source's run)."""
-    from tracker.api._api import Api
     from tracker.artifacts._names import REGISTRY_PROJECT
 
     version = art._committed
@@ -119,29 +126,21 @@ def logged_by(art: Artifact) -> Run | None:
     project = version.project
     if project == REGISTRY_PROJECT:
         project = str(version.metadata.get("source", {}).get("project", project))
-    remote = art._remote
-    api = (
-        Api(art._root)
-        if remote is None
-        else Api(base_url=remote.base_url, api_key=remote.api_key, timeout=remote.timeout)
-    )
     try:
         return api.run(f"{project}/{version.run_id}")
     except RunNotFoundError:
         return None
 
 
-def used_by(art: Artifact) -> list[Run]:
+def used_by(api: Api, art: Artifact) -> list[Run]:
     """Every run (in any project) whose log records a use of this version, oldest first."""
-    from tracker.api._api import Api
     from tracker.api._run import Run as ApiRun
 
     version = art._committed
     assert version is not None
     assert art._root is not None
-    if art._remote is not None:
-        raise art._remote.unsupported(f"used_by() of {art.qualified_name}")
-    api = Api(art._root)
+    if api._remote is not None:
+        raise api._remote.unsupported(f"used_by() of {art.qualified_name}")
     api._refresh()
     edits: dict[str, Any]
     runs: list[ApiRun] = []
@@ -182,6 +181,14 @@ class ApiArtifactsMixin:
     def artifacts(self, type_name: str, name: str, per_page: int = 50) -> list[Artifact]:
         """Same as :meth:`artifact_versions` (W&B's newer name)."""
         return get_versions(cast("Api", self), type_name, name)
+
+    def artifact_logged_by(self, art: Artifact) -> Run | None:
+        """The run that logged ``art``'s version (``Artifact.logged_by``: Api is its lineage reader)."""
+        return logged_by(cast("Api", self), art)
+
+    def artifact_used_by(self, art: Artifact) -> list[Run]:
+        """The runs that used ``art``'s version (``Artifact.used_by``), oldest first."""
+        return used_by(cast("Api", self), art)
 
     def artifact_exists(self, name: str, type: str | None = None) -> bool:
         """True when :meth:`artifact` would find the version."""

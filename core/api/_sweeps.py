@@ -28,7 +28,12 @@ class Sweep:
         parts = [p for p in str(path).strip("/").split("/") if p]
         if not parts or len(parts) > 3:
             raise UsageError(f"sweep({path!r}): use 'ID', 'project/ID' or 'entity/project/ID'.")
-        record = api._remote.sweep(parts[-1]) if api._remote is not None else api.state.sweep(parts[-1])
+        if api._remote is not None:
+            from tracker.sweeps._remote import sweep
+
+            record = sweep(api._remote, parts[-1])
+        else:
+            record = api.state.sweep(parts[-1])
         if record is None:
             where = f"on {api._remote.base_url}" if api._remote is not None else f"under {api.root}"
             raise UsageError(f"no sweep {parts[-1]!r} {where}.", key=parts[-1])

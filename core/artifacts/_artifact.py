@@ -7,7 +7,11 @@ the version; the artifact is then *pending* until :meth:`Artifact.wait` returns,
 *committed* afterwards. Artifacts returned by ``use_artifact`` and ``Api().artifact``
 are committed: read-only, with a version, aliases and a manifest. One read from a team
 server (``Api(base_url=...)``, or ``use_artifact`` in online mode when the local data root
-lacks it) gets its manifest and files from there (:class:`tracker.api._remote.Remote`).
+lacks it) gets its manifest and files from there (:mod:`tracker.artifacts._remote`);
+downloads and checks are in :mod:`tracker.artifacts._download`. ``logged_by``/``used_by``
+read lineage through a :class:`tracker._lineage.LineageReader` (the ``Api`` that returned
+the artifact, else one the composition root's factory builds): artifacts never import the
+read side.
 """
 
 from __future__ import annotations
@@ -22,13 +26,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
-from tracker.artifacts._names import check_entry, check_name, safe_join
+from tracker.artifacts._names import check_entry, check_name
 from tracker.errors import StorageError, UsageError
 from tracker.storage._lease import is_lease_file
 
 if TYPE_CHECKING:
-    from tracker.api._remote import Remote
-    from tracker.api._run import Run as ApiRun
+    from tracker._client import Client
+    from tracker._lineage import LineageReader
     from tracker.artifacts._refs import Trust
     from tracker.storage._base import ArtifactVersion
 
@@ -129,7 +133,8 @@ class Artifact:
         self._root: Path | None = None
         self._manifest: dict[str, dict[str, Any]] | None = None
         self._pending_aliases: list[str] = []
-        self._remote: Remote | None = None  # the team server a committed version is read from
+        self._remote: Client | None = None  # the team server a committed version is read from
+        self._lineage: LineageReader | None = None  # who reads logged_by/used_by (else the factory's)
 
     # ---------------------------------------------------------------- identity
     @property
@@ -361,7 +366,9 @@ class Artifact:
         if self._committed is None:
             raise UsageError(f"artifact {self._name} is not logged yet; call wait() after log_artifact().")
         if self._manifest is None and self._remote is not None:
-            self._manifest = self._remote.artifact_manifest(self._committed)
+            from tracker.artifacts._remote import artifact_manifest
+
+            self._manifest = artifact_manifest(self._remote, self._committed)
         if self._manifest is None:
             assert self._root is not None
             from tracker.artifacts._store import BlobStore
@@ -470,62 +477,17 @@ class Artifact:
         allow_references: bool | None,
     ) -> Trust:
         """The reader's trust, widened by the trust record of a version logged on this root."""
-        from tracker.artifacts._refs import reader_trust
-        from tracker.artifacts._store import BlobStore
+        from tracker.artifacts._download import trust_of
 
-        trust = reader_trust(allow_roots, allow_references)
-        if self._remote is None and self._root is not None and self._committed is not None:
-            logged = BlobStore(self._root).read_trust(self._committed.digest)
-            if logged is not None:
-                trust = trust.widen(*logged)
-        return trust
+        return trust_of(self, allow_roots, allow_references)
 
     def _download_entries(
         self, root: str | os.PathLike[str] | None, names: list[str], allow_missing: bool = False,
         *, trust: Trust,
     ) -> str:  # fmt: skip
-        from tracker.artifacts._refs import fetch, refusal
-        from tracker.artifacts._store import BlobStore, hash_file
+        from tracker.artifacts._download import download_entries
 
-        entries = self._entries()
-        assert self._root is not None
-        store = BlobStore(self._root)
-        real: dict[str, Path | None] = {}
-        for name in names:  # every reference is checked before anything is written
-            ref = entries[name].get("ref")
-            if ref is not None:
-                why, real[name] = refusal(ref, trust)
-                if why is not None:
-                    raise StorageError(
-                        f"artifact {self.qualified_name}, entry {name!r}: {why}.", path=str(ref)[:200]
-                    )
-        base = Path(root) if root is not None else self._default_root()
-        base.mkdir(parents=True, exist_ok=True)
-        for name in names:
-            entry = entries[name]
-            dest = safe_join(base, name)
-            digest = entry.get("digest")
-            if digest is not None and dest.is_file():
-                try:
-                    if hash_file(dest)[0] == digest:
-                        continue
-                except OSError:
-                    pass  # unreadable: copy it again below
-            ref = entry.get("ref")
-            if ref is None:
-                if self._remote is not None and not store.has(str(digest)):
-                    assert self._committed is not None
-                    self._remote.download_file(self._committed, name, str(digest), dest)
-                else:
-                    store.copy_out(str(digest), dest, name)
-                continue
-            try:
-                fetch(ref, dest, None if digest is None else str(digest), path=real[name], name=name)
-            except (OSError, ImportError) as exc:
-                if allow_missing:
-                    continue
-                raise StorageError(f"artifact entry {name!r}: cannot fetch {ref}: {exc}", path=ref) from exc
-        return str(base)
+        return download_entries(self, root, names, allow_missing, trust)
 
     def verify(self, root: str | os.PathLike[str] | None = None) -> None:
         """Check content against the manifest.
@@ -536,55 +498,29 @@ class Artifact:
         Raises:
             StorageError: The first entry that is missing or differs, by name.
         """
-        from tracker.artifacts._store import BlobStore, hash_file
+        from tracker.artifacts._download import verify
 
         self.wait()
-        assert self._root is not None
-        if root is None and self._remote is not None:
-            raise UsageError(
-                f"verify() of {self.qualified_name}, read from the team server {self._remote.base_url}: "
-                "pass root=, the folder download() wrote, to check the files there."
-            )
-        store = BlobStore(self._root)
-        for name, entry in sorted(self._entries().items()):
-            digest = entry.get("digest")
-            if digest is None:
-                continue
-            if root is not None:
-                path = safe_join(Path(root), name)
-                where = f"{path}"
-            else:
-                if entry.get("ref") is not None:
-                    continue
-                path = store.blob_path(digest)
-                where = f"its stored blob {path}"
-            try:
-                got = hash_file(path)[0]
-            except OSError as exc:
-                raise StorageError(
-                    f"artifact file {name!r} is missing ({where}): {exc}", path=str(path)
-                ) from exc
-            if got != digest:
-                raise StorageError(
-                    f"artifact file {name!r} is corrupted: {where} has hash {got}, "
-                    f"the manifest says {digest}.",
-                    path=str(path),
-                )
+        verify(self, root)
 
     # ---------------------------------------------------------------- lineage
-    def logged_by(self) -> ApiRun | None:
-        """The run that created this version, or None (logged without a run)."""
-        from tracker.api._artifacts import logged_by
-
+    def logged_by(self) -> Any:
+        """The run that created this version (a :class:`tracker.api.Run`), or None (logged without a run)."""
         self.wait()
-        return logged_by(self)
+        return self._lineage_reader().artifact_logged_by(self)
 
-    def used_by(self) -> list[ApiRun]:
-        """The runs that used this version (``use_artifact``), oldest first."""
-        from tracker.api._artifacts import used_by
-
+    def used_by(self) -> list[Any]:
+        """The runs (:class:`tracker.api.Run`) that used this version (``use_artifact``), oldest first."""
         self.wait()
-        return used_by(self)
+        return self._lineage_reader().artifact_used_by(self)
+
+    def _lineage_reader(self) -> LineageReader:
+        if self._lineage is not None:
+            return self._lineage
+        from tracker._lineage import reader_for
+
+        assert self._root is not None
+        return reader_for(self._root, self._remote)
 
     # ---------------------------------------------------------------- internals
     def _bind(self, version: ArtifactVersion, root: Path) -> None:
@@ -603,7 +539,13 @@ class Artifact:
             self._staging = None
 
     @classmethod
-    def _from_version(cls, version: ArtifactVersion, root: Path, remote: Remote | None = None) -> Artifact:
+    def _from_version(
+        cls,
+        version: ArtifactVersion,
+        root: Path,
+        remote: Client | None = None,
+        lineage: LineageReader | None = None,
+    ) -> Artifact:
         art = cls.__new__(cls)
         art._name = version.name
         art.type = version.type
@@ -618,5 +560,6 @@ class Artifact:
         art._manifest = None
         art._pending_aliases = []
         art._remote = remote
+        art._lineage = lineage
         art._bind(version, root)
         return art

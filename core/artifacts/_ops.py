@@ -10,7 +10,7 @@ ARTIFACT record (``op``: ``log``, ``use`` or ``link``) to the run log: the linea
 edges the read side (``logged_artifacts``, ``used_by``) is built from.
 
 In online mode, ``use_artifact("name:alias")`` that the local state store cannot resolve
-asks the run's team server (:class:`tracker.api._remote.Remote`): the artifact it returns
+asks the run's team server (:mod:`tracker.artifacts._remote`): the artifact it returns
 reads its manifest and files from there, and the use is recorded with the server's
 version number, so the server's lineage names the version it holds.
 """
@@ -331,11 +331,12 @@ def _from_server(run: Run, root: Path, project: str, name: str, ref: str | int) 
     target = getattr(run, "_server", None)
     if target is None:
         raise StorageError(f"{where}; a run in online mode would also look on its team server.")
-    from tracker.api._remote import Remote
+    from tracker._client import Client
+    from tracker.artifacts._remote import artifact_version
 
-    remote = Remote(*target)
+    remote = Client(*target)
     try:
-        version = remote.artifact_version(project, name, ref)
+        version = artifact_version(remote, project, name, ref)
     except StorageError as exc:
         raise StorageError(f"{where}, nor on the team server: {exc}") from exc
     return Artifact._from_version(version, root, remote)

@@ -59,12 +59,12 @@ def run_sweep(args: argparse.Namespace) -> int:
 
     state = next((flag for flag in _STATES if getattr(args, flag)), None)
     if state is not None and _root(args) is None:
-        from tracker.sweeps._remote import server
+        from tracker.sweeps._remote import server, set_sweep_state
 
         remote = server()
         if remote is not None:  # $TRACKER_BASE_URL: the sweep lives on the team server
             sweep_id = args.target.strip("/").split("/")[-1]
-            print(f"sweep {sweep_id}: {remote.set_sweep_state(sweep_id, _STATES[state])}")
+            print(f"sweep {sweep_id}: {set_sweep_state(remote, sweep_id, _STATES[state])}")
             return 0
     if state is not None:
         from tracker._settings import data_root

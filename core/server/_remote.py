@@ -52,7 +52,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any, Final
 
-from tracker.api._remote import dumps, loads, rows_to_wire, run_to_wire
+from tracker._client import dumps, loads
+from tracker.api._remote import rows_to_wire, run_to_wire
 from tracker.errors import (
     Error,
     MissingExtraError,

@@ -70,11 +70,11 @@ def sweep(
     name = project or config.project or env(ENV_PROJECT) or DEFAULT_PROJECT
     check_name(name, "project")
     if root is None:
-        from tracker.sweeps._remote import server
+        from tracker.sweeps._remote import create_sweep, server
 
         remote = server()
         if remote is not None:  # $TRACKER_BASE_URL: the sweep lives on the team server
-            sweep_id = remote.create_sweep(stored, name)
+            sweep_id = create_sweep(remote, stored, name)
             _log.info("created sweep %s in project %s on %s", sweep_id, name, remote.base_url)
             return sweep_id
     store = SQLiteStateStore.for_root(data_root(root))

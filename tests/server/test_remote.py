@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 import tracker
-from tracker.api._remote import dumps, loads
+from tracker._client import dumps, loads
 from tracker.server._auth import AuthStore
 
 

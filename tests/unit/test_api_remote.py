@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 
 import tracker
+from tracker._client import dumps, loads
 from tracker.api import Api
-from tracker.api._remote import connect, dumps, loads, rows_from_wire, rows_to_wire
+from tracker.api._remote import connect, rows_from_wire, rows_to_wire
 from tracker.errors import UnsupportedError, UsageError
 
 
