@@ -20,29 +20,34 @@ IN_PART: Final = 500
 
 
 class Dialect:
-    """Spelling of one database: placeholders, table names, collation, key lists, upserts.
+    """Spelling of one database: placeholders, table names, booleans, collation, key lists.
+
+    Upserts need nothing here: SQLite (3.24+) and PostgreSQL both spell them
+    ``INSERT ... ON CONFLICT (...) DO UPDATE SET c = excluded.c`` / ``DO NOTHING``.
 
     Args:
         name: ``"sqlite"`` or ``"postgresql"``.
         param: The placeholder of a parameter (``?`` or ``%s``).
         tables: Logical table name -> the name in this database (``runs`` -> ``index_runs``).
         collate_c: Appended to an ``ORDER BY`` of text that must sort by code point.
+        true: A true boolean literal (``{true}`` in a template; SQLite stores 1, PostgreSQL
+            has a boolean type); ``{false}`` is its opposite.
     """
 
-    __slots__ = ("_cache", "collate_c", "name", "param", "tables")
+    __slots__ = ("_cache", "_fields", "name", "param")
 
-    def __init__(self, name: str, param: str, tables: Mapping[str, str], collate_c: str) -> None:
+    def __init__(self, name: str, param: str, tables: Mapping[str, str], collate_c: str, true: str) -> None:
         self.name = name
         self.param = param
-        self.tables = dict(tables)
-        self.collate_c = collate_c
+        false = {"1": "0", "true": "false"}[true]
+        self._fields = {**tables, "collate_c": collate_c, "true": true, "false": false}
         self._cache: dict[str, str] = {}
 
     def sql(self, template: str) -> str:
         """``template`` (``?`` placeholders, ``{table}`` names) in this dialect."""
         found = self._cache.get(template)
         if found is None:
-            found = template.format(**self.tables, collate_c=self.collate_c)
+            found = template.format(**self._fields)
             if self.param != "?":
                 found = found.replace("?", self.param)
             self._cache[template] = found
@@ -58,27 +63,12 @@ class Dialect:
             parts.append((f"AND {column} IN ({','.join('?' * len(part))}) ", part))
         return parts
 
-    def insert_ignore(self, table: str, columns: str, conflict: str) -> str:
-        """An INSERT that does nothing when a row with the same ``conflict`` key exists."""
-        marks = ", ".join("?" * len(columns.split(",")))
-        if self.name == "postgresql":
-            return f"INSERT INTO {{{table}}} ({columns}) VALUES ({marks}) ON CONFLICT ({conflict}) DO NOTHING"
-        return f"INSERT OR IGNORE INTO {{{table}}} ({columns}) VALUES ({marks})"
-
-    def upsert(self, table: str, columns: str, conflict: str) -> str:
-        """An INSERT that replaces the other columns of a row with the same ``conflict`` key."""
-        names = [c.strip() for c in columns.split(",")]
-        keys = {c.strip() for c in conflict.split(",")}
-        marks = ", ".join("?" * len(names))
-        sets = ", ".join(f"{c} = excluded.{c}" for c in names if c not in keys)
-        return f"INSERT INTO {{{table}}} ({columns}) VALUES ({marks}) ON CONFLICT ({conflict}) DO UPDATE SET {sets}"  # noqa: E501
-
 
 def sqlite(tables: tuple[str, ...]) -> Dialect:
     """SQLite's dialect over ``tables`` (named as they are)."""
-    return Dialect("sqlite", "?", {t: t for t in tables}, "")
+    return Dialect("sqlite", "?", {t: t for t in tables}, "", "1")
 
 
 def postgres(prefix: str, tables: tuple[str, ...]) -> Dialect:
     """PostgreSQL's dialect over ``tables``, named ``<prefix><table>`` (one database, many stores)."""
-    return Dialect("postgresql", "%s", {t: f"{prefix}{t}" for t in tables}, ' COLLATE "C"')
+    return Dialect("postgresql", "%s", {t: f"{prefix}{t}" for t in tables}, ' COLLATE "C"', "true")
