@@ -22,8 +22,6 @@ from __future__ import annotations
 
 import collections
 import errno
-import fnmatch
-import math
 import os
 import threading
 import time
@@ -31,6 +29,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Final
 
+from tracker._writer_metrics import Metrics
 from tracker.media._base import Pending
 from tracker.media._store import MediaStore
 from tracker.storage._format import R, frame
@@ -47,8 +46,6 @@ _BATCH_ROWS: Final = 256
 # With a backlog this long the producer is not waiting on anything: don't yield, drain.
 _YIELD_BELOW: Final = 8192
 _SUMMARY_EVERY: Final = 2.0
-#: Summary key prefix of how many values a ``define_metric(summary="mean")`` mean holds.
-MEAN_COUNT: Final = "_tracker.mean_count."
 _FSYNC_EVERY: Final = 1.0
 # A cycle writes what it has encoded at least this often (seconds); after media, which
 # take long to encode, at least every _WRITE_MEDIA.
@@ -67,66 +64,6 @@ class Ctl:
     def __init__(self, kind: str, *args: Any) -> None:
         self.kind = kind
         self.args = args
-
-
-class _Agg:
-    """Running min / max / mean / best / last for one metric with a define_metric summary."""
-
-    __slots__ = ("count", "goal", "last", "max", "min", "modes", "total")
-
-    def __init__(self, modes: tuple[str, ...], goal: str | None) -> None:
-        self.modes = modes
-        self.goal = goal
-        self.min = math.inf
-        self.max = -math.inf
-        self.total = 0.0
-        self.count = 0
-        self.last: Any = None
-
-    def add(self, value: Any) -> None:
-        self.last = value
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            v = float(value)
-            if v == v:  # NaN never wins min/max
-                self.min = min(self.min, v)
-                self.max = max(self.max, v)
-            self.total += v
-            self.count += 1
-
-    def restore(self, saved: Any, count: Any = None) -> None:
-        """Continue from a resumed run's summary value (``count``: how many values its mean has)."""
-        if isinstance(saved, dict):
-            if "min" in saved:
-                self.min = float(saved["min"])
-            if "max" in saved:
-                self.max = float(saved["max"])
-            if "best" in saved:
-                if self.goal == "maximize":
-                    self.max = float(saved["best"])
-                else:
-                    self.min = float(saved["best"])
-            count = saved.get("_count", count)  # logs before 0.2 kept the count in the value
-            if "mean" in saved and isinstance(count, (int, float)) and count > 0:
-                self.count = int(count)
-                self.total = float(saved["mean"]) * self.count
-            self.last = saved.get("last", self.last)
-
-    def value(self) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        for mode in self.modes:
-            if mode == "min" and self.min != math.inf:
-                out["min"] = self.min
-            elif mode == "max" and self.max != -math.inf:
-                out["max"] = self.max
-            elif mode == "mean" and self.count:
-                out["mean"] = self.total / self.count
-            elif mode == "last" and self.last is not None:
-                out["last"] = self.last
-            elif mode == "best":
-                best = self.max if self.goal == "maximize" else self.min
-                if abs(best) != math.inf:
-                    out["best"] = best
-        return out
 
 
 def _default(obj: Any) -> Any:
@@ -206,13 +143,7 @@ class Writer:
         self.durable_step = start_step - 1
         self._wait = flush_interval  # before the next cycle
         self._out_of_order = 0
-        self._aggs: dict[str, _Agg | None] = {}
-        self._metric_defs: list[dict[str, Any]] = []
-        self._sync: dict[str, str] = {}
-        self._step_keys: set[str] = set()  # every define_metric step_metric
-        self._step_values: dict[str, Any] = {}  # their latest logged values, row by row
-        self._seen: set[str] = set()
-        self._resolve_needed = False
+        self._metrics = Metrics(self._summary)  # define_metric: step metrics, aggregates
         self._start_time = time.time()
         # A resumed run keeps counting its runtime from where the last session stopped.
         self._runtime_offset = float((summary or {}).get("_runtime") or 0.0)
@@ -415,9 +346,10 @@ class Writer:
         """
         summary = self._summary
         top = self._max_step
-        if self._metric_defs:
+        metrics = self._metrics
+        if metrics.specs:
             for row in rows:
-                self._apply_metrics(row[2])
+                metrics.apply(row[2])
         row_keys = [tuple(r[2]) for r in rows]
         first = row_keys[0]
         keylists: list[tuple[str, ...]]
@@ -453,23 +385,8 @@ class Writer:
                     self._out_of_order += 1
                 else:
                     top = step
-        if self._aggs:
-            logged = set().union(*keylists)
-            for key, agg in self._aggs.items():
-                # Only keys logged in this batch: an explicit summary value holds until then.
-                if key in logged:
-                    if agg is None:
-                        summary.pop(key, None)
-                    else:
-                        # Feed every value of this key from the batch, in order.
-                        for _step, _ts, data in rows:
-                            if key in data:
-                                agg.add(data[key])
-                        summary[key] = agg.value()
-                        if agg.count and "mean" in agg.modes:
-                            # Kept beside the value (W&B's value holds only "mean"): resume
-                            # continues the mean from it.
-                            summary[MEAN_COUNT + key] = agg.count
+        if metrics.aggs:
+            metrics.fold(rows, set().union(*keylists))
         last = rows[-1]
         summary["_step"] = max(top, self._max_step)
         summary["_timestamp"] = last[1]
@@ -484,47 +401,6 @@ class Writer:
             out.append(self._frame([R.HISTORY, keylists, safe]))
         self._last_step_written = top
         self._rows_encoded += len(rows)
-
-    def _apply_metrics(self, data: dict[str, Any]) -> None:
-        if self._resolve_needed or not self._seen.issuperset(data):
-            for key in data:
-                if key not in self._seen:
-                    self._seen.add(key)
-                    self._resolve(key)
-            self._resolve_needed = False
-        if self._sync:
-            for key in list(data):
-                step_key = self._sync.get(key)
-                if step_key is not None and step_key not in data:
-                    value = self._step_values.get(step_key, self._summary.get(step_key))
-                    if value is not None:
-                        data[step_key] = value
-        for step_key in self._step_keys.intersection(data):
-            self._step_values[step_key] = data[step_key]
-
-    def _resolve(self, key: str) -> None:
-        """Attach the latest matching define_metric to ``key`` (exact names beat globs)."""
-        match: dict[str, Any] | None = None
-        for spec in self._metric_defs:
-            name = spec["name"]
-            if name == key:
-                match = spec
-            elif match is None or match["name"] != key:
-                if ("*" in name or "?" in name) and fnmatch.fnmatchcase(key, name):
-                    match = spec
-        if match is None:
-            return
-        step_key = match.get("step_metric")
-        if step_key and match.get("step_sync", True) and step_key != key:
-            self._sync[key] = step_key
-        modes = match.get("summary")
-        if modes:
-            if modes == ("none",):
-                self._aggs[key] = None
-            else:
-                agg = _Agg(modes, match.get("goal"))
-                agg.restore(self._summary.get(key), self._summary.get(MEAN_COUNT + key))
-                self._aggs[key] = agg
 
     def _emit_summary(self, out: list[bytes]) -> None:
         out.append(self._frame([R.SUMMARY, self.summary_snapshot()]))
@@ -555,12 +431,7 @@ class Writer:
             self._emit_summary(out)
         elif kind == "define_metric":
             spec = item.args[0]
-            self._metric_defs.append(spec)
-            if spec.get("step_metric"):
-                self._step_keys.add(spec["step_metric"])
-            for key in self._seen:
-                self._resolve(key)
-            self._resolve_needed = True
+            self._metrics.define(spec)
             out.append(self._frame([R.DEFINE_METRIC, spec]))
         elif kind == "save":
             if self._files is None:
