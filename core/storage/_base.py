@@ -18,21 +18,31 @@ from __future__ import annotations
 
 import os
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
-from stat import S_ISDIR, S_ISREG
-from typing import TYPE_CHECKING, Any, Final, NamedTuple
+from typing import Any, Final
 
-from tracker._naming import LOG_NAME, PROJECTS_DIR, RUNS_DIR
-from tracker.errors import CorruptRecordError, StorageError
-
-if TYPE_CHECKING:
-    import numpy as np
-    from numpy.typing import NDArray
+from tracker._naming import LOG_NAME
+from tracker.errors import StorageError
+from tracker.storage._discovery import _discover, _skip_unreadable
+from tracker.storage._records import (
+    ArtifactInfo,
+    ArtifactVersion,
+    ChunkStats,
+    JournalEntry,
+    KeyInfo,
+    ProjectInfo,
+    RegistryLink,
+    RunEdit,
+    RunRecord,
+    Series,
+    SweepRecord,
+)
 
 __all__ = [
     "ArtifactInfo",
     "ArtifactVersion",
+    "ChunkStats",
     "IndexBackend",
     "IndexChangedError",
     "JournalEntry",
@@ -62,202 +72,6 @@ class IndexChangedError(StorageError):
     a rebuild rewrote the key after its values were read; reading again gives a
     consistent result, which is what ``Api`` does.
     """
-
-
-# --------------------------------------------------------------------------- index records
-class ProjectInfo(NamedTuple):
-    """A project as the index sees it.
-
-    Attributes:
-        name: Project name (its directory name under ``<root>/projects``).
-        run_count: Number of indexed runs.
-        last_created: Creation time (unix seconds) of its newest run, or None.
-    """
-
-    name: str
-    run_count: int
-    last_created: float | None
-
-
-class RunRecord(NamedTuple):
-    """One run as folded from its log (what ``Api.runs`` filters and sorts).
-
-    ``state`` is what the log says (``running`` until an exit record arrives); whether a
-    ``running`` run has crashed is decided at read time from ``host``, ``pid``,
-    ``start_time`` and ``last_time`` (see :mod:`tracker.storage._liveness`).
-
-    Attributes:
-        project: Project name.
-        id: Run id.
-        name: Display name (the id when none was given).
-        entity: Entity recorded by ``init``, or None.
-        group: Group, or None.
-        job_type: Job type, or None.
-        tags: Tags from the log (user edits live in the state store).
-        notes: Notes from the log.
-        sweep_id: Sweep the run belongs to, or None.
-        created_at: Unix time of the first session's ``init``.
-        state: Exit state of the latest session, or ``running``.
-        exit_code: Exit code of the latest session, or None.
-        runtime: Seconds the latest session ran, once it exited.
-        host: Host of the latest session's writer.
-        pid: Its process id.
-        start_time: Its process start time (Linux clock ticks since boot), if recorded.
-        last_time: Time of the last record or heartbeat.
-        rows_logged: History rows in the log, superseded ones included.
-        max_step: Largest live ``_step`` (-1 when nothing was logged).
-        sessions: Number of sessions (1 + resumes).
-        config: Merged config.
-        summary: Last summary snapshot plus values logged after it.
-        problems: What reading the log set aside (``corrupt`` records and ``gap`` runs of
-            damaged bytes, each a dict with ``kind``, ``offset`` and ``reason``); the rest
-            of the run is read as usual.
-    """
-
-    project: str
-    id: str
-    name: str
-    entity: str | None
-    group: str | None
-    job_type: str | None
-    tags: tuple[str, ...]
-    notes: str | None
-    sweep_id: str | None
-    created_at: float
-    state: str
-    exit_code: int | None
-    runtime: float | None
-    host: str | None
-    pid: int | None
-    start_time: int | None
-    last_time: float
-    rows_logged: int
-    max_step: int
-    sessions: int
-    config: dict[str, Any]
-    summary: dict[str, Any]
-    problems: tuple[dict[str, Any], ...] = ()
-
-
-class KeyInfo(NamedTuple):
-    """Catalog entry of one logged key of a run.
-
-    Attributes:
-        key: The metric key.
-        points: Number of points (numeric and other).
-        numeric: Number of numeric points.
-        is_int: True when every point is an integer.
-        min: Smallest numeric value (NaN ignored), or None.
-        max: Largest numeric value (NaN ignored), or None.
-        last_step: Step of the last point.
-    """
-
-    key: str
-    points: int
-    numeric: int
-    is_int: bool
-    min: float | None
-    max: float | None
-    last_step: int | None
-
-
-class ChunkStats(NamedTuple):
-    """One numeric chunk of a key as the index stores it (see :meth:`IndexBackend.numeric_chunks`).
-
-    Attributes:
-        cno: Chunk number (chunks of a key are numbered in log order).
-        n: Number of points.
-        step_min: Smallest ``_step`` of the chunk.
-        step_max: Largest ``_step`` of the chunk.
-        step0: ``_step`` of the first point.
-        step_stride: Step between consecutive points when ``steps`` is None.
-        steps: Little-endian int64 steps when they are not arithmetic, else None.
-        vmin: Smallest value, NaN ignored (None when every value is NaN).
-        vmax: Largest value, NaN ignored.
-        vfirst: First value (None when NaN).
-        vlast: Last value (None when NaN).
-        vals: Little-endian float64 values (``n * 8`` bytes), or None when not asked for.
-    """
-
-    cno: int
-    n: int
-    step_min: int
-    step_max: int
-    step0: int
-    step_stride: int
-    steps: bytes | None
-    vmin: float | None
-    vmax: float | None
-    vfirst: float | None
-    vlast: float | None
-    vals: bytes | None
-
-
-class Series:
-    """All points of one key of one run, in log order.
-
-    ``step`` and ``ts`` may be given as zero-argument callables: they are then decoded on
-    first access only (a downsampled read needs them for a few rows of one key).
-
-    Attributes:
-        seq: Row number of each point within the run's stream (the join key between keys).
-        step: ``_step`` of each point.
-        ts: Unix timestamp of each point.
-        values: float64 array when every point is numeric, else a list of Python values.
-        is_int: True when every point is an integer (read back as int64 where possible).
-    """
-
-    __slots__ = ("_seq", "_step", "_ts", "is_int", "seq_range", "values")
-
-    def __init__(
-        self,
-        seq: NDArray[np.int64] | None,
-        step: NDArray[np.int64] | Callable[[], NDArray[np.int64]],
-        ts: NDArray[np.float64] | Callable[[], NDArray[np.float64]],
-        values: NDArray[np.float64] | list[Any],
-        is_int: bool = False,
-        seq_range: tuple[int, int] | None = None,
-    ) -> None:
-        if seq is None and seq_range is None:
-            raise ValueError("Series needs seq or seq_range")
-        self._seq = seq
-        self._step = step
-        self._ts = ts
-        self.values = values
-        self.is_int = is_int
-        #: ``(first, stop)`` when the row numbers are exactly ``range(first, stop)``:
-        #: readers then use slices instead of gathering by row number.
-        self.seq_range = seq_range
-
-    @property
-    def seq(self) -> NDArray[np.int64]:
-        """Row number of each point."""
-        if self._seq is None:
-            import numpy as np
-
-            assert self.seq_range is not None
-            self._seq = np.arange(*self.seq_range, dtype=np.int64)
-        return self._seq
-
-    @property
-    def step(self) -> NDArray[np.int64]:
-        """``_step`` of each point."""
-        if callable(self._step):
-            self._step = self._step()
-        return self._step
-
-    @property
-    def ts(self) -> NDArray[np.float64]:
-        """Unix timestamp of each point."""
-        if callable(self._ts):
-            self._ts = self._ts()
-        return self._ts
-
-    def __len__(self) -> int:
-        return len(self.values)
-
-    def __repr__(self) -> str:
-        return f"Series(n={len(self)}, is_int={self.is_int})"
 
 
 class IndexBackend(ABC):
@@ -411,211 +225,6 @@ class IndexBackend(ABC):
 
     def close(self) -> None:  # noqa: B027 - an optional hook with a default body
         """Release connections; the object must not be used afterwards."""
-
-
-_warned: set[str] = set()
-
-
-def _skip_unreadable(path: Path | str, exc: StorageError) -> None:
-    """One unreadable log must not hide the others: warn once (raise in strict mode).
-
-    Only errors about the log itself are skipped: an error of the index (its ``path`` is
-    not the log's) is raised.
-    """
-    from tracker._settings import strict
-
-    if strict() or (not isinstance(exc, CorruptRecordError) and exc.path != str(path)):
-        raise exc
-    if str(path) not in _warned:
-        _warned.add(str(path))
-        import warnings
-
-        from tracker.errors import TrackerWarning
-
-        warnings.warn(f"skipping {path}: {exc}", TrackerWarning, stacklevel=4)
-
-
-def _discover(
-    root: Path, project: str | None, run_id: str | None
-) -> dict[tuple[str, str], tuple[str, tuple[int, int]]]:
-    """Find run logs under ``root`` with their ``(size, mtime_ns)``.
-
-    Plain strings and ``os.scandir``/``os.stat``: this runs before every read, over
-    every run of a project (pathlib costs more than the stat calls themselves).
-    """
-    base = os.path.join(os.fspath(root), PROJECTS_DIR)
-    stats: dict[tuple[str, str], tuple[str, tuple[int, int]]] = {}
-    if project is None:
-        try:
-            with os.scandir(base) as entries:
-                projects = [e.name for e in entries if e.is_dir()]
-        except (FileNotFoundError, NotADirectoryError):
-            return {}
-    else:
-        projects = [project]
-    stat = os.stat
-    for proj in projects:
-        runs_dir = os.path.join(base, proj, RUNS_DIR)
-        if run_id is not None:
-            ids = [run_id]
-        else:
-            try:
-                with os.scandir(runs_dir) as entries:
-                    ids = []
-                    for e in entries:
-                        if e.is_dir(follow_symlinks=False):
-                            ids.append(e.name)
-                        elif e.is_symlink():  # may lead out of the data root: never followed
-                            msg = "a symbolic link: run folders must lie inside the data root"
-                            _skip_unreadable(e.path, CorruptRecordError(msg, path=e.path))
-            except (FileNotFoundError, NotADirectoryError):
-                continue
-            except OSError as exc:  # a link loop, a permission: this project only
-                _skip_unreadable(runs_dir, StorageError(f"cannot list it: {exc.strerror}", path=runs_dir))
-                continue
-        for rid in ids:
-            path = f"{runs_dir}/{rid}/{LOG_NAME}"
-            try:
-                st = stat(path)
-            except (FileNotFoundError, NotADirectoryError):
-                continue
-            except OSError as exc:  # a link loop, a permission: this run only
-                _skip_unreadable(path, StorageError(f"cannot read it: {exc.strerror}", path=path))
-                continue
-            if not S_ISREG(st.st_mode):  # a directory (or FIFO, ...) named run.tlog: not a log
-                what = "a directory" if S_ISDIR(st.st_mode) else "not a regular file"
-                _skip_unreadable(path, CorruptRecordError(f"it is {what}, not a run log", path=path))
-                continue
-            stats[(proj, rid)] = (path, (st.st_size, st.st_mtime_ns))
-    return stats
-
-
-# --------------------------------------------------------------------------- state records
-class ArtifactVersion(NamedTuple):
-    """One version of an artifact.
-
-    Attributes:
-        project: Project the artifact belongs to.
-        name: Artifact name.
-        type: Artifact type (``model``, ``dataset``, ...).
-        version: Version number: assigned once, never changed, never reused.
-        digest: Manifest digest; identifies the version across stores.
-        aliases: Aliases currently pointing at this version, sorted.
-        metadata: Free-form metadata given when the version was created.
-        run_id: The run that logged it, if any.
-        created_at: Unix time of creation.
-        deleted: True once deleted (its number stays taken).
-    """
-
-    project: str
-    name: str
-    type: str
-    version: int
-    digest: str
-    aliases: tuple[str, ...]
-    metadata: dict[str, Any]
-    run_id: str | None
-    created_at: float
-    deleted: bool = False
-
-    @property
-    def label(self) -> str:
-        """``v<version>``, as W&B writes it."""
-        return f"v{self.version}"
-
-
-class ArtifactInfo(NamedTuple):
-    """One artifact (all its versions) as :meth:`StateStore.artifacts` lists it.
-
-    Attributes:
-        project: Project the artifact belongs to.
-        name: Artifact name.
-        type: Artifact type.
-        latest: Highest live version number, or None when every version is deleted.
-        versions: Number of live versions.
-    """
-
-    project: str
-    name: str
-    type: str
-    latest: int | None
-    versions: int
-
-
-class RegistryLink(NamedTuple):
-    """An artifact version linked into a registry collection (``model-registry/<name>``).
-
-    Attributes:
-        collection: The collection path.
-        version: The link's own version number inside the collection (never reused).
-        project: Source artifact's project.
-        name: Source artifact's name.
-        artifact_version: Source artifact's version number.
-        created_at: Unix time of linking.
-    """
-
-    collection: str
-    version: int
-    project: str
-    name: str
-    artifact_version: int
-    created_at: float
-
-
-class SweepRecord(NamedTuple):
-    """A sweep's stored definition and state.
-
-    Attributes:
-        id: Sweep id.
-        project: Project name.
-        config: The sweep configuration as given.
-        state: Current state (the sweeps module defines the values).
-        created_at: Unix time of creation.
-        updated_at: Unix time of the last change.
-    """
-
-    id: str
-    project: str
-    config: dict[str, Any]
-    state: str
-    created_at: float
-    updated_at: float
-
-
-class RunEdit(NamedTuple):
-    """A user's edits of a run, which override what the run log says.
-
-    Attributes:
-        project: Project name.
-        run_id: Run id.
-        tags: Replacement tags, or None when not edited.
-        notes: Replacement notes, or None when not edited.
-        deleted: True when the user deleted the run (hidden from listings).
-        updated_at: Unix time of the last edit.
-    """
-
-    project: str
-    run_id: str
-    tags: tuple[str, ...] | None
-    notes: str | None
-    deleted: bool
-    updated_at: float
-
-
-class JournalEntry(NamedTuple):
-    """One change in the state store's append-only journal.
-
-    Attributes:
-        seq: Position in the journal (strictly increasing, never reused).
-        ts: Unix time of the change.
-        op: What changed (``artifact.add``, ``alias.set``, ``sweep.claim``, ...).
-        data: The change's arguments.
-    """
-
-    seq: int
-    ts: float
-    op: str
-    data: dict[str, Any]
 
 
 class StateStore(ABC):

@@ -31,8 +31,8 @@ from tracker.storage._base import (
     ProjectInfo,
     RunRecord,
     Series,
-    _skip_unreadable,
 )
+from tracker.storage._discovery import _skip_unreadable
 from tracker.storage._format import HEADER_SIZE
 from tracker.storage._ingest import HISTORY_STREAM, Objects, Segment, fold
 from tracker.storage._replay import RunState
