@@ -28,6 +28,8 @@ from tracker._version import __version__
 from tracker.errors import Error, TrackerWarning
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from tracker.api import Api
     from tracker.artifacts import Artifact
     from tracker.media import Audio, Histogram, Html, Image, Table, Video, plot
@@ -82,9 +84,16 @@ __all__ = [
     "watch",
 ]
 
+if TYPE_CHECKING:
+    # tracker._process holds runs by their port (it never imports _run); each one is a Run.
+    _live: Callable[[], Run | None]
+    _forked: Callable[[], Run | None]
+else:
+    _live, _forked = _process.current, _process.inherited
+
 
 def _current(what: str) -> Run:
-    run = _process.current()
+    run = _live()
     if run is None:
         raise errors.UsageError(f"tracker.{what} called before tracker.init(); call tracker.init() first.")
     return run
@@ -96,7 +105,7 @@ def log(data: dict[str, Any], step: int | None = None, commit: bool | None = Non
     Raises:
         UsageError: No run is active, or the data is invalid.
     """
-    run = _process.current() or _process.inherited()  # a forked child: warn once, log nothing
+    run = _live() or _forked()  # a forked child: warn once, log nothing
     if run is None:
         _current("log()")  # raises: no run
     else:
@@ -105,7 +114,7 @@ def log(data: dict[str, Any], step: int | None = None, commit: bool | None = Non
 
 def finish(exit_code: int | None = None, quiet: bool | None = None) -> None:
     """Finish the current run, if any (``Run.finish``)."""
-    run = _process.current()
+    run = _live()
     if run is not None:
         run.finish(exit_code=exit_code, quiet=quiet)
 
@@ -149,7 +158,7 @@ def watch(
 
 def unwatch(models: Any = None) -> None:
     """Remove the hooks ``watch`` attached (``Run.unwatch``); a no-op without a run."""
-    run = _process.current()
+    run = _live()
     if run is not None:
         run.unwatch(models)
 
@@ -265,7 +274,7 @@ class _NoRun:
 def __getattr__(name: str) -> Any:
     # PEP 562: the current run's objects, resolved at access time (W&B's wandb.run etc.).
     if name in ("run", "config", "summary"):
-        current = _process.current()
+        current = _live()
         if name == "run":
             return current
         if current is None:

@@ -204,34 +204,15 @@ def derived_run_id(topo: Topology) -> str | None:
 class NodeRun(DisabledRun):
     """The run of a non-main process of a distributed job: logging calls do nothing.
 
-    On a node's local rank 0 it owns the node's system-metrics sampler, stopped by
-    :meth:`finish` (or at exit).
+    On a node's local rank 0 it owns the node's system-metrics sampler (wired by
+    ``tracker._init``), stopped by :meth:`finish` (or at exit).
     """
 
     def __init__(
         self, *, project: str, name: str | None, run_id: str, config: Any, run_dir: Path | None, role: str
     ) -> None:
-        super().__init__(project=project, name=name, run_id=run_id, config=config)
-        self.dir = str(run_dir) if run_dir is not None else ""
+        super().__init__(project=project, name=name, run_id=run_id, config=config, run_dir=run_dir)
         self.role = role
-        self._on_finish: list[Any] = []
-        self._problems: list[tuple[str, str]] = []
-        self._warned: set[str] = set()
-
-    def finish(self, exit_code: int | None = None, quiet: bool | None = None) -> None:
-        """Stop this node's sampler and forget the run."""
-        if self._finished:
-            return
-        hooks, self._on_finish = self._on_finish, []
-        for hook in hooks:
-            hook()
-        super().finish(exit_code, quiet)
-        if self._problems:
-            self._surface_problems()
-
-    def _become_inert(self) -> None:
-        self._on_finish = []  # the sampler thread does not exist in a forked child
-        self._finished = True
 
 
 def secondary_run(
@@ -242,12 +223,9 @@ def secondary_run(
     run_id: str,
     name: str | None,
     config: Any,
-    interval: float,
-    label: str | None,
 ) -> NodeRun:
-    """The run object of a ``node`` or ``worker`` process (the caller registers it)."""
-    from tracker import _stats
-
+    """The run object of a ``node`` or ``worker`` process (the caller registers it and
+    starts a node's sampler)."""
     role = topo.role
     _log.debug(
         "tracker: rank %d of job %s is a %s process of run %s; only rank 0 records history",
@@ -256,7 +234,7 @@ def secondary_run(
         role,
         run_id,
     )
-    run = NodeRun(
+    return NodeRun(
         project=project,
         name=name,
         run_id=run_id,
@@ -264,6 +242,3 @@ def secondary_run(
         run_dir=run_dir if role == "node" else None,
         role=role,
     )
-    if role == "node" and topo.samples and interval > 0:
-        _stats.attach_node(run, run_dir, interval, topo, label or topo.host)
-    return run

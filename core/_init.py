@@ -11,7 +11,7 @@ import sys
 import time
 import warnings
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, cast
 
 from tracker import _distributed, _process, _stats
 from tracker._capture import ConsoleTee, capture
@@ -341,7 +341,7 @@ def init(
                 TrackerWarning,
                 stacklevel=2,
             )
-            return existing[-1]
+            return cast(Run, existing[-1])  # _process holds runs by their port
         if policy == "finish_previous":
             for old in reversed(existing):
                 old.finish()
@@ -446,16 +446,17 @@ def _start(
     if run_id is None and (run_id := _distributed.derived_run_id(topo)) is not None:
         resume = resume or "allow"  # every process of the job, and a relaunch, joins one run
         if topo.role != "main":
+            node_dir = run_dir_for(root, project, run_id)
             node = _distributed.secondary_run(
                 topo,
                 project=project,
-                run_dir=run_dir_for(root, project, run_id),
+                run_dir=node_dir,
                 run_id=run_id,
                 name=name,
                 config=items,
-                interval=stats_every,
-                label=st.get("x_label"),
             )
+            if topo.role == "node" and topo.samples and stats_every > 0:
+                _stats.attach_node(node, node_dir, stats_every, topo, st.get("x_label") or topo.host)
             _process.register(node, handle_sigterm=bool(st.get("handle_sigterm")))
             return node
     if tags is not None and (isinstance(tags, str) or not all(isinstance(t, str) for t in tags)):
@@ -604,11 +605,11 @@ def _start(
                 run.config._load(resumed_state.config)
         except OSError as exc:
             raise StorageError(f"cannot open run log {log_path}: {exc}", path=str(log_path)) from exc
-        _stats.attach(run, writer, stats_every, topo, st.get("x_label"))
+        _stats.attach(run, stats_every, topo, st.get("x_label"))
     except BaseException:
         lease.release()
         raise
-    run._after_close.insert(0, lambda: _release(lease, writer))
+    run.after_close(lambda: _release(lease, writer), first=True)
     writer.start()
     _process.register(run, handle_sigterm=bool(st.get("handle_sigterm")))
     if auto_file is not None:
@@ -658,7 +659,7 @@ def _start_uploader(run: Run, st: Settings, log_path: Path, project: str, run_id
                 f"({uploader.error or 'still sending'}); `tracker sync {log_path.parent}` ships the rest.",
             )
 
-    run._after_close.append(wait_for_upload)
+    run.after_close(wait_for_upload)
     return True
 
 
@@ -699,14 +700,14 @@ def _write_auto_file(path: Path, project: str, run_id: str, run: Any) -> None:
         return
 
     def _cleanup() -> None:
-        if run._exit_state is None:
+        if run.exit_state is None:
             try:
                 if path.read_text() == record:  # not a later launch's record
                     path.unlink()
             except OSError:
                 pass
 
-    run._on_finish.append(_cleanup)
+    run.on_finish(_cleanup)
 
 
 def _tee_console(run: Any, writer: Writer) -> None:
@@ -732,7 +733,7 @@ def _tee_console(run: Any, writer: Writer) -> None:
             if getattr(sys, attr) is tee:
                 setattr(sys, attr, tee.wrapped)
 
-    run._on_finish.append(restore)
+    run.on_finish(restore)
 
 
 def read_log(path: Path) -> RunState:

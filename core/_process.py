@@ -15,13 +15,13 @@ from types import FrameType, TracebackType
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from tracker._run import Run
+    from tracker._port import RunPort
 
 __all__: list[str] = []
 
 _lock = threading.RLock()
-_active: list[Run] = []
-_inherited: Run | None = None
+_active: list[RunPort] = []
+_inherited: RunPort | None = None
 _installed = False
 _exit_code = 0
 _prev_excepthook: Any = None
@@ -29,19 +29,19 @@ _prev_sigterm: Any = None
 _sigterm_installed = False
 
 
-def current() -> Run | None:
+def current() -> RunPort | None:
     """The most recently started run that has not finished."""
     with _lock:
         return _active[-1] if _active else None
 
 
-def active() -> list[Run]:
+def active() -> list[RunPort]:
     """All unfinished runs of this process, oldest first."""
     with _lock:
         return list(_active)
 
 
-def register(run: Run, *, handle_sigterm: bool) -> None:
+def register(run: RunPort, *, handle_sigterm: bool) -> None:
     """Make ``run`` the current run and install the process hooks once."""
     global _installed
     with _lock:
@@ -56,7 +56,7 @@ def register(run: Run, *, handle_sigterm: bool) -> None:
         install_sigterm()
 
 
-def forget(run: Run) -> None:
+def forget(run: RunPort) -> None:
     """Drop a finished run from the active list."""
     with _lock:
         if run in _active:
@@ -73,7 +73,7 @@ def _install_excepthook() -> None:
         state = "killed" if issubclass(exc_type, KeyboardInterrupt) else None
         for run in active():
             if state is not None:
-                run._exit_state = state
+                run.set_exit_state(state)
         _prev_excepthook(exc_type, exc, tb)
 
     sys.excepthook = hook
@@ -88,12 +88,12 @@ def _after_fork_in_child() -> None:
     global _lock, _inherited
     _lock = threading.RLock()  # the parent's lock may have been held by another thread
     for run in _active:
-        run._become_inert()
+        run.become_inert()
     _inherited = _active[-1] if _active else None
     _active.clear()
 
 
-def inherited() -> Run | None:
+def inherited() -> RunPort | None:
     """In a forked child: the parent's current run, inert (its ``log`` warns once, does nothing)."""
     return _inherited
 
@@ -118,7 +118,7 @@ def _on_sigterm(signum: int, frame: FrameType | None) -> None:
         run.mark_preempted()
         stopped = stop_state(run)  # a sweep agent's hyperband stop or --cancel
         if stopped is not None:
-            run._exit_state = stopped
+            run.set_exit_state(stopped)
         run.finish(exit_code=128 + signum)
     prev = _prev_sigterm
     if callable(prev):

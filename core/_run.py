@@ -1,7 +1,9 @@
-"""``Run``: W&B's step/commit semantics, config, summary, alerts and finishing.
+"""``Run``: W&B's step/commit semantics, metric definitions, alerts, files, artifacts.
 
 The calling thread only validates cheaply, snapshots and appends to the writer's
 deque; everything else (encoding, summary, I/O) happens in :mod:`tracker._writer`.
+Identity, config, summary, finishing and the services' port are in
+:mod:`tracker._run_base`.
 """
 
 from __future__ import annotations
@@ -11,14 +13,12 @@ import time
 import warnings
 from collections.abc import Mapping
 from pathlib import Path
-from types import TracebackType
 from typing import TYPE_CHECKING, Any, Final
 
-from tracker._config import Config
-from tracker._summary import Summary
+from tracker._run_base import RunBase
 from tracker._values import FAST_TYPES, log_value
 from tracker._writer import Ctl, Writer
-from tracker.errors import Error, TrackerWarning, UsageError
+from tracker.errors import TrackerWarning, UsageError
 from tracker.storage._format import R
 
 if TYPE_CHECKING:
@@ -32,7 +32,7 @@ _ALERT_LEVELS: Final = frozenset({"INFO", "WARN", "ERROR"})
 _now = time.time
 
 
-class Run:
+class Run(RunBase):
     """One tracked run, returned by :func:`tracker.init`.
 
     Attributes:
@@ -50,106 +50,6 @@ class Run:
         with tracker.init(project="demo") as run:
             run.log({"loss": 0.5})
     """
-
-    def __init__(
-        self,
-        *,
-        run_id: str,
-        name: str,
-        project: str,
-        entity: str | None,
-        group: str | None,
-        job_type: str | None,
-        tags: tuple[str, ...],
-        notes: str | None,
-        run_dir: Path,
-        writer: Writer | None,
-        start_step: int,
-        mode: str,
-        resumed: bool,
-        max_rows: int,
-        finish_timeout: float,
-        url: str,
-        sweep_id: str | None = None,
-    ) -> None:
-        self.id: Final = run_id
-        self.name = name
-        self.project: Final = project
-        self.entity = entity
-        self.group = group
-        self.job_type = job_type
-        self.tags = tags
-        self.notes = notes
-        self.dir = str(run_dir)
-        self.mode = mode
-        self.resumed = resumed
-        self._url = url
-        self.sweep_id = sweep_id
-        self.start_time = _now()
-        self._writer = writer
-        self._step = start_step
-        self._pending: dict[str, Any] | None = None
-        self._pending_ts = 0.0
-        self._max_rows = max_rows
-        self._finish_timeout = finish_timeout
-        self._finished = False
-        self._inert = False
-        self._exit_state: str | None = None
-        self._problems: list[tuple[str, str]] = writer.problems if writer is not None else []
-        self._warned: set[str] = set()
-        self._backpressure_warned = False
-        self._on_finish: list[Any] = []
-        self._after_close: list[Any] = []  # called after the writer closed the log (online upload)
-        self._server: tuple[str, str | None] | None = None  # (base_url, api_key) in online mode
-        if writer is not None:
-            self._append = writer.queue.append
-            self._queue = writer.queue
-        self.config = Config(self._emit_config)
-        self.summary = Summary(self._read_summary, self._emit_summary)
-
-    # ------------------------------------------------------------------ identity
-
-    @property
-    def url(self) -> str:
-        """The run's page in the dashboard (W&B's ``run.url``).
-
-        While a ``tracker ui`` serves this run's data root, the link carries its address
-        and per-launch token (read from ``<root>/.ui.json``, see ``tracker._ui_link``);
-        otherwise it is ``$TRACKER_UI_URL`` or ``tracker ui``'s default address.
-        """
-        if not self._url or not self.dir:
-            return self._url
-        from tracker._settings import ENV_UI_URL, env
-        from tracker._ui_link import run_url
-
-        return run_url(Path(self.dir).parents[3], self.project, self.id, env(ENV_UI_URL))
-
-    @url.setter
-    def url(self, value: str) -> None:
-        self._url = value
-
-    @property
-    def path(self) -> str:
-        """``entity/project/id`` (entity defaults to ``local``)."""
-        return f"{self.entity or 'local'}/{self.project}/{self.id}"
-
-    @property
-    def step(self) -> int:
-        """The step the next committed row gets."""
-        return self._step
-
-    @property
-    def offline(self) -> bool:
-        """True unless the run streams to a team server."""
-        return self.mode != "online"
-
-    @property
-    def disabled(self) -> bool:
-        """True for ``mode="disabled"`` runs."""
-        return False
-
-    def __repr__(self) -> str:
-        return f"<tracker.Run {self.project}/{self.id} ({self.name})>"
 
     # ------------------------------------------------------------------ logging
     def log(self, data: dict[str, Any], step: int | None = None, commit: bool | None = None) -> None:
@@ -291,13 +191,6 @@ class Run:
             raise UsageError(f"log(step=...) must be below 2**63 (got {step}).")
         return int(step)
 
-    def _commit_pending(self) -> None:
-        if self._pending is not None:
-            s = self._step
-            self._append((s, self._pending_ts, self._pending))
-            self._pending = None
-            self._step = s + 1
-
     def _backpressure(self) -> None:
         writer = self._writer
         assert writer is not None
@@ -313,30 +206,6 @@ class Run:
         with writer.drained:
             while len(self._queue) > low and writer.alive:
                 writer.drained.wait(0.5)
-
-    # ------------------------------------------------------------------ config / summary
-    def _emit_config(self, changed: dict[str, Any], deleted: list[str]) -> None:
-        if self._writer is not None and not self._finished:
-            self._append(Ctl("record", [R.CONFIG, changed, deleted]))
-
-    def _emit_summary(self, updates: dict[str, Any], deleted: list[str]) -> None:
-        self._require_live("summary update")
-        self._append(Ctl("summary_set", updates, deleted))
-
-    def _read_summary(self) -> dict[str, Any]:
-        writer = self._writer
-        if writer is None:
-            return {}
-        if not self._finished:
-            writer.flush(self._finish_timeout)
-        return writer.summary_snapshot()
-
-    def _log_after_finish(self, data: Any, step: Any = None, commit: Any = None) -> None:
-        self._require_live("log()")
-
-    def _require_live(self, what: str) -> None:
-        if self._finished:
-            raise UsageError(f"{what} after run {self.id} finished; start a new run with tracker.init().")
 
     def save(
         self,
@@ -366,7 +235,7 @@ class Run:
         Example:
             >>> run.save("checkpoints/*.pt", policy="end")  # doctest: +SKIP
         """
-        self._require_live("save()")
+        self.require_live("save()")
         from tracker._files import matches, save_spec
 
         spec = save_spec(glob_str, base_path, policy)
@@ -402,7 +271,7 @@ class Run:
         Raises:
             UsageError: An empty name, an unknown summary mode or goal.
         """
-        self._require_live("define_metric()")
+        self.require_live("define_metric()")
         if not isinstance(name, str) or not name:
             raise UsageError("define_metric() needs a non-empty metric name.")
         modes: tuple[str, ...] | None = None
@@ -449,7 +318,7 @@ class Run:
         Raises:
             UsageError: Unknown level or non-string title/text.
         """
-        self._require_live("alert()")
+        self.require_live("alert()")
         lvl = str(getattr(level, "value", level)).upper()
         if lvl == "WARNING":
             lvl = "WARN"
@@ -494,7 +363,7 @@ class Run:
         """
         if self.disabled:
             return
-        self._require_live("watch()")
+        self.require_live("watch()")
         from tracker.integrations.torch import watch  # imports torch: only when used (G2)
 
         watch(self, models, criterion, log, log_freq, idx, log_graph, **options)
@@ -562,85 +431,3 @@ class Run:
         from tracker.artifacts._ops import link_artifact
 
         return link_artifact(self, artifact, target_path, aliases=aliases)
-
-    # ------------------------------------------------------------------ finishing
-    def finish(self, exit_code: int | None = None, quiet: bool | None = None) -> None:
-        """Finish the run: drain the queue, write the exit record, fsync, stop the writer.
-
-        A second call does nothing. ``exit_code`` other than 0 marks the run failed.
-
-        Args:
-            exit_code: Process-style exit code (0 or None = finished).
-            quiet: Accepted for W&B compatibility.
-        """
-        if self._finished or self._inert:
-            return
-        from tracker import _process
-
-        self._commit_pending()
-        self._finished = True
-        self.log = self._log_after_finish  # type: ignore[method-assign]  # raises, as in W&B
-        state = self._exit_state or ("finished" if not exit_code else "failed")
-        timeout = 0.9 if state == "preempted" else self._finish_timeout
-        for hook in self._on_finish:
-            hook()
-        writer = self._writer
-        if writer is not None:
-            ok = writer.close({"state": state, "exit_code": int(exit_code or 0)}, timeout)
-            if not ok:
-                self._warn(
-                    "finish-timeout",
-                    f"run {self.id}: the writer did not finish within {timeout} s; "
-                    "the last rows may be missing.",
-                )
-        for hook in self._after_close:
-            hook()
-        _process.forget(self)
-        if self._problems:
-            self._surface_problems()
-
-    def mark_preempted(self) -> None:
-        """Record that the process is being stopped from outside (SIGTERM, sweep stop)."""
-        self._exit_state = "preempted"
-
-    def __enter__(self) -> Run:
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        if exc_type is None:
-            self.finish()
-        else:
-            if issubclass(exc_type, KeyboardInterrupt):
-                self._exit_state = "killed"
-            self.finish(exit_code=1)
-
-    # ------------------------------------------------------------------ problems
-    def _warn(self, key: str, message: str) -> None:
-        if key not in self._warned:
-            self._warned.add(key)
-            warnings.warn(message, TrackerWarning, stacklevel=4)
-
-    def _surface_problems(self) -> None:
-        from tracker._settings import strict
-
-        problems = list(self._problems)
-        self._problems.clear()
-        if strict():
-            raise Error("; ".join(msg for _key, msg in problems))
-        for key, message in problems:
-            self._warn(key, message)
-
-    def _become_inert(self) -> None:
-        """After fork: the child has no writer thread; every call becomes a no-op."""
-        self._inert = True
-        self._finished = True
-        self.log = self._inert_log  # type: ignore[method-assign]
-
-    def _inert_log(self, data: Any, step: Any = None, commit: Any = None) -> None:
-        self._warn(
-            "fork",
-            f"run {self.id} was started in the parent process; tracker does nothing in a forked "
-            "child. Call tracker.init() in the child to log from it.",
-        )

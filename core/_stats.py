@@ -2,9 +2,11 @@
 
 ``init`` resolves the interval before creating anything (a bad value raises there) and
 attaches the sampler after the writer has started; the sampler thread then imports
-psutil/pynvml, queues the hardware probe as a ``META`` record and feeds
-``writer.system``. ``finish`` stops the sampler (one of the run's ``_on_finish`` hooks)
-before the writer closes, so the last sample is written.
+psutil/pynvml, queues the hardware probe as a ``META`` record and feeds the run's
+system samples, all through the run's port (:class:`tracker._port.RunPort`).
+``finish`` stops the sampler (an ``on_finish`` hook) before the writer closes, so the
+last sample is written. The sampler's callbacks hold the run weakly: :data:`_samplers`
+is keyed by the run, so a strong reference from the sampler would keep every run alive.
 """
 
 from __future__ import annotations
@@ -16,16 +18,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 from tracker._settings import ENV_STATS_INTERVAL, Settings, env_float
-from tracker._writer import Ctl
 from tracker.errors import StorageError, UsageError
 from tracker.storage._format import R, file_header, frame, repair
 from tracker.storage._lease import Lease, acquire
 from tracker.storage._system import LABEL_SEP, node_log_name
 
 if TYPE_CHECKING:
-    from tracker._distributed import NodeRun, Topology
-    from tracker._run import Run
-    from tracker._writer import Writer
+    from collections.abc import Callable
+
+    from tracker._distributed import Topology
+    from tracker._port import RunPort
     from tracker.system_metrics import SystemMetricsSampler
 
 __all__: list[str] = []
@@ -74,44 +76,60 @@ def sampler_of(run: Any) -> SystemMetricsSampler | None:
     return _samplers.get(run)
 
 
-def attach(run: Run, writer: Writer, every: float, topo: Topology, label: str | None) -> None:
-    """Start the main process's sampler: samples into ``writer.system``, the probe as META."""
+def _weakly(method: Callable[..., None]) -> Callable[..., None]:
+    """``method`` (bound to a run) without holding the run: a no-op once the run is gone."""
+    ref = weakref.WeakMethod(method)
+
+    def call(*args: Any) -> None:
+        bound = ref()
+        if bound is not None:
+            bound(*args)
+
+    return call
+
+
+def attach(run: RunPort, every: float, topo: Topology, label: str | None) -> None:
+    """Start the main process's sampler: samples and the probe (META) go to the run's log."""
     if every <= 0 or not topo.samples:
         return
     from tracker.system_metrics import SystemMetricsSampler
 
-    system = writer.system
-    queue = writer.queue
-
-    def feed(ts: float, data: dict[str, float]) -> None:
-        if len(system) == system.maxlen:
-            writer.dropped_system += 1
-        system.append([ts, data])
+    record = _weakly(run.record)
 
     def probed(hardware: dict[str, Any]) -> None:
         meta: dict[str, Any] = {"hardware": hardware}
         if topo.distributed:
             meta["distributed"] = topo.as_meta(label or topo.host, hardware)
-        queue.append(Ctl("record", [R.META, meta]))
+        record(R.META, meta)
 
     sampler = SystemMetricsSampler(
-        feed,
+        _weakly(run.system_sample),
         interval=every,
         on_probe=probed,
-        on_problem=writer._problem,
+        on_problem=_weakly(run.problem),
         name=f"tracker-system-{run.id}",
         start_delay=START_DELAY,
     )
     sampler.start()
-    run._on_finish.append(sampler.stop)
+    run.on_finish(sampler.stop)
     _samplers[run] = sampler
 
 
-def attach_node(run: NodeRun, run_dir: Path, every: float, topo: Topology, label: str) -> None:
+class _Problems:
+    """A node log's problem list that reports each problem to the run (held weakly)."""
+
+    def __init__(self, run: RunPort) -> None:
+        self._report = _weakly(run.problem)
+
+    def append(self, problem: tuple[str, str]) -> None:
+        self._report(*problem)
+
+
+def attach_node(run: RunPort, run_dir: Path, every: float, topo: Topology, label: str) -> None:
     """Start a non-main node's sampler, writing ``system-<label>.tlog`` in the run directory."""
     from tracker.system_metrics import SystemMetricsSampler
 
-    problems = run._problems  # not the run itself: _samplers holds the sampler weakly by run
+    problems = _Problems(run)
     log = NodeLog(run_dir / node_log_name(label), problems)
     suffix = f"{LABEL_SEP}{label}"
 
@@ -138,7 +156,7 @@ def attach_node(run: NodeRun, run_dir: Path, every: float, topo: Topology, label
             log.close()
 
     sampler.start()
-    run._on_finish.append(stop)
+    run.on_finish(stop)
     _samplers[run] = sampler
 
 
@@ -151,7 +169,7 @@ class NodeLog:
     the same label is refused (its samples are dropped with a problem), never interleaved.
     """
 
-    def __init__(self, path: Path, problems: list[tuple[str, str]]) -> None:
+    def __init__(self, path: Path, problems: list[tuple[str, str]] | _Problems) -> None:
         self.path = path
         self._problems = problems
         self._fd = -1

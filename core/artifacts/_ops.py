@@ -26,7 +26,6 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tracker._naming import root_of
 from tracker.artifacts._artifact import Artifact
 from tracker.artifacts._names import (
     LATEST,
@@ -37,9 +36,10 @@ from tracker.artifacts._names import (
     registry_target,
 )
 from tracker.errors import StorageError, UsageError
+from tracker.storage._format import R
 
 if TYPE_CHECKING:
-    from tracker._run import Run
+    from tracker._port import RunPort
     from tracker.storage._base import ArtifactVersion, StateStore
 
 __all__: list[str] = []
@@ -140,7 +140,7 @@ def edge(op: str, version: ArtifactVersion, **extra: Any) -> dict[str, Any]:
 class _Worker:
     """One run's artifact thread: runs jobs in order; started lazily, joined at finish."""
 
-    def __init__(self, run: Run) -> None:
+    def __init__(self, run: RunPort) -> None:
         self.root = run_root(run)
         self._state: StateStore | None = None
         self._run = run
@@ -199,22 +199,19 @@ class _Worker:
                 return
 
     def record(self, rec: dict[str, Any]) -> None:
-        from tracker._writer import Ctl
-        from tracker.storage._format import R
-
-        self._run._append(Ctl("record", [R.ARTIFACT, rec]))
+        self._run.record(R.ARTIFACT, rec)
 
     def fail(self, art: Artifact, what: str, exc: BaseException) -> None:
         _log.debug("artifact %s failed", art.source_name, exc_info=exc)
         art._error = exc
-        self._run._problems.append((f"artifact:{art.source_name}", f"{what} {art.source_name} failed: {exc}"))
+        self._run.problem(f"artifact:{art.source_name}", f"{what} {art.source_name} failed: {exc}")
 
 
-_workers: weakref.WeakKeyDictionary[Run, _Worker] = weakref.WeakKeyDictionary()
+_workers: weakref.WeakKeyDictionary[RunPort, _Worker] = weakref.WeakKeyDictionary()
 _workers_lock = threading.Lock()
 
 
-def _worker(run: Run) -> _Worker:
+def _worker(run: RunPort) -> _Worker:
     # Import what the worker needs here, in the caller: an import in the worker thread
     # mutates sys.modules while the run's writer may be iterating it (run capture).
     import tracker.artifacts._refs
@@ -225,13 +222,16 @@ def _worker(run: Run) -> _Worker:
         worker = _workers.get(run)
         if worker is None:
             worker = _workers[run] = _Worker(run)
-            run._on_finish.append(worker.close)
+            run.on_finish(worker.close)
         return worker
 
 
-def run_root(run: Run) -> Path:
+def run_root(run: RunPort) -> Path:
     """The data root of a run (its directory is ``<root>/projects/<project>/runs/<id>``)."""
-    return root_of(run.dir)
+    root = run.root
+    if root is None:
+        raise UsageError(f"run {run.id} has no data root; artifacts cannot be logged to it.")
+    return root
 
 
 # --------------------------------------------------------------------------- run operations
@@ -250,14 +250,14 @@ def _as_artifact(obj: Any, name: str | None, type_: str | None) -> Artifact:
 
 
 def log_artifact(
-    run: Run, artifact: Any, name: str | None = None, type: str | None = None, aliases: Any = None
+    run: RunPort, artifact: Any, name: str | None = None, type: str | None = None, aliases: Any = None
 ) -> Artifact:
     """``Run.log_artifact``: hand the artifact to the run's worker and return at once."""
     art = _as_artifact(artifact, name, type)
     wanted = check_aliases(aliases)
     if run.disabled:
         return art
-    run._require_live("log_artifact()")
+    run.require_live("log_artifact()")
     if art.state == "PENDING":
         raise UsageError(f"artifact {art.source_name} is already being logged; call wait() on it.")
     worker = _worker(run)
@@ -285,7 +285,7 @@ def log_artifact(
 
 
 def use_artifact(
-    run: Run, artifact: Any, type: str | None = None, aliases: Any = None, use_as: str | None = None
+    run: RunPort, artifact: Any, type: str | None = None, aliases: Any = None, use_as: str | None = None
 ) -> Artifact:
     """``Run.use_artifact``: resolve a reference (or take an artifact) and record the use."""
     if run.disabled:
@@ -293,7 +293,7 @@ def use_artifact(
             return artifact
         ref = parse_ref(artifact)
         return Artifact(ref.name, type or "unspecified")
-    run._require_live("use_artifact()")
+    run.require_live("use_artifact()")
     worker = _worker(run)
     if isinstance(artifact, Artifact):
         if artifact.state == "DRAFT":
@@ -321,14 +321,14 @@ def use_artifact(
     return art
 
 
-def _from_server(run: Run, root: Path, project: str, name: str, ref: str | int) -> Artifact:
+def _from_server(run: RunPort, root: Path, project: str, name: str, ref: str | int) -> Artifact:
     """The version ``project/name:ref`` of the online run's team server (not in the local store).
 
     Raises:
         StorageError: The run is not online, or neither store has the version.
     """
     where = f"no artifact {project}/{name}:{ref} under {root}"
-    target = getattr(run, "_server", None)
+    target = run.server
     if target is None:
         raise StorageError(f"{where}; a run in online mode would also look on its team server.")
     from tracker._client import Client
@@ -342,7 +342,7 @@ def _from_server(run: Run, root: Path, project: str, name: str, ref: str | int) 
     return Artifact._from_version(version, root, remote)
 
 
-def link_artifact(run: Run, artifact: Artifact, target_path: str, aliases: Any = None) -> Artifact:
+def link_artifact(run: RunPort, artifact: Artifact, target_path: str, aliases: Any = None) -> Artifact:
     """``Run.link_artifact``: link into ``model-registry/<collection>`` (in the background)."""
     collection = registry_target(target_path)
     wanted = check_aliases(aliases)
@@ -350,7 +350,7 @@ def link_artifact(run: Run, artifact: Artifact, target_path: str, aliases: Any =
         raise UsageError(f"link_artifact() takes a tracker.Artifact, not {type(artifact).__name__}.")
     if run.disabled:
         return artifact
-    run._require_live("link_artifact()")
+    run.require_live("link_artifact()")
     if artifact.state == "DRAFT":
         log_artifact(run, artifact)
     worker = _worker(run)

@@ -245,26 +245,20 @@ def _system_sample(run: Run, progress: float, rng: np.random.Generator) -> None:
     """One synthetic system sample, queued exactly as the sampler queues its samples.
 
     The demo turns the real sampler off so that its data is the same on every machine;
-    the writer's ``system`` queue is what ``tracker._stats.attach`` feeds (a private
-    hand-over within the package, acceptable for the CLI layer).
+    it feeds the run's port (``system_sample``) as ``tracker._stats.attach`` does.
     """
-    writer = run._writer
-    if writer is None:
-        return
-    writer.system.append(
-        [
-            time.time(),
-            {
-                "system.cpu": float(85.0 + 10.0 * rng.random()),
-                "system.cpu_percent": float(60.0 + 20.0 * rng.random()),
-                "system.memory_percent": float(30.0 + 25.0 * progress),
-                "system.proc.memory.rssMB": float(1800.0 + 900.0 * progress),
-                "system.gpu.0.gpu": float(92.0 + 6.0 * rng.random()),
-                "system.gpu.0.memoryAllocated": float(40.0 + 35.0 * progress),
-                "system.gpu.0.temp": float(55.0 + 20.0 * progress),
-                "system.gpu.0.powerWatts": float(250.0 + 60.0 * rng.random()),
-            },
-        ]
+    run.system_sample(
+        time.time(),
+        {
+            "system.cpu": float(85.0 + 10.0 * rng.random()),
+            "system.cpu_percent": float(60.0 + 20.0 * rng.random()),
+            "system.memory_percent": float(30.0 + 25.0 * progress),
+            "system.proc.memory.rssMB": float(1800.0 + 900.0 * progress),
+            "system.gpu.0.gpu": float(92.0 + 6.0 * rng.random()),
+            "system.gpu.0.memoryAllocated": float(40.0 + 35.0 * progress),
+            "system.gpu.0.temp": float(55.0 + 20.0 * progress),
+            "system.gpu.0.powerWatts": float(250.0 + 60.0 * rng.random()),
+        },
     )
 
 

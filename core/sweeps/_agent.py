@@ -53,7 +53,7 @@ from tracker.errors import TrackerWarning, UsageError
 from tracker.sweeps._controller import ACTIVE, Controller, Job
 
 if TYPE_CHECKING:
-    from tracker._run import Run
+    from tracker._port import RunPort
 
 __all__ = ["SweepRunStopped", "agent"]
 
@@ -239,8 +239,7 @@ class _Watch:
                 run = _live_run(self.job.run_id)
                 if run is None:
                     continue  # not initialised yet
-                if run._writer is not None:
-                    run._writer.flush(POLL_S)  # put what was logged so far on disk for the index
+                run.flush(POLL_S)  # put what was logged so far on disk for the index
                 state = _stop_state(ctl, self.job)
                 if state is not None and not self.done.is_set():
                     _interrupt(run, state)
@@ -252,21 +251,16 @@ class _Watch:
                 ctl.close()
 
 
-def _live_run(run_id: str) -> Run | None:
+def _live_run(run_id: str) -> RunPort | None:
     from tracker import _process
 
     return next((r for r in _process.active() if r.id == run_id), None)
 
 
-def _interrupt(run: Run, state: str) -> None:
+def _interrupt(run: RunPort, state: str) -> None:
     """Make the run's next ``log()`` raise :class:`SweepRunStopped` (cooperative stop)."""
-
-    def stopped_log(data: Any, step: Any = None, commit: Any = None) -> None:
-        run._exit_state = state
-        raise SweepRunStopped(run.id, state)
-
-    if not run._finished:
-        run.log = stopped_log  # type: ignore[method-assign]
+    run_id = run.id
+    run.interrupt(state, lambda: SweepRunStopped(run_id, state))
 
 
 def _stop_state(ctl: Controller, job: Job) -> str | None:

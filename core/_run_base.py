@@ -1,0 +1,324 @@
+"""``RunBase``: a run's identity, lifecycle and service port, shared by every kind of run.
+
+:class:`tracker.Run` adds the logging API on top; the no-op runs
+(:mod:`tracker._disabled`, :mod:`tracker._distributed`) override what they skip. The port
+methods (:class:`tracker._port.RunPort`) are how the services reach a run: nothing outside
+``_run*``/``_init`` touches the private attributes set here.
+"""
+
+from __future__ import annotations
+
+import collections
+import time
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Final, TypeVar
+
+from tracker import _process
+from tracker._config import Config
+from tracker._naming import has_root, root_of
+from tracker._settings import strict
+from tracker._summary import Summary
+from tracker._writer import Ctl, Writer
+from tracker.errors import Error, TrackerWarning, UsageError
+from tracker.storage._format import R
+
+__all__: list[str] = []
+
+_now = time.time
+_R = TypeVar("_R", bound="RunBase")
+
+
+def _discard(item: Any) -> None:
+    """The queue of a run without a writer: records go nowhere."""
+
+
+class RunBase:
+    """The state and lifecycle every run has (see the module docstring)."""
+
+    def __init__(
+        self,
+        *,
+        run_id: str,
+        name: str,
+        project: str,
+        entity: str | None,
+        group: str | None,
+        job_type: str | None,
+        tags: tuple[str, ...],
+        notes: str | None,
+        run_dir: Path | None,
+        writer: Writer | None,
+        start_step: int,
+        mode: str,
+        resumed: bool,
+        max_rows: int,
+        finish_timeout: float,
+        url: str,
+        sweep_id: str | None = None,
+    ) -> None:
+        self.id: Final = run_id
+        self.name = name
+        self.project: Final = project
+        self.entity = entity
+        self.group = group
+        self.job_type = job_type
+        self.tags = tags
+        self.notes = notes
+        self.dir = str(run_dir) if run_dir is not None else ""
+        self.mode = mode
+        self.resumed = resumed
+        self._url = url
+        self.sweep_id = sweep_id
+        self.start_time = _now()
+        self._writer = writer
+        self._step = start_step
+        self._pending: dict[str, Any] | None = None
+        self._pending_ts = 0.0
+        self._max_rows = max_rows
+        self._finish_timeout = finish_timeout
+        self._finished = False
+        self._inert = False
+        self._exit_state: str | None = None
+        self._problems: list[tuple[str, str]] = writer.problems if writer is not None else []
+        self._warned: set[str] = set()
+        self._backpressure_warned = False
+        self._on_finish: list[Callable[[], object]] = []
+        self._after_close: list[Callable[[], object]] = []  # after the writer closed the log (online upload)
+        self._server: tuple[str, str | None] | None = None  # (base_url, api_key) in online mode
+        if writer is not None:
+            self._append: Callable[[Any], None] = writer.queue.append
+            self._queue: collections.deque[Any] = writer.queue
+        else:
+            self._append = _discard
+            self._queue = collections.deque()
+        self.config = Config(self._emit_config)
+        self.summary = Summary(self._read_summary, self._emit_summary)
+
+    # ------------------------------------------------------------------ identity
+    @property
+    def url(self) -> str:
+        """The run's page in the dashboard (W&B's ``run.url``).
+
+        While a ``tracker ui`` serves this run's data root, the link carries its address
+        and per-launch token (read from ``<root>/.ui.json``, see ``tracker._ui_link``);
+        otherwise it is ``$TRACKER_UI_URL`` or ``tracker ui``'s default address.
+        """
+        if not self._url or not self.dir:
+            return self._url
+        from tracker._settings import ENV_UI_URL, env
+        from tracker._ui_link import run_url
+
+        return run_url(root_of(self.dir), self.project, self.id, env(ENV_UI_URL))
+
+    @url.setter
+    def url(self, value: str) -> None:
+        self._url = value
+
+    @property
+    def path(self) -> str:
+        """``entity/project/id`` (entity defaults to ``local``)."""
+        return f"{self.entity or 'local'}/{self.project}/{self.id}"
+
+    @property
+    def step(self) -> int:
+        """The step the next committed row gets."""
+        return self._step
+
+    @property
+    def offline(self) -> bool:
+        """True unless the run streams to a team server."""
+        return self.mode != "online"
+
+    @property
+    def disabled(self) -> bool:
+        """True for ``mode="disabled"`` runs."""
+        return False
+
+    def __repr__(self) -> str:
+        return f"<tracker.Run {self.project}/{self.id} ({self.name})>"
+
+    # ------------------------------------------------------------------ config / summary
+    def _emit_config(self, changed: dict[str, Any], deleted: list[str]) -> None:
+        if self._writer is not None and not self._finished:
+            self._append(Ctl("record", [R.CONFIG, changed, deleted]))
+
+    def _emit_summary(self, updates: dict[str, Any], deleted: list[str]) -> None:
+        self.require_live("summary update")
+        self._append(Ctl("summary_set", updates, deleted))
+
+    def _read_summary(self) -> dict[str, Any]:
+        writer = self._writer
+        if writer is None:
+            return {}
+        if not self._finished:
+            writer.flush(self._finish_timeout)
+        return writer.summary_snapshot()
+
+    # ------------------------------------------------------------------ the port (tracker._port)
+    @property
+    def finished(self) -> bool:
+        """True once :meth:`finish` has started (for tracker's services)."""
+        return self._finished
+
+    @property
+    def root(self) -> Path | None:
+        """The data root this run's directory lies in (None without a directory)."""
+        return root_of(self.dir) if self.dir and has_root(self.dir) else None
+
+    @property
+    def server(self) -> tuple[str, str | None] | None:
+        """``(base_url, api_key)`` of the team server an online run streams to."""
+        return self._server
+
+    @property
+    def exit_state(self) -> str | None:
+        """The state :meth:`finish` records instead of ``finished``/``failed``, if set."""
+        return self._exit_state
+
+    def record(self, kind: int, payload: Any) -> None:
+        """Queue one record for the run's log (for tracker's services: artifacts, sampler)."""
+        self._append(Ctl("record", [kind, payload]))
+
+    def system_sample(self, ts: float, data: dict[str, float]) -> None:
+        """Queue one system-metrics sample (for the sampler); counted when dropped."""
+        writer = self._writer
+        if writer is None:
+            return
+        system = writer.system
+        if len(system) == system.maxlen:
+            writer.dropped_system += 1
+        system.append([ts, data])
+
+    def on_finish(self, callback: Callable[[], object]) -> None:
+        """Call ``callback`` in :meth:`finish`, before the log is closed."""
+        self._on_finish.append(callback)
+
+    def after_close(self, callback: Callable[[], object], *, first: bool = False) -> None:
+        """Call ``callback`` in :meth:`finish`, after the log is closed."""
+        if first:
+            self._after_close.insert(0, callback)
+        else:
+            self._after_close.append(callback)
+
+    def problem(self, key: str, message: str) -> None:
+        """Report a problem: surfaced as a ``TrackerWarning`` by the next ``log``/``finish``."""
+        self._problems.append((key, message))
+
+    def require_live(self, what: str) -> None:
+        """Raise ``UsageError`` if the run has finished."""
+        if self._finished:
+            raise UsageError(f"{what} after run {self.id} finished; start a new run with tracker.init().")
+
+    def flush(self, timeout: float) -> bool:
+        """Wait until everything logged so far is written; False on timeout or without a writer."""
+        writer = self._writer
+        return writer.flush(timeout) if writer is not None else False
+
+    def set_exit_state(self, state: str) -> None:
+        """Record ``state`` (``preempted``, ``killed``, ``stopped``) when the run finishes."""
+        self._exit_state = state
+
+    def interrupt(self, state: str, error: Callable[[], BaseException]) -> None:
+        """Make the next ``log()`` record ``state`` and raise ``error()`` (a sweep's cooperative stop)."""
+
+        def stopped_log(data: Any, step: Any = None, commit: Any = None) -> None:
+            self._exit_state = state
+            raise error()
+
+        if not self._finished:
+            self.log = stopped_log  # type: ignore[method-assign]
+
+    def become_inert(self) -> None:
+        """After fork: the child has no writer thread; every call becomes a no-op."""
+        self._inert = True
+        self._finished = True
+        self.log = self._inert_log  # type: ignore[method-assign]
+
+    # ------------------------------------------------------------------ finishing
+    def log(self, data: dict[str, Any], step: int | None = None, commit: bool | None = None) -> None:
+        """Log a row of metrics (see :meth:`tracker.Run.log`)."""
+        raise NotImplementedError
+
+    def _commit_pending(self) -> None:
+        if self._pending is not None:
+            s = self._step
+            self._append((s, self._pending_ts, self._pending))
+            self._pending = None
+            self._step = s + 1
+
+    def finish(self, exit_code: int | None = None, quiet: bool | None = None) -> None:
+        """Finish the run: drain the queue, write the exit record, fsync, stop the writer.
+
+        A second call does nothing. ``exit_code`` other than 0 marks the run failed.
+
+        Args:
+            exit_code: Process-style exit code (0 or None = finished).
+            quiet: Accepted for W&B compatibility.
+        """
+        if self._finished or self._inert:
+            return
+        self._commit_pending()
+        self._finished = True
+        self.log = self._log_after_finish  # type: ignore[method-assign]  # raises, as in W&B
+        state = self._exit_state or ("finished" if not exit_code else "failed")
+        timeout = 0.9 if state == "preempted" else self._finish_timeout
+        for hook in self._on_finish:
+            hook()
+        writer = self._writer
+        if writer is not None:
+            ok = writer.close({"state": state, "exit_code": int(exit_code or 0)}, timeout)
+            if not ok:
+                self._warn(
+                    "finish-timeout",
+                    f"run {self.id}: the writer did not finish within {timeout} s; "
+                    "the last rows may be missing.",
+                )
+        for hook in self._after_close:
+            hook()
+        _process.forget(self)
+        if self._problems:
+            self._surface_problems()
+
+    def mark_preempted(self) -> None:
+        """Record that the process is being stopped from outside (SIGTERM, sweep stop)."""
+        self._exit_state = "preempted"
+
+    def __enter__(self: _R) -> _R:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if exc_type is None:
+            self.finish()
+        else:
+            if issubclass(exc_type, KeyboardInterrupt):
+                self._exit_state = "killed"
+            self.finish(exit_code=1)
+
+    def _log_after_finish(self, data: Any, step: Any = None, commit: Any = None) -> None:
+        self.require_live("log()")
+
+    # ------------------------------------------------------------------ problems
+    def _warn(self, key: str, message: str) -> None:
+        if key not in self._warned:
+            self._warned.add(key)
+            warnings.warn(message, TrackerWarning, stacklevel=4)
+
+    def _surface_problems(self) -> None:
+        problems = list(self._problems)
+        self._problems.clear()
+        if strict():
+            raise Error("; ".join(msg for _key, msg in problems))
+        for key, message in problems:
+            self._warn(key, message)
+
+    def _inert_log(self, data: Any, step: Any = None, commit: Any = None) -> None:
+        self._warn(
+            "fork",
+            f"run {self.id} was started in the parent process; tracker does nothing in a forked "
+            "child. Call tracker.init() in the child to log from it.",
+        )
