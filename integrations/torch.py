@@ -31,13 +31,16 @@ require_extra("torch", feature="run.watch() (gradient and parameter histograms)"
 
 import weakref  # noqa: E402  (after the extra check, on purpose: G5)
 from collections.abc import Callable, Iterable, Sequence  # noqa: E402
-from typing import Any, Final  # noqa: E402
+from typing import TYPE_CHECKING, Any, Final  # noqa: E402
 
 import torch  # noqa: E402
 from torch.optim.optimizer import register_optimizer_step_pre_hook  # noqa: E402
 
-import tracker  # noqa: E402
 from tracker.errors import UsageError  # noqa: E402
+from tracker.media import Histogram  # noqa: E402  (not the facade: Run.watch imports this module)
+
+if TYPE_CHECKING:
+    from tracker import Run
 
 __all__ = ["NUM_BINS", "Watch", "histograms", "unwatch", "watch"]
 
@@ -47,13 +50,13 @@ _LOG_MODES: Final = ("gradients", "parameters", "all")
 _COUNT_MODES: Final = ("step", "hook")
 
 #: Models watched so far per run (W&B numbers them per process; per run keeps keys stable).
-_counts: weakref.WeakKeyDictionary[tracker.Run, int] = weakref.WeakKeyDictionary()
+_counts: weakref.WeakKeyDictionary[Run, int] = weakref.WeakKeyDictionary()
 #: Every watch of every live run, so ``unwatch`` finds the handles to remove.
-_watches: weakref.WeakKeyDictionary[tracker.Run, list[Watch]] = weakref.WeakKeyDictionary()
+_watches: weakref.WeakKeyDictionary[Run, list[Watch]] = weakref.WeakKeyDictionary()
 
 
 def watch(
-    run: tracker.Run,
+    run: Run,
     models: Any,
     criterion: Any = None,
     log: str | None = "gradients",
@@ -129,7 +132,7 @@ def watch(
     return out
 
 
-def unwatch(run: tracker.Run, models: Any = None) -> None:
+def unwatch(run: Run, models: Any = None) -> None:
     """Remove every hook ``watch`` attached for ``models`` (default: all models of ``run``).
 
     Args:
@@ -159,7 +162,7 @@ class Watch:
 
     def __init__(
         self,
-        run: tracker.Run,
+        run: Run,
         model: torch.nn.Module,
         *,
         log: str,
@@ -268,7 +271,7 @@ class Watch:
         self.handles.clear()
 
 
-def histograms(tensors: Iterable[torch.Tensor], num_bins: int = NUM_BINS) -> list[tracker.Histogram | None]:
+def histograms(tensors: Iterable[torch.Tensor], num_bins: int = NUM_BINS) -> list[Histogram | None]:
     """Histogram several tensors on their devices with two host copies in total.
 
     Args:
@@ -292,7 +295,7 @@ def histograms(tensors: Iterable[torch.Tensor], num_bins: int = NUM_BINS) -> lis
         if not (t.dtype == torch.float32 or t.dtype == torch.float64):
             t = t.float()  # histc needs floating point; CUDA has no bf16/fp16 histc
         items.append((t.reshape(-1), zeros))
-    out: list[tracker.Histogram | None] = [None] * len(items)
+    out: list[Histogram | None] = [None] * len(items)
     live = [i for i, (t, _) in enumerate(items) if t.numel() > 0]
     if not live:
         return out
@@ -327,13 +330,13 @@ def histograms(tensors: Iterable[torch.Tensor], num_bins: int = NUM_BINS) -> lis
         nan, inf = nonfinite.get(i, (0, 0))
         if lo == hi:
             finite = t.numel() - nan - inf + zeros
-            h = tracker.Histogram(np_histogram=([finite], [lo, hi]))
+            h = Histogram(np_histogram=([finite], [lo, hi]))
         else:
             counts = by_index[i].astype(np.int64)
             if zeros:
                 b = min(int((0.0 - lo) * num_bins / (hi - lo)), num_bins - 1)
                 counts[b] += zeros
-            h = tracker.Histogram(np_histogram=(counts, np.linspace(lo, hi, num_bins + 1)))
+            h = Histogram(np_histogram=(counts, np.linspace(lo, hi, num_bins + 1)))
         h.nan_count, h.inf_count = nan, inf
         out[i] = h
     return out
