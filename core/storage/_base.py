@@ -3,8 +3,8 @@
 Both are small ABCs so that the SQLite implementations used locally and a PostgreSQL
 implementation used by a team server are interchangeable, and both carry their
 concurrency contract in their docstrings. The reusable contract tests
-(``tests/unit/test_index.py::IndexContract`` and
-``tests/unit/test_state_store.py::StateStoreContract``) check every implementation
+(``tests/contracts/index.py::IndexContract`` and
+``tests/contracts/state.py::StateStoreContract``) check every implementation
 against these docstrings.
 
 * :class:`IndexBackend` is a **disposable projection** of run logs: delete it and it is

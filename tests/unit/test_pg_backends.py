@@ -17,8 +17,8 @@ import pytest
 
 pytest.importorskip("psycopg")
 
-from tests.unit.test_index import IndexContract, MakeIndex, values
-from tests.unit.test_state_store import MakeStore, StateStoreContract
+from tests.contracts.index import IndexContract, MakeIndex, snapshot, values
+from tests.contracts.state import MakeStore, StateStoreContract
 from tracker.errors import MissingExtraError, StorageError, UsageError
 from tracker.storage._base import IndexBackend, StateStore
 
@@ -64,7 +64,6 @@ class TestPostgresIndex(IndexContract):
         return drop
 
     def test_same_rows_as_sqlite(self, index: IndexBackend, root: Path, logs: Any) -> None:
-        from tests.unit.test_index import snapshot
         from tracker.storage._ingest import CHUNK_POINTS
         from tracker.storage._sqlite_index import SQLiteIndex
 
