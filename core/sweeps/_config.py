@@ -66,7 +66,7 @@ _UNSUPPORTED_TOP: Final = ("metrics", "scheduler", "job", "image_uri")
 _HYPERBAND_KEYS: Final = ("type", "min_iter", "max_iter", "s", "eta", "strict")
 _METRIC_KEYS: Final = ("name", "goal", "target", "impute", "impute_while_running")
 _PARAM_KEYS: Final = frozenset({"distribution", "allow_exponent_bounds"}).union(*KEYS.values())
-_NAME_RE: Final = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
+_PARAM_NAME_RE: Final = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
 _NUMBER_LIKE: Final = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$")
 
 
@@ -338,7 +338,7 @@ def _walk(
 ) -> None:
     for name, body in raw.items():
         path = f"{where}.{name}"
-        if not isinstance(name, str) or not _NAME_RE.match(name):
+        if not isinstance(name, str) or not _PARAM_NAME_RE.match(name):
             problems.add(
                 path, "parameter names start with a letter or '_' and use letters, digits, '_', '.', '-'"
             )
