@@ -14,6 +14,8 @@ import threading
 from types import FrameType, TracebackType
 from typing import TYPE_CHECKING, Any
 
+from tracker._sweep_trial import stop_state
+
 if TYPE_CHECKING:
     from tracker._port import RunPort
 
@@ -112,8 +114,7 @@ def install_sigterm() -> None:
 
 
 def _on_sigterm(signum: int, frame: FrameType | None) -> None:
-    from tracker._sweep_trial import stop_state
-
+    # Imports nothing: a signal handler may run while another thread holds the import lock.
     for run in reversed(active()):
         run.mark_preempted()
         stopped = stop_state(run)  # a sweep agent's hyperband stop or --cancel

@@ -9,6 +9,7 @@ Identity, config, summary, finishing and the services' port are in
 from __future__ import annotations
 
 import os
+import sys
 import time
 import warnings
 from collections.abc import Mapping
@@ -379,8 +380,6 @@ class Run(RunBase):
         unwatch(self, models)
 
     def _unwatch_all(self) -> None:
-        import sys
-
         if "tracker.integrations.torch" in sys.modules:
             self.unwatch()
 

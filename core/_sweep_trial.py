@@ -19,17 +19,19 @@ import json
 import warnings
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from tracker._settings import ENV_PROJECT, ENV_RUN_ID, ENV_SWEEP_PARAM_PATH, data_root, env
 from tracker.errors import TrackerWarning, UsageError
+
+if TYPE_CHECKING:
+    from tracker._port import RunPort
 
 __all__: list[str] = []
 
 
 def init_overrides(project: str | None, run_id: str | None) -> tuple[str | None, str | None]:
     """The project and id ``init()`` must use inside a sweep; conflicting arguments warn."""
-    from tracker._settings import ENV_PROJECT, ENV_RUN_ID, env
-
     staged_project, staged_id = env(ENV_PROJECT), env(ENV_RUN_ID)
     for what, given, staged in (("project", project, staged_project), ("id", run_id, staged_id)):
         if given is not None and staged is not None and given != staged:
@@ -44,8 +46,6 @@ def init_overrides(project: str | None, run_id: str | None) -> tuple[str | None,
 
 def staged_params() -> dict[str, Any]:
     """The staged parameters as a nested config, or {} outside a sweep."""
-    from tracker._settings import ENV_SWEEP_PARAM_PATH, env
-
     path = env(ENV_SWEEP_PARAM_PATH)
     if path is None:
         return {}
@@ -68,14 +68,12 @@ def request_stop(root: Path, sweep_id: str, run_id: str, state: str) -> None:
     path.write_text(state)
 
 
-def stop_state(run: Any) -> str | None:
+def stop_state(run: RunPort) -> str | None:
     """The state a sweep agent asked ``run`` to end with, or None (never raises)."""
-    sweep_id = getattr(run, "sweep_id", None)
+    sweep_id = run.sweep_id
     if not sweep_id:
         return None
     try:
-        from tracker._settings import data_root
-
         state = stop_file(data_root(), sweep_id, run.id).read_text().strip()
     except Exception:  # noqa: BLE001 - called from a signal handler: never fail there
         return None
