@@ -1,0 +1,126 @@
+"""``init``'s arguments: modes, ``reinit``, config files and the run record's fields.
+
+Each resolver applies one keyword's precedence (argument > ``Settings`` > environment >
+default) and validates it before anything is created; :class:`Args` carries the result to
+the steps of ``tracker._init._start``.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final
+
+from tracker._settings import ENV_HOST, ENV_MODE, ENV_TAGS, Settings, env
+from tracker.errors import UsageError
+
+__all__: list[str] = []
+
+_MODES: Final = {
+    "offline": "offline",
+    "dryrun": "offline",
+    "online": "online",
+    "run": "online",
+    "shared": "online",
+    "disabled": "disabled",
+}
+_REINIT: Final = {"default", "return_previous", "finish_previous", "create_new"}
+# wandb.init keywords tracker accepts but does not act on: a TrackerWarning when set.
+IGNORED: Final = ("force", "anonymous", "save_code", "tensorboard", "sync_tensorboard", "monitor_gym")
+
+
+def resolve_mode(mode: str | None, settings: Settings) -> str:
+    """``offline``, ``online`` or ``disabled`` (``online`` by default when a server is set)."""
+    raw = mode or settings.get("mode") or env(ENV_MODE)
+    if raw is None:
+        return "online" if env(ENV_HOST) else "offline"
+    norm = _MODES.get(str(raw).lower())
+    if norm is None:
+        raise UsageError(f"init(mode={raw!r}): use 'offline', 'online' or 'disabled'.")
+    return norm
+
+
+def resolve_reinit(reinit: Any, settings: Settings) -> str:
+    """What a second ``init`` does while a run is active (``default`` depends on Jupyter)."""
+    value = reinit if reinit is not None else settings.get("reinit", "default")
+    if value is True:
+        return "finish_previous"
+    if value is False or value is None:
+        value = "default"
+    if value not in _REINIT:
+        raise UsageError(f"init(reinit={value!r}): use one of {sorted(_REINIT)} or a bool.")
+    if value == "default":
+        return "finish_previous" if "ipykernel" in sys.modules else "return_previous"
+    return str(value)
+
+
+def env_tags() -> tuple[str, ...]:
+    """``$TRACKER_TAGS`` (comma-separated)."""
+    raw = env(ENV_TAGS)
+    return tuple(t.strip() for t in raw.split(",") if t.strip()) if raw else ()
+
+
+def load_config(config: Any) -> Any:
+    """``init(config=...)``, reading a YAML file path (W&B's ``config-defaults.yaml`` style)."""
+    if isinstance(config, (str, os.PathLike)):
+        path = Path(config)
+        if path.suffix not in (".yaml", ".yml") or not path.is_file():
+            raise UsageError(f"init(config={str(config)!r}): a string config must be a YAML file path.")
+        import yaml
+
+        loaded = yaml.safe_load(path.read_text())
+        if not isinstance(loaded, dict):
+            raise UsageError(f"{path}: the YAML config must be a mapping at the top level.")
+        # W&B's config-defaults.yaml style: {"lr": {"value": 0.1, "desc": ...}}
+        return {k: v["value"] if isinstance(v, dict) and "value" in v else v for k, v in loaded.items()}
+    return config
+
+
+@dataclass(frozen=True)
+class Args:
+    """``init``'s arguments once the settings and environment have been applied."""
+
+    st: Settings
+    run_mode: str
+    entity: str | None
+    project: str
+    root: Path
+    run_id: str | None
+    name: str | None
+    notes: str | None
+    tags: Any
+    group: str | None
+    job_type: str | None
+    resume: str | None
+    resume_from: str | None
+    resume_timeout: float
+    config: Any
+    include: list[str] | None
+    exclude: list[str] | None
+
+
+def check_record_fields(a: Args) -> None:
+    """The run record's schema (docs/format.md 3.14): checked before anything is created."""
+    tags = a.tags
+    if tags is not None and (isinstance(tags, str) or not all(isinstance(t, str) for t in tags)):
+        raise UsageError("init(tags=...) must be a list of strings.")
+    texts = {"name": a.name, "notes": a.notes, "group": a.group, "job_type": a.job_type, "entity": a.entity}
+    for field, text in texts.items():
+        if text is not None and not isinstance(text, str):
+            raise UsageError(f"init({field}={text!r}) must be a string.")
+
+
+def filter_config(config: Any, include: list[str] | None, exclude: list[str] | None) -> dict[str, Any]:
+    from tracker._values import to_plain_mapping
+
+    items = to_plain_mapping(config, "init(config=...)")
+    if include:
+        items = {k: v for k, v in items.items() if k in include}
+    if exclude:
+        items = {k: v for k, v in items.items() if k not in exclude}
+    for key in items:
+        if not isinstance(key, str):
+            raise UsageError(f"init(config=...) keys must be strings; got {type(key).__name__} {key!r}.")
+    return items
