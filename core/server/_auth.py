@@ -36,7 +36,6 @@ editor there), private. Project names are one namespace for the whole server.
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import re
 import secrets
@@ -44,12 +43,28 @@ import sqlite3
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
-from tracker._naming import NAME_RE
 from tracker.errors import StorageError, UsageError
+from tracker.server._principals import (
+    DUMMY_HASH,
+    ROLES,
+    SESSION_SECONDS,
+    VISIBILITIES,
+    KeyInfo,
+    Principal,
+    ProjectInfo,
+    UserInfo,
+    at_least,
+    capped,
+    check_account_name,
+    check_password,
+    check_project,
+    check_role,
+    digest,
+    hash_password,
+)
 
 __all__ = [
     "AUTH_FILE",
@@ -62,20 +77,12 @@ __all__ = [
     "ProjectInfo",
     "UserInfo",
     "at_least",
+    "check_project",
+    "hash_password",
 ]
 
-ROLES: Final = ("viewer", "editor", "admin")
-VISIBILITIES: Final = ("private", "team", "public")
 AUTH_FILE: Final = "server-auth.sqlite"
-SESSION_SECONDS: Final = 12 * 3600
-_RANK: Final = {role: i for i, role in enumerate(ROLES)}
 _KEY: Final = re.compile(r"trk_([0-9a-f]{12})_([A-Za-z0-9_-]{20,100})")
-# Names of users and teams are data: any printable text (quotes included), no control
-# characters, no surrounding blanks.
-_NAME: Final = re.compile(r"[^\x00-\x1f\x7f\s](?:[^\x00-\x1f\x7f]{0,62}[^\x00-\x1f\x7f\s])?")
-# scrypt at n=2**14, r=8: 16 MiB and about 50 ms per check (OWASP's floor for scrypt).
-_SCRYPT: Final = {"n": 2**14, "r": 8, "p": 1}
-_MAXMEM: Final = 64 * 1024 * 1024
 
 _SCHEMA: Final = (
     "CREATE TABLE IF NOT EXISTS auth_users (name TEXT PRIMARY KEY, pw TEXT NOT NULL, "
@@ -104,120 +111,6 @@ SERVER_OWNER: Final = "server"
 def _sql(text: str, paramstyle: str) -> str:
     """The one placeholder helper: ``?`` (sqlite3's qmark) or ``%s`` (psycopg's format)."""
     return text if paramstyle == "qmark" else text.replace("?", "%s")
-
-
-def at_least(role: str | None, need: str) -> bool:
-    """Whether ``role`` (None: no access) is ``need`` or higher."""
-    return role is not None and _RANK[role] >= _RANK[need]
-
-
-def _cap(role: str | None, cap: str | None) -> str | None:
-    if role is None or cap is None:
-        return role
-    return role if _RANK[role] <= _RANK[cap] else cap
-
-
-@dataclass(frozen=True)
-class Principal:
-    """A signed-in caller: the user, and the key's role cap (None for a dashboard session)."""
-
-    user: str
-    site_admin: bool
-    cap: str | None
-    key_id: str | None = None
-
-
-@dataclass(frozen=True)
-class UserInfo:
-    """One user, without the password hash."""
-
-    name: str
-    created: float
-    disabled: float | None
-    site_admin: bool
-    default_team: str | None
-
-
-@dataclass(frozen=True)
-class KeyInfo:
-    """One API key, without its secret."""
-
-    key_id: str
-    user: str
-    name: str
-    role: str
-    created: float
-    revoked: float | None
-
-
-@dataclass(frozen=True)
-class ProjectInfo:
-    """A project's ownership record."""
-
-    name: str
-    owner_kind: str
-    owner: str
-    visibility: str
-    created: float
-
-
-def hash_password(password: str) -> str:
-    """``scrypt$n$r$p$salt$hash`` (hex) of ``password``."""
-    salt = secrets.token_bytes(16)
-    digest = hashlib.scrypt(password.encode(), salt=salt, maxmem=_MAXMEM, dklen=32, **_SCRYPT)
-    return f"scrypt${_SCRYPT['n']}${_SCRYPT['r']}${_SCRYPT['p']}${salt.hex()}${digest.hex()}"
-
-
-def check_password(password: str, stored: str) -> bool:
-    """Whether ``password`` matches ``stored`` (constant-time; False for a malformed hash)."""
-    try:
-        kind, n, r, p, salt, digest = stored.split("$")
-        want = bytes.fromhex(digest)
-        got = hashlib.scrypt(
-            password.encode(),
-            salt=bytes.fromhex(salt),
-            n=int(n),
-            r=int(r),
-            p=int(p),
-            maxmem=_MAXMEM,
-            dklen=len(want),
-        )
-    except ValueError:
-        return False
-    return kind == "scrypt" and hmac.compare_digest(got, want)
-
-
-# A hash to check unknown user names against, so a miss costs the same time as a hit.
-_DUMMY: Final = "scrypt$16384$8$1$" + "00" * 16 + "$" + "00" * 32
-
-
-def _check_name(kind: str, name: Any) -> str:
-    if not isinstance(name, str) or not _NAME.fullmatch(name):
-        raise UsageError(
-            f"{kind} name {name!r}: use 1-64 printable characters, no control characters "
-            "and no leading or trailing blanks.",
-            key=kind,
-        )
-    return name
-
-
-def _check_role(role: str) -> str:
-    if role not in ROLES:
-        raise UsageError(f"role {role!r}: use one of {', '.join(ROLES)}.", key="role")
-    return role
-
-
-def check_project(name: Any) -> str:
-    """``name`` if it is a valid project name (letters, digits, ``.``, ``_``, ``-``).
-
-    Raises:
-        UsageError: It is not.
-    """
-    if not isinstance(name, str) or not NAME_RE.fullmatch(name):
-        raise UsageError(
-            f"{name!r} is not a valid project name: use letters, digits, '.', '_', '-'.", key="project"
-        )
-    return name
 
 
 class AuthStore:
@@ -341,7 +234,7 @@ class AuthStore:
         Raises:
             UsageError: Bad name, short password, or the name is taken.
         """
-        _check_name("user", name)
+        check_account_name("user", name)
         if len(password) < 8:
             raise UsageError("a password needs at least 8 characters.", key="password")
         now = time.time()
@@ -391,7 +284,7 @@ class AuthStore:
         """Check a password; return a new session id (for the cookie), or None."""
         with self._db() as run:
             rows = run("SELECT pw FROM auth_users WHERE name = ? AND disabled IS NULL", name)
-        ok = check_password(password, rows[0][0] if rows else _DUMMY) and bool(rows)
+        ok = check_password(password, rows[0][0] if rows else DUMMY_HASH) and bool(rows)
         if not ok:
             return None
         session = secrets.token_urlsafe(32)
@@ -400,7 +293,7 @@ class AuthStore:
             run("DELETE FROM auth_sessions WHERE expires < ?", now)
             run(
                 "INSERT INTO auth_sessions (id, member, created, expires) VALUES (?, ?, ?, ?)",
-                _digest(session),
+                digest(session),
                 name,
                 now,
                 now + SESSION_SECONDS,
@@ -410,7 +303,7 @@ class AuthStore:
     def logout(self, session: str) -> None:
         """End a session."""
         with self._db() as run:
-            run("DELETE FROM auth_sessions WHERE id = ?", _digest(session))
+            run("DELETE FROM auth_sessions WHERE id = ?", digest(session))
 
     def session(self, session: str) -> Principal | None:
         """The caller behind a live session cookie, or None."""
@@ -420,7 +313,7 @@ class AuthStore:
             rows = run(
                 "SELECT u.name, u.site_admin FROM auth_sessions s JOIN auth_users u ON u.name = s.member "
                 "WHERE s.id = ? AND s.expires > ? AND u.disabled IS NULL",
-                _digest(session),
+                digest(session),
                 time.time(),
             )
         return Principal(rows[0][0], bool(rows[0][1]), None) if rows else None
@@ -432,7 +325,7 @@ class AuthStore:
         Raises:
             UsageError: Bad or taken name.
         """
-        _check_name("team", name)
+        check_account_name("team", name)
         with self._db(write=True) as run:
             if run("SELECT 1 FROM auth_teams WHERE name = ?", name):
                 raise UsageError(f"team {name!r} exists already.", key="team")
@@ -444,7 +337,7 @@ class AuthStore:
         Raises:
             UsageError: Unknown team, user or role.
         """
-        _check_role(role)
+        check_role(role)
         with self._db(write=True) as run:
             self._need(run, "team", team)
             self._need(run, "user", user)
@@ -480,7 +373,7 @@ class AuthStore:
         Raises:
             UsageError: Unknown user or role, or an empty name.
         """
-        _check_role(role)
+        check_role(role)
         if not name.strip():
             raise UsageError("a key needs a --name.", key="name")
         key_id = secrets.token_hex(6)
@@ -497,7 +390,7 @@ class AuthStore:
                 name,
                 role,
                 salt,
-                _digest(salt + secret),
+                digest(salt + secret),
                 now,
             )
         return f"trk_{key_id}_{secret}", KeyInfo(key_id, user, name, role, now, None)
@@ -536,7 +429,7 @@ class AuthStore:
         if not rows:
             return None
         owner, role, salt, stored, site_admin = rows[0]
-        if not hmac.compare_digest(_digest(salt + m.group(2)), stored):
+        if not hmac.compare_digest(digest(salt + m.group(2)), stored):
             return None
         return Principal(owner, bool(site_admin), role, m.group(1))
 
@@ -633,7 +526,7 @@ class AuthStore:
             if not me:
                 return dict.fromkeys(names)
             if me[0][0]:
-                return {n: _cap("admin", who.cap) for n in names}
+                return {n: capped("admin", who.cap) for n in names}
             mine = dict(run("SELECT team, role FROM auth_members WHERE member = ?", who.user))
             records = {
                 r[0]: r[1:]
@@ -660,7 +553,7 @@ class AuthStore:
                     visibility == "public" or (visibility == "team" and kind == "user" and owner in mates)
                 ):
                     role = "viewer"
-            out[name] = _cap(role, who.cap)
+            out[name] = capped(role, who.cap)
         return out
 
 
@@ -686,7 +579,3 @@ def _create_registry(run: Callable[..., list[tuple[Any, ...]]]) -> None:
 def _member_role(run: Callable[..., list[tuple[Any, ...]]], team: str, user: str) -> str | None:
     rows = run("SELECT role FROM auth_members WHERE team = ? AND member = ?", team, user)
     return str(rows[0][0]) if rows else None
-
-
-def _digest(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()

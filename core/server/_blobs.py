@@ -1,7 +1,7 @@
 """Team-server blobs: media, saved files and artifact files uploaded by content hash.
 
 Endpoints (under ``/api/v1/``, added by :func:`install_blobs`; every one needs an API
-key, the writes an editor or admin key, see :func:`_allow`):
+key, the writes an editor or admin key, see :func:`allow`):
 
 Blobs by tenant: a blob is stored once for the whole server, but a caller may use it
 (be told it exists, link it, post a manifest naming it) only when they uploaded all of
@@ -40,8 +40,7 @@ its bytes themselves or a project they can read references it
   allows them), is 400 naming the entry.
 """
 
-# No ``from __future__ import annotations``: FastAPI reads the endpoint annotations of the
-# closures in :func:`install_blobs` at runtime.
+# The endpoints are in :mod:`tracker.server._routes_ingest`; :func:`install_blobs` adds them.
 
 import fcntl
 import hashlib
@@ -57,9 +56,22 @@ from typing import Any, Final
 from tracker._naming import ID_RE, NAME_RE, has_root, root_of, run_dir_for
 from tracker.errors import StorageError, UsageError
 from tracker.server._blob_owners import BlobOwners
+from tracker.server._ingest import RefusedError
 from tracker.storage._objects import LocalObjectStore, ObjectStore, blob_key, open_store
 
-__all__ = ["MAX_BLOB", "install_blobs", "object_store", "resolve"]
+__all__ = [
+    "MAX_BLOB",
+    "BlobState",
+    "allow",
+    "check_run_path",
+    "check_sha",
+    "install_blobs",
+    "link",
+    "object_store",
+    "read_links",
+    "resolve",
+    "run_dir",
+]
 
 MAX_BLOB: Final = 16 * 1024**3
 MAX_JSON: Final = 16 * 1024 * 1024
@@ -75,14 +87,7 @@ _CHUNK: Final = 1 << 20
 _stores: dict[Path, ObjectStore] = {}
 
 
-class _RefusedError(Exception):
-    def __init__(self, status: int, data: dict[str, Any]) -> None:
-        super().__init__(data.get("detail", ""))
-        self.status = status
-        self.data = data
-
-
-def _allow(scope: Any, write: bool) -> None:
+def allow(scope: Any, write: bool) -> None:
     """The one access check of these endpoints, after :mod:`tracker.server._gate`'s.
 
     The gate stores the caller's role in ``scope["state"]["role"]``: on the route's
@@ -91,14 +96,14 @@ def _allow(scope: Any, write: bool) -> None:
     """
     role = (scope.get("state") or {}).get("role")
     if role is None:
-        raise _RefusedError(401, {"detail": "missing or unknown API key: send Authorization: Bearer <key>"})
+        raise RefusedError(401, {"detail": "missing or unknown API key: send Authorization: Bearer <key>"})
     if write and role not in WRITERS:
-        raise _RefusedError(403, {"detail": f"a {role} key cannot upload; use an editor or admin key"})
+        raise RefusedError(403, {"detail": f"a {role} key cannot upload; use an editor or admin key"})
 
 
-def _sha(value: Any) -> str:
+def check_sha(value: Any) -> str:
     if not isinstance(value, str) or not _SHA.fullmatch(value):
-        raise _RefusedError(400, {"detail": f"{value!r} is not a SHA-256 hex digest (64 lower-case hex)"})
+        raise RefusedError(400, {"detail": f"{value!r} is not a SHA-256 hex digest (64 lower-case hex)"})
     return value
 
 
@@ -107,11 +112,11 @@ def object_store(root: str | os.PathLike[str]) -> ObjectStore | None:
     return _stores.get(Path(root).resolve())
 
 
-def _run_dir(root: Path, project: str, run_id: str) -> Path:
+def run_dir(root: Path, project: str, run_id: str) -> Path:
     if not NAME_RE.fullmatch(project):
-        raise _RefusedError(400, {"detail": f"project {project!r}: use letters, digits, '.', '_', '-'"})
+        raise RefusedError(400, {"detail": f"project {project!r}: use letters, digits, '.', '_', '-'"})
     if not ID_RE.fullmatch(run_id):
-        raise _RefusedError(400, {"detail": f"run id {run_id!r}: use letters, digits, '_', '-' (at most 64)"})
+        raise RefusedError(400, {"detail": f"run id {run_id!r}: use letters, digits, '_', '-' (at most 64)"})
     return run_dir_for(root, project, run_id)
 
 
@@ -132,7 +137,7 @@ def check_run_path(path: Any) -> str:
         or parts[0] not in _TOPS
         or any(p in ("", ".", "..") or len(p.encode()) > 255 for p in parts)
     ):
-        raise _RefusedError(
+        raise RefusedError(
             400,
             {
                 "detail": f"file path {path!r}: use a relative path under media/ or files/ without "
@@ -185,13 +190,13 @@ class _Uploads:
         or a readable project's): only then does a fresh start short-cut to complete.
         """
         if size < 0 or offset < 0:
-            raise _RefusedError(400, {"detail": "offset and size must be >= 0"})
+            raise RefusedError(400, {"detail": "offset and size must be >= 0"})
         if size > self.max_blob:
-            raise _RefusedError(
+            raise RefusedError(
                 413, {"detail": f"blob of {size} bytes is over this server's limit of {self.max_blob}"}
             )
         if offset + len(body) > size:
-            raise _RefusedError(400, {"detail": f"bytes {offset}..{offset + len(body)} run past size={size}"})
+            raise RefusedError(400, {"detail": f"bytes {offset}..{offset + len(body)} run past size={size}"})
         if offset == 0 and self.store.exists(blob_key(sha)) and usable():  # fresh starts only
             return {"offset": size, "complete": True}, False
         part = self.part(sha, who)
@@ -200,7 +205,7 @@ class _Uploads:
             with self._lock(str(part)), _flock(self.dir / "locks" / f"{sha[:2]}.lock"):  # 256 stripes
                 staged = self.staged(sha, who)
                 if offset > staged:
-                    raise _RefusedError(
+                    raise RefusedError(
                         409, {"reason": "gap", "offset": staged, "detail": f"the server has {staged} bytes"}
                     )
                 new = body[staged - offset :]
@@ -223,7 +228,7 @@ class _Uploads:
                 got += len(chunk)
         if got != size or h.hexdigest() != sha:
             part.unlink(missing_ok=True)
-            raise _RefusedError(
+            raise RefusedError(
                 400,
                 {
                     "reason": "hash",
@@ -271,10 +276,10 @@ def _materialise(store: ObjectStore, sha: str, target: Path) -> None:
         tmp.unlink(missing_ok=True)
 
 
-def _link(store: ObjectStore, run_dir: Path, path: str, sha: str) -> bool:
+def link(store: ObjectStore, run_dir: Path, path: str, sha: str) -> bool:
     """Link ``path`` of the run to blob ``sha``; False when it already was."""
     if not store.exists(blob_key(sha)):
-        raise _RefusedError(409, {"missing": [sha], "detail": f"upload blob {sha} before linking {path}"})
+        raise RefusedError(409, {"missing": [sha], "detail": f"upload blob {sha} before linking {path}"})
     target = run_dir.joinpath(*path.split("/"))
     try:
         with _flock(run_dir / LINKS_FILE) as f:
@@ -290,7 +295,7 @@ def _link(store: ObjectStore, run_dir: Path, path: str, sha: str) -> bool:
             f.flush()
             os.fsync(f.fileno())
     except (NotADirectoryError, IsADirectoryError, FileExistsError):
-        raise _RefusedError(
+        raise RefusedError(
             409, {"detail": f"{path} clashes with a file or folder of that name in the run"}
         ) from None
     except OSError as exc:
@@ -337,9 +342,48 @@ def _artifact(
     owners: BlobOwners | None = None,
     allow_private: bool = False,
 ) -> dict[str, Any]:
-    from tracker.artifacts._names import LATEST, check_alias, check_entry, check_name
-    from tracker.artifacts._refs import check_posted
+    """Register the artifact version ``body`` posts (see the module docstring); its answer."""
+    from tracker.artifacts._names import LATEST
     from tracker.artifacts._store import BlobStore, manifest_digest
+
+    type_, entries, aliases, metadata, run_id = _posted_version(project, name, body)
+    digest, _data = manifest_digest(entries)
+    if body.get("digest") != digest:
+        raise RefusedError(400, {"detail": f"the entries hash to {digest}, not {body.get('digest')!r}"})
+    shas = _entry_blobs(entries, allow_private)
+    owners = owners if owners is not None else BlobOwners(None)
+    usable = owners.usable(who, shas)
+    missing = sorted(s for s in shas if s not in usable or not store.exists(blob_key(s)))
+    if missing:
+        raise RefusedError(
+            409, {"missing": missing, "detail": f"upload the {len(missing)} missing blobs first"}
+        )
+    BlobStore(root).write_manifest(entries)
+    found = state.artifact_version(project, name, digest)
+    created = found is None
+    if found is None:
+        try:
+            found = state.add_artifact_version(
+                project, name, type_, digest, metadata=metadata, run_id=run_id, aliases=[*aliases, LATEST]
+            )
+        except UsageError as exc:  # another type under this name
+            raise RefusedError(409, {"detail": str(exc)}) from None
+    owners.referenced(shas, project)
+    return {
+        "project": project,
+        "name": name,
+        "version": found.version,
+        "digest": digest,
+        "aliases": list(found.aliases),
+        "created": created,
+    }
+
+
+def _posted_version(
+    project: str, name: str, body: Any
+) -> tuple[str, dict[str, Any], list[str], dict[str, Any], Any]:
+    """``(type, entries, aliases, metadata, run_id)`` of a posted version, each checked (else 400)."""
+    from tracker.artifacts._names import LATEST, check_alias, check_entry, check_name
 
     try:
         check_name(project, "project name")
@@ -365,51 +409,55 @@ def _artifact(
         if run_id is not None and (not isinstance(run_id, str) or not ID_RE.fullmatch(run_id)):
             raise UsageError(f"'run_id' {run_id!r} is not a run id.")
     except UsageError as exc:
-        raise _RefusedError(400, {"detail": str(exc)}) from None
-    digest, _data = manifest_digest(entries)
-    if body.get("digest") != digest:
-        raise _RefusedError(400, {"detail": f"the entries hash to {digest}, not {body.get('digest')!r}"})
+        raise RefusedError(400, {"detail": str(exc)}) from None
+    return type_, entries, aliases, metadata, run_id
+
+
+def _entry_blobs(entries: dict[str, Any], allow_private: bool) -> set[str]:
+    """The blobs a manifest's file entries name; its references checked (400 naming the entry)."""
+    from tracker.artifacts._refs import check_posted
+
     shas = set()
     for path, entry in entries.items():
         if "digest" in entry and "ref" not in entry:  # a reference's digest names no blob here
             d = entry["digest"]
             hexpart = d[7:] if isinstance(d, str) and d.startswith("sha256:") else d
-            shas.add(_sha(hexpart))
+            shas.add(check_sha(hexpart))
         elif "ref" not in entry:
-            raise _RefusedError(400, {"detail": f"entry {path!r} has neither a digest nor a ref"})
+            raise RefusedError(400, {"detail": f"entry {path!r} has neither a digest nor a ref"})
         if "ref" in entry:
             problem = check_posted(entry["ref"], allow_private=allow_private)
             if problem is not None:
-                raise _RefusedError(400, {"detail": f"artifact entry {path!r}: {problem}", "entry": path})
-    owners = owners if owners is not None else BlobOwners(None)
-    usable = owners.usable(who, shas)
-    missing = sorted(s for s in shas if s not in usable or not store.exists(blob_key(s)))
-    if missing:
-        raise _RefusedError(
-            409, {"missing": missing, "detail": f"upload the {len(missing)} missing blobs first"}
-        )
-    BlobStore(root).write_manifest(entries)
-    found = state.artifact_version(project, name, digest)
-    created = found is None
-    if found is None:
-        try:
-            found = state.add_artifact_version(
-                project, name, type_, digest, metadata=metadata, run_id=run_id, aliases=[*aliases, LATEST]
-            )
-        except UsageError as exc:  # another type under this name
-            raise _RefusedError(409, {"detail": str(exc)}) from None
-    owners.referenced(shas, project)
-    return {
-        "project": project,
-        "name": name,
-        "version": found.version,
-        "digest": digest,
-        "aliases": list(found.aliases),
-        "created": created,
-    }
+                raise RefusedError(400, {"detail": f"artifact entry {path!r}: {problem}", "entry": path})
+    return shas
 
 
-# ---------------------------------------------------------------------------- routes
+# ---------------------------------------------------------------------------- install
+class BlobState:
+    """What the blob endpoints (:mod:`tracker.server._routes_ingest`) read, on ``app.state.blobs``."""
+
+    def __init__(
+        self, root: Path, store: ObjectStore, state: Any, *, max_body: int, max_blob: int, allow_private: bool
+    ) -> None:
+        self.root = root
+        self.store = store
+        self.uploads = _Uploads(root, store, max_blob)
+        self.max_body = max_body
+        self.max_blob = max_blob
+        self.allow_private = allow_private
+        self._state = state
+        self._guard = threading.Lock()
+
+    def state(self) -> Any:
+        """The state store for artifact versions (the data root's SQLite store unless given)."""
+        with self._guard:
+            if self._state is None:
+                from tracker.storage._sqlite_state import SQLiteStateStore
+
+                self._state = SQLiteStateStore.for_root(self.root)
+            return self._state
+
+
 def install_blobs(
     app: Any,
     store: ObjectStore | str | os.PathLike[str],
@@ -439,190 +487,16 @@ def install_blobs(
     Raises:
         StorageError: The store cannot be used.
     """
-    from fastapi import Request
-    from fastapi.responses import JSONResponse, Response
-    from starlette.concurrency import run_in_threadpool
-    from starlette.requests import ClientDisconnect
+    from tracker.server._app import add_routes
+    from tracker.server._routes_ingest import blobs
 
     if not isinstance(store, ObjectStore):
         store = open_store(store)
     store.check()
     root = Path(root)
     _stores[root.resolve()] = store
-    uploads = _Uploads(root, store, max_blob)
-    states: list[Any] = [state]
-    guard = threading.Lock()
-
-    def state_store() -> Any:
-        with guard:
-            if states[0] is None:
-                from tracker.storage._sqlite_state import SQLiteStateStore
-
-                states[0] = SQLiteStateStore.for_root(root)
-            return states[0]
-
-    def refused(exc: _RefusedError) -> Any:
-        return JSONResponse(exc.data, status_code=exc.status)
-
-    def caller(request: Request) -> tuple[Any, BlobOwners]:
-        """The signed-in caller (None: a server without accounts) and the blob records."""
-        who = (request.scope.get("state") or {}).get("principal")
-        return who, BlobOwners(getattr(request.app.state, "auth", None))
-
-    async def run(fn: Any) -> Any:
-        def call() -> Any:
-            try:
-                return JSONResponse(fn())
-            except _RefusedError as exc:
-                return refused(exc)
-            except UsageError as exc:
-                return JSONResponse({"detail": str(exc)}, status_code=400)
-            except StorageError as exc:
-                return JSONResponse({"detail": str(exc)}, status_code=503)
-
-        return await run_in_threadpool(call)
-
-    async def body_of(request: Request, limit: int) -> bytes:
-        too_big = _RefusedError(413, {"detail": f"request body over {limit} bytes; send smaller parts"})
-        declared = request.headers.get("content-length")
-        if declared is not None and (not declared.isdigit() or int(declared) > limit):
-            raise too_big
-        chunks: list[bytes] = []
-        total = 0
-        try:
-            async for chunk in request.stream():
-                total += len(chunk)
-                if total > limit:
-                    raise too_big
-                chunks.append(chunk)
-        except ClientDisconnect:  # a cut upload: nothing of it is kept
-            raise _RefusedError(
-                400, {"detail": "the client went away before the body was complete"}
-            ) from None
-        return b"".join(chunks)
-
-    async def head_blob(request: Request, sha256: str) -> Any:
-        return await head(request, sha256, None)
-
-    async def head_project_blob(request: Request, project: str, sha256: str) -> Any:
-        return await head(request, sha256, project)  # the gate checked read access to project
-
-    async def head(request: Request, sha256: str, project: str | None) -> Any:
-        try:
-            _allow(request.scope, write=False)
-            key = blob_key(_sha(sha256))
-        except _RefusedError as exc:
-            return Response(status_code=exc.status)
-        who, owners = caller(request)
-
-        def size() -> int | None:
-            if sha256 not in owners.usable(who, [sha256], project):
-                return None
-            return store.size(key) if store.exists(key) else None
-
-        try:
-            n = await run_in_threadpool(size)
-        except StorageError:
-            return Response(status_code=503)
-        if n is None:
-            return Response(status_code=404)
-        return Response(status_code=200, headers={"content-length": str(n), "x-blob-size": str(n)})
-
-    async def get_upload(request: Request, sha256: str) -> Any:
-        try:
-            _allow(request.scope, write=False)
-            key = blob_key(_sha(sha256))
-        except _RefusedError as exc:
-            return refused(exc)
-        who, owners = caller(request)
-
-        def do() -> dict[str, Any]:
-            if store.exists(key) and sha256 in owners.usable(who, [sha256]):
-                return {"offset": store.size(key), "complete": True}
-            return {"offset": uploads.staged(sha256, who), "complete": False}
-
-        return await run(do)
-
-    async def put_blob(request: Request, sha256: str, offset: int, size: int) -> Any:
-        try:
-            _allow(request.scope, write=True)
-            _sha(sha256)
-            if size > max_blob:
-                raise _RefusedError(
-                    413, {"detail": f"blob of {size} bytes is over this server's limit of {max_blob}"}
-                )
-            body = await body_of(request, max_body)
-        except _RefusedError as exc:
-            return refused(exc)
-        who, owners = caller(request)
-
-        def do() -> dict[str, Any]:
-            answer, proved = uploads.put(
-                sha256, offset, size, body, who, lambda: sha256 in owners.usable(who, [sha256])
-            )
-            if proved and who is not None:
-                owners.uploaded(sha256, who.user)
-            return answer
-
-        return await run(do)
-
-    async def put_link(request: Request, project: str, run_id: str, path: str) -> Any:
-        try:
-            _allow(request.scope, write=True)
-            run_dir = _run_dir(root, project, run_id)
-            check_run_path(path)
-            raw = await body_of(request, 4096)
-            try:
-                sha = _sha(json.loads(raw).get("sha256"))
-            except (ValueError, AttributeError):
-                raise _RefusedError(400, {"detail": 'send {"sha256": "<hex>"}'}) from None
-        except _RefusedError as exc:
-            return refused(exc)
-        who, owners = caller(request)
-
-        def do() -> dict[str, Any]:
-            if sha not in owners.usable(who, [sha]):  # as if it were not there: no oracle
-                raise _RefusedError(
-                    409, {"missing": [sha], "detail": f"upload blob {sha} before linking {path}"}
-                )
-            linked = _link(store, run_dir, path, sha)
-            owners.referenced([sha], project)
-            return {"path": path, "sha256": sha, "linked": linked}
-
-        return await run(do)
-
-    async def get_links(request: Request, project: str, run_id: str) -> Any:
-        try:
-            _allow(request.scope, write=False)
-            run_dir = _run_dir(root, project, run_id)
-        except _RefusedError as exc:
-            return refused(exc)
-        return await run(lambda: {"files": read_links(run_dir)})
-
-    async def post_artifact(request: Request, project: str, name: str) -> Any:
-        try:
-            _allow(request.scope, write=True)
-            raw = await body_of(request, min(max_body, MAX_JSON))
-            try:
-                body = json.loads(raw)
-            except ValueError:
-                raise _RefusedError(400, {"detail": "the body is not JSON"}) from None
-        except _RefusedError as exc:
-            return refused(exc)
-        who, owners = caller(request)
-        return await run(
-            lambda: _artifact(
-                root, store, state_store(), project, name, body,
-                who=who, owners=owners, allow_private=allow_private_refs,
-            )
-        )  # fmt: skip
-
-    v1 = "/api/v1"
-    app.add_api_route(v1 + "/blobs/{sha256}", head_blob, methods=["HEAD"])
-    app.add_api_route(v1 + "/projects/{project}/blobs/{sha256}", head_project_blob, methods=["HEAD"])
-    app.add_api_route(v1 + "/blobs/{sha256}", put_blob, methods=["PUT"])
-    app.add_api_route(v1 + "/uploads/{sha256}", get_upload, methods=["GET"])
-    app.add_api_route(v1 + "/runs/{project}/{run_id}/files", get_links, methods=["GET"])
-    app.add_api_route(v1 + "/runs/{project}/{run_id}/files/{path:path}", put_link, methods=["PUT"])
-    app.add_api_route(v1 + "/artifacts/{project}/{name}", post_artifact, methods=["POST"])
+    app.state.blobs = BlobState(
+        root, store, state, max_body=max_body, max_blob=max_blob, allow_private=allow_private_refs
+    )
+    add_routes(app, blobs)
     return store

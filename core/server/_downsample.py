@@ -80,23 +80,32 @@ def bucketize(
     if n <= buckets and (not always or n == 0):
         out.update(raw=True, x=x, y=y)
         return out if arrays else as_lists(out)
+    out.update(_m4(x, y, lo_x, hi_x, buckets))
+    return out if arrays else as_lists(out)
+
+
+def _m4(
+    x: NDArray[np.float64], y: NDArray[np.float64], lo_x: float, hi_x: float, buckets: int
+) -> dict[str, Any]:
+    """The non-empty buckets of sorted, finite points: centres, first, min, max, last, last x, count."""
+    import numpy as np
+
     edges = grid(lo_x, hi_x, buckets)
     width = (edges[-1] - edges[0]) / buckets
     idx = np.minimum(((x - edges[0]) / width).astype(np.int64), buckets - 1)
     starts = np.flatnonzero(np.concatenate(([True], idx[1:] != idx[:-1])))
-    ends = np.append(starts[1:], n)
+    ends = np.append(starts[1:], len(x))
     b = idx[starts]
-    out.update(
-        raw=False,
-        x=edges[0] + (b + 0.5) * width,
-        first=y[starts],
-        min=np.minimum.reduceat(y, starts),
-        max=np.maximum.reduceat(y, starts),
-        last=y[ends - 1],
-        last_x=x[ends - 1],
-        n=(ends - starts).astype(np.float64),
-    )
-    return out if arrays else as_lists(out)
+    return {
+        "raw": False,
+        "x": edges[0] + (b + 0.5) * width,
+        "first": y[starts],
+        "min": np.minimum.reduceat(y, starts),
+        "max": np.maximum.reduceat(y, starts),
+        "last": y[ends - 1],
+        "last_x": x[ends - 1],
+        "n": (ends - starts).astype(np.float64),
+    }
 
 
 def as_lists(out: dict[str, Any]) -> dict[str, Any]:
@@ -135,108 +144,112 @@ def bucketize_chunks(
     """
     import numpy as np
 
-    from tracker.storage._ingest import unpack_ints
-
     lo_x, hi_x = float(x_min), float(x_max)
     chunks = [c for c in chunks if c.step_max >= lo_x and c.step_min <= hi_x and c.n > 0]
-    steps: dict[int, NDArray[np.float64]] = {}
-    prev = -np.inf
-    monotone = True
+    job = _ChunkBucketer(chunks, lo_x, hi_x, buckets, arrays)
+    if not job.monotone() or not chunks:
+        return job.fallback()
+    b_min = job.bucket_of(np.array([c.step_min for c in chunks], dtype=np.float64)).tolist()
+    b_max = job.bucket_of(np.array([c.step_max for c in chunks], dtype=np.float64)).tolist()
     for i, c in enumerate(chunks):
-        if c.step_min < prev or c.vals is None:
-            monotone = False
-            break
-        prev = c.step_max
-        if c.steps is not None:
-            s = unpack_ints(c.step0, c.step_stride, c.steps, c.n)
-            if len(s) > 1 and bool(np.any(s[1:] < s[:-1])):
-                monotone = False
-                break
-            steps[i] = s.astype(np.float64)
-        elif c.step_stride < 0 and c.n > 1:
-            monotone = False
-            break
+        whole = (
+            b_min[i] == b_max[i]
+            and lo_x <= c.step_min
+            and c.step_max <= hi_x
+            and all(v is not None and math.isfinite(v) for v in (c.vmin, c.vmax, c.vfirst, c.vlast))
+        )
+        if whole:
+            job.flush()
+            job.add_whole(c, b_min[i])
+        else:
+            job.run.append(i)
+    job.flush()
+    return job.merge()
 
-    def points(i: int, c: ChunkStats) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+
+class _ChunkBucketer:
+    """The state of one :func:`bucketize_chunks` call: the grid, segments cut so far, the NaN count."""
+
+    def __init__(
+        self, chunks: list[ChunkStats], lo_x: float, hi_x: float, buckets: int, arrays: bool
+    ) -> None:
+        self.chunks = chunks
+        self.lo_x, self.hi_x, self.buckets, self.arrays = lo_x, hi_x, buckets, arrays
+        self.edges = grid(lo_x, hi_x, buckets)
+        self.e0 = self.edges[0]
+        self.width = (self.edges[-1] - self.edges[0]) / buckets
+        self.steps: dict[int, NDArray[np.float64]] = {}
+        # Segments in x order: (bucket, first, min, max, last, last_x, count).
+        self.segs: list[tuple[Any, ...]] = []
+        self.nan_count = 0
+        self.run: list[int] = []  # indices of chunks whose points are cut together
+
+    def monotone(self) -> bool:
+        """Whether the chunks' steps never go back (decoding the explicit steps on the way)."""
+        import numpy as np
+
+        from tracker.storage._ingest import unpack_ints
+
+        prev = -np.inf
+        for i, c in enumerate(self.chunks):
+            if c.step_min < prev or c.vals is None:
+                return False
+            prev = c.step_max
+            if c.steps is not None:
+                s = unpack_ints(c.step0, c.step_stride, c.steps, c.n)
+                if len(s) > 1 and bool(np.any(s[1:] < s[:-1])):
+                    return False
+                self.steps[i] = s.astype(np.float64)
+            elif c.step_stride < 0 and c.n > 1:
+                return False
+        return True
+
+    def points(self, i: int, c: ChunkStats) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        import numpy as np
+
+        from tracker.storage._ingest import unpack_ints
+
         assert c.vals is not None
-        x = steps.get(i)
+        x = self.steps.get(i)
         if x is None:
             x = unpack_ints(c.step0, c.step_stride, c.steps, c.n).astype(np.float64)
         return x, np.frombuffer(c.vals, dtype="<f8")
 
-    def fallback() -> dict[str, Any]:
-        pts = [points(i, c) for i, c in enumerate(chunks) if c.vals is not None]
+    def fallback(self) -> dict[str, Any]:
+        """:func:`bucketize` of every point."""
+        import numpy as np
+
+        pts = [self.points(i, c) for i, c in enumerate(self.chunks) if c.vals is not None]
         if not pts:
-            return bucketize(np.zeros(0), np.zeros(0), lo_x, hi_x, buckets, arrays=arrays)
-        return bucketize(
-            np.concatenate([p[0] for p in pts]),
-            np.concatenate([p[1] for p in pts]),
-            lo_x,
-            hi_x,
-            buckets,
-            arrays=arrays,
-        )
+            return bucketize(np.zeros(0), np.zeros(0), self.lo_x, self.hi_x, self.buckets, arrays=self.arrays)
+        x = np.concatenate([p[0] for p in pts])
+        y = np.concatenate([p[1] for p in pts])
+        return bucketize(x, y, self.lo_x, self.hi_x, self.buckets, arrays=self.arrays)
 
-    if not monotone or not chunks:
-        return fallback()
-    edges = grid(lo_x, hi_x, buckets)
-    e0 = edges[0]
-    width = (edges[-1] - edges[0]) / buckets
+    def bucket_of(self, v: Any) -> Any:  # the same arithmetic as bucketize
+        import numpy as np
 
-    def bucket_of(v: Any) -> Any:  # the same arithmetic as bucketize
-        return np.minimum(((v - e0) / width).astype(np.int64), buckets - 1)
+        return np.minimum(((v - self.e0) / self.width).astype(np.int64), self.buckets - 1)
 
-    # Segments in x order: (bucket, first, min, max, last, last_x, count).
-    segs: list[tuple[Any, ...]] = []
-    nan_count = 0
-    run: list[int] = []
+    def add_whole(self, c: ChunkStats, bucket: int) -> None:
+        """A chunk inside one bucket, from its stored statistics."""
+        import numpy as np
 
-    def cut(xs: _Xs, y: NDArray[np.float64]) -> None:
-        """Segments of one stretch of points, cut at bucket edges by binary search."""
-        nonlocal nan_count
-        a, b = int(xs.search(np.array([lo_x]), "left")[0]), int(xs.search(np.array([hi_x]), "right")[0])
-        if (a, b) != (0, len(y)):
-            xs, y = xs.slice(a, b), y[a:b]
-        if not len(y):
+        assert c.vals is not None
+        nans = int(np.count_nonzero(np.isnan(np.frombuffer(c.vals, dtype="<f8"))))
+        self.nan_count += nans
+        stats = (bucket, c.vfirst, c.vmin, c.vmax, c.vlast, float(c.step_max), c.n - nans)
+        self.segs.append(tuple(np.array([v]) for v in stats))
+
+    def flush(self) -> None:
+        """Cut the points of the pending chunks (one stretch) into segments."""
+        import numpy as np
+
+        if not self.run:
             return
-        first_b = int(bucket_of(xs.at(np.array([0])))[0])
-        last_b = int(bucket_of(xs.at(np.array([len(y) - 1])))[0])
-        bs = np.arange(first_b + 1, last_b + 1, dtype=np.int64)
-        # First point of each bucket: binary search on the edge, then corrected so that
-        # bucket_of agrees exactly (rounding may put the edge one group of equal x off).
-        k = np.minimum(xs.search(e0 + bs * width, "left"), len(y) - 1)
-        for _ in range(64):
-            late = (k > 0) & (bucket_of(xs.at(np.maximum(k - 1, 0))) >= bs)
-            early = bucket_of(xs.at(k)) < bs
-            if not (late.any() or early.any()):
-                break
-            k = np.where(late, xs.search(xs.at(np.maximum(k - 1, 0)), "left"), k)
-            k = np.where(early, np.minimum(xs.search(xs.at(k), "right"), len(y) - 1), k)
-        else:  # pragma: no cover - never seen; exact but slower
-            k = np.flatnonzero(np.diff(bucket_of(xs.at(np.arange(len(y))))) > 0) + 1
-        starts = np.concatenate(([0], k))  # non-decreasing: drop the repeats of empty buckets
-        starts = starts[np.concatenate(([True], starts[1:] != starts[:-1]))]
-        ends = np.append(starts[1:], len(y))
-        mn = np.minimum.reduceat(y, starts)
-        mx = np.maximum.reduceat(y, starts)
-        if not (bool(np.isfinite(mn).all()) and bool(np.isfinite(mx).all())):
-            # NaN or infinities in this stretch: drop them (counted) and cut again.
-            x = xs.at(np.arange(len(y)))
-            finite = np.isfinite(y)
-            nan_count += int(len(y) - int(finite.sum()))
-            if bool(finite.any()):
-                cut(_Xs(x[finite]), y[finite])
-            return
-        segs.append(
-            (bucket_of(xs.at(starts)), y[starts], mn, mx, y[ends - 1], xs.at(ends - 1), ends - starts)
-        )
-
-    def flush() -> None:
-        if not run:
-            return
-        pts = [chunks[i] for i in run]
-        idx = list(run)
-        run.clear()
+        pts = [self.chunks[i] for i in self.run]
+        idx = list(self.run)
+        self.run.clear()
         y = (
             np.concatenate([np.frombuffer(c.vals, dtype="<f8") for c in pts if c.vals is not None])
             if len(pts) > 1
@@ -252,66 +265,90 @@ def bucketize_chunks(
                     break
                 at += stride * c.n
         if affine:
-            cut(_Xs(None, float(pts[0].step0), float(stride), len(y)), y)
+            self.cut(_Xs(None, float(pts[0].step0), float(stride), len(y)), y)
         else:
-            xs = [points(i, chunks[i])[0] for i in idx]
-            cut(_Xs(np.concatenate(xs) if len(xs) > 1 else xs[0]), y)
+            xs = [self.points(i, self.chunks[i])[0] for i in idx]
+            self.cut(_Xs(np.concatenate(xs) if len(xs) > 1 else xs[0]), y)
 
-    b_min = bucket_of(np.array([c.step_min for c in chunks], dtype=np.float64)).tolist()
-    b_max = bucket_of(np.array([c.step_max for c in chunks], dtype=np.float64)).tolist()
-    for i, c in enumerate(chunks):
-        whole = (
-            b_min[i] == b_max[i]
-            and lo_x <= c.step_min
-            and c.step_max <= hi_x
-            and all(v is not None and math.isfinite(v) for v in (c.vmin, c.vmax, c.vfirst, c.vlast))
+    def cut(self, xs: _Xs, y: NDArray[np.float64]) -> None:
+        """Segments of one stretch of points, cut at bucket edges by binary search."""
+        import numpy as np
+
+        a, b = (
+            int(xs.search(np.array([self.lo_x]), "left")[0]),
+            int(xs.search(np.array([self.hi_x]), "right")[0]),
         )
-        if not whole:
-            run.append(i)
-            continue
-        flush()
-        assert c.vals is not None
-        nans = int(np.count_nonzero(np.isnan(np.frombuffer(c.vals, dtype="<f8"))))
-        nan_count += nans
-        segs.append(
-            tuple(
-                np.array([v])
-                for v in (
-                    b_min[i],
-                    c.vfirst,
-                    c.vmin,
-                    c.vmax,
-                    c.vlast,
-                    float(c.step_max),
-                    c.n - nans,
-                )
-            )
+        if (a, b) != (0, len(y)):
+            xs, y = xs.slice(a, b), y[a:b]
+        if not len(y):
+            return
+        starts = self._starts(xs, len(y))
+        ends = np.append(starts[1:], len(y))
+        mn = np.minimum.reduceat(y, starts)
+        mx = np.maximum.reduceat(y, starts)
+        if not (bool(np.isfinite(mn).all()) and bool(np.isfinite(mx).all())):
+            # NaN or infinities in this stretch: drop them (counted) and cut again.
+            x = xs.at(np.arange(len(y)))
+            finite = np.isfinite(y)
+            self.nan_count += int(len(y) - int(finite.sum()))
+            if bool(finite.any()):
+                self.cut(_Xs(x[finite]), y[finite])
+            return
+        self.segs.append(
+            (self.bucket_of(xs.at(starts)), y[starts], mn, mx, y[ends - 1], xs.at(ends - 1), ends - starts)
         )
-    flush()
-    if not segs:
-        return fallback()
-    b, first, mn, mx, last, last_x, cnt = (np.concatenate(col) for col in zip(*segs, strict=True))
-    count = int(cnt.sum())
-    if count <= buckets:
-        return fallback()
-    s2 = np.flatnonzero(np.concatenate(([True], b[1:] != b[:-1])))
-    e2 = np.append(s2[1:], len(b))
-    bb = b[s2]
-    out = {
-        "count": count,
-        "nan_count": nan_count,
-        "x_min": lo_x,
-        "x_max": hi_x,
-        "raw": False,
-        "x": edges[0] + (bb + 0.5) * width,
-        "first": first[s2].astype(np.float64),
-        "min": np.minimum.reduceat(mn.astype(np.float64), s2),
-        "max": np.maximum.reduceat(mx.astype(np.float64), s2),
-        "last": last[e2 - 1].astype(np.float64),
-        "last_x": last_x[e2 - 1].astype(np.float64),
-        "n": np.add.reduceat(cnt.astype(np.int64), s2).astype(np.float64),
-    }
-    return out if arrays else as_lists(out)
+
+    def _starts(self, xs: _Xs, n: int) -> NDArray[np.int64]:
+        """The first point of each non-empty bucket of ``n`` sorted points."""
+        import numpy as np
+
+        bucket_of = self.bucket_of
+        first_b = int(bucket_of(xs.at(np.array([0])))[0])
+        last_b = int(bucket_of(xs.at(np.array([n - 1])))[0])
+        bs = np.arange(first_b + 1, last_b + 1, dtype=np.int64)
+        # First point of each bucket: binary search on the edge, then corrected so that
+        # bucket_of agrees exactly (rounding may put the edge one group of equal x off).
+        k = np.minimum(xs.search(self.e0 + bs * self.width, "left"), n - 1)
+        for _ in range(64):
+            late = (k > 0) & (bucket_of(xs.at(np.maximum(k - 1, 0))) >= bs)
+            early = bucket_of(xs.at(k)) < bs
+            if not (late.any() or early.any()):
+                break
+            k = np.where(late, xs.search(xs.at(np.maximum(k - 1, 0)), "left"), k)
+            k = np.where(early, np.minimum(xs.search(xs.at(k), "right"), n - 1), k)
+        else:  # pragma: no cover - never seen; exact but slower
+            k = np.flatnonzero(np.diff(bucket_of(xs.at(np.arange(n)))) > 0) + 1
+        starts = np.concatenate(([0], k))  # non-decreasing: drop the repeats of empty buckets
+        found: NDArray[np.int64] = starts[np.concatenate(([True], starts[1:] != starts[:-1]))]
+        return found
+
+    def merge(self) -> dict[str, Any]:
+        """The segments merged per bucket (or :meth:`fallback` when few points are left)."""
+        import numpy as np
+
+        if not self.segs:
+            return self.fallback()
+        b, first, mn, mx, last, last_x, cnt = (np.concatenate(col) for col in zip(*self.segs, strict=True))
+        count = int(cnt.sum())
+        if count <= self.buckets:
+            return self.fallback()
+        s2 = np.flatnonzero(np.concatenate(([True], b[1:] != b[:-1])))
+        e2 = np.append(s2[1:], len(b))
+        out = {
+            "count": count,
+            "nan_count": self.nan_count,
+            "x_min": self.lo_x,
+            "x_max": self.hi_x,
+            "raw": False,
+            "x": self.edges[0] + (b[s2] + 0.5) * self.width,
+            "first": first[s2].astype(np.float64),
+            "min": np.minimum.reduceat(mn.astype(np.float64), s2),
+            "max": np.maximum.reduceat(mx.astype(np.float64), s2),
+            "last": last[e2 - 1].astype(np.float64),
+            "last_x": last_x[e2 - 1].astype(np.float64),
+            "n": np.add.reduceat(cnt.astype(np.int64), s2).astype(np.float64),
+        }
+        return out if self.arrays else as_lists(out)
 
 
 class _Xs:

@@ -45,9 +45,9 @@ Never per address alone: one guesser behind a shared address (a NAT, a proxy) mu
 lock its other users out, and guessing one account stays slowed from everywhere.
 """
 
-# No ``from __future__ import annotations``: FastAPI reads the endpoint annotations of the
-# closures in :func:`protect` at runtime.
-
+import hashlib
+import hmac
+import re
 import time
 from collections import OrderedDict
 from typing import Any, Final
@@ -55,7 +55,7 @@ from urllib.parse import parse_qs, quote, urlsplit
 
 from tracker._naming import project_dir
 from tracker.errors import UsageError
-from tracker.server._auth import SESSION_SECONDS, AuthStore, Principal, at_least, check_project
+from tracker.server._auth import AuthStore, Principal, at_least, check_project
 from tracker.server._identity import (
     GLOBAL,
     OPEN,
@@ -68,12 +68,26 @@ from tracker.server._identity import (
     read_body,
 )
 
-__all__ = ["COOKIE", "CSRF_HEADER", "classify", "need_of", "protect", "refusal", "require"]
+__all__ = [
+    "COOKIE",
+    "CSRF_HEADER",
+    "Backoff",
+    "LocalGuard",
+    "claim_if_new",
+    "classify",
+    "need_of",
+    "protect",
+    "refusal",
+    "require",
+]
 
 COOKIE: Final = "tracker_session"
 CSRF_HEADER: Final = "x-tracker-csrf"
 MAX_JSON: Final = 1024 * 1024
 _SAFE: Final = ("GET", "HEAD", "OPTIONS")
+#: A Host header: a host name (``_`` allowed: container service names) or IPv4 address, or
+#: an IPv6 address in brackets; an optional port of digits.
+_HOST_RE: Final = re.compile(r"(\[[0-9a-f:.]+\]|[a-z0-9_][a-z0-9_.-]{0,252})(?::[0-9]{1,5})?")
 # Open without signing in; and the routes of no project any signed-in caller may use (the
 # method's need still applies to the key's cap): see tracker.server._identity.GLOBAL.
 _OPEN: Final = OPEN
@@ -198,6 +212,15 @@ class _Gate:
             return
         identity = parse(path_format, params, scope.get("query_string", b""), body)
         state["identity"] = identity
+        await self._authorize(state, who, identity, path_format, method)
+        await self.app(scope, receive, send)
+
+    async def _authorize(
+        self, state: dict[str, Any], who: Principal, identity: Any, path_format: str, method: str
+    ) -> None:
+        """Check the caller's role for the route (step 4 above); set ``role`` and ``project``."""
+        from starlette.concurrency import run_in_threadpool
+
         need = need_of(path_format, method)
         if not at_least(who.cap or "admin", need):
             raise _RefusedError(403, f"this key is {who.cap}-only; {method} {path_format} needs {need}")
@@ -215,12 +238,11 @@ class _Gate:
                 raise _RefusedError(
                     403, f"{path_format} addresses no project: only server admins may call it"
                 )
-        else:
-            state["role"] = await run_in_threadpool(self._role, who, project, path_format, method)
-            state["project"] = project
-            if not at_least(state["role"], need):
-                raise _RefusedError(403, f"your role on {project!r} is {state['role']}; this needs {need}")
-        await self.app(scope, receive, send)
+            return
+        state["role"] = await run_in_threadpool(self._role, who, project, path_format, method)
+        state["project"] = project
+        if not at_least(state["role"], need):
+            raise _RefusedError(403, f"your role on {project!r} is {state['role']}; this needs {need}")
 
     def _who(self, headers: dict[str, str]) -> tuple[Principal | None, bool]:
         auth = headers.get("authorization", "")
@@ -334,12 +356,6 @@ def require(request: Any, project: str | None, need: str) -> None:
         raise HTTPException(*problem)
 
 
-def _next(raw: str) -> str:
-    """A local path to go to after logging in (anything else: ``/``)."""
-    ok = raw.startswith("/") and not raw.startswith(("//", "/\\")) and "\\" not in raw
-    return raw if ok and all(0x20 < ord(c) < 0x7F for c in raw) else "/"
-
-
 def protect(app: Any, store: AuthStore, *, max_body: int, max_json: int = MAX_JSON) -> None:
     """Put ``app`` behind the gate, and add ``/login``, ``/logout``, ``/api/me`` and project access routes.
 
@@ -352,116 +368,94 @@ def protect(app: Any, store: AuthStore, *, max_body: int, max_json: int = MAX_JS
         max_body: Largest upload body (ingest), in bytes.
         max_json: Largest body of any other request, in bytes.
     """
-    from fastapi import Body, HTTPException, Request
-    from starlette.concurrency import run_in_threadpool
-    from starlette.responses import HTMLResponse, Response
+    from tracker.server import _routes_auth
+    from tracker.server._app import add_routes
 
-    # Per (user, address) and per user: never per address alone (see the module docstring).
-    per_pair = Backoff(free=5)
-    per_user = Backoff(free=20)
-
-    def page(message: str = "", nxt: str = "/", status: int = 200, wait: str | None = None) -> Any:
-        from html import escape
-
-        note = f'<p class="err">{escape(message)}</p>' if message else ""
-        headers = {**_HEADERS, "Retry-After": wait} if wait else _HEADERS
-        text = _LOGIN.format(note=note, next=escape(nxt, quote=True))
-        return HTMLResponse(text, status_code=status, headers=headers)
-
-    async def login(request: Request) -> Any:
-        if request.method == "GET":
-            return page(nxt=_next(request.query_params.get("next", "/")))
-        form = parse_qs((await request.body()).decode("utf-8", "replace"))
-        user = (form.get("username") or [""])[0]
-        password = (form.get("password") or [""])[0]
-        nxt = _next((form.get("next") or ["/"])[0])
-        pair = user + "\0" + (request.client.host if request.client else "?")
-        wait = max(per_pair.wait(pair), per_user.wait(user))
-        if wait > 0:
-            secs = str(int(wait) + 1)
-            return page(f"Too many failed attempts: try again in {secs} s.", nxt, 429, secs)
-        session = await run_in_threadpool(store.login, user, password) if user and password else None
-        if session is None:
-            per_pair.failed(pair)
-            per_user.failed(user)
-            return page("Wrong user name or password.", nxt, 401)
-        per_pair.succeeded(pair)
-        per_user.succeeded(user)
-        secure = "; Secure" if request.url.scheme == "https" else ""
-        cookie = f"{COOKIE}={session}; Path=/; HttpOnly; SameSite=Strict; Max-Age={SESSION_SECONDS}{secure}"
-        return Response(
-            status_code=303, headers={"Location": nxt, "Set-Cookie": cookie, "Cache-Control": "no-store"}
-        )
-
-    async def logout(request: Request) -> Any:
-        session = request.cookies.get(COOKIE)
-        if session:
-            await run_in_threadpool(store.logout, session)
-        cookie = f"{COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0"
-        return Response(status_code=303, headers={"Location": "/login", "Set-Cookie": cookie})
-
-    def me(request: Request) -> Any:
-        """The signed-in caller: user name, server admin or not, and the key's role cap."""
-        who: Principal = request.scope["state"]["principal"]
-        return {"user": who.user, "site_admin": who.site_admin, "key_role": who.cap}
-
-    def access(project: str) -> Any:
-        """A project's owner and visibility."""
-        info = store.project(project)
-        if info is None:
-            return {"project": project, "owner": None, "visibility": "private"}
-        return {"project": project, "owner": {info.owner_kind: info.owner}, "visibility": info.visibility}
-
-    def set_access(project: str, body: dict[str, Any] = Body(...)) -> Any:  # noqa: B008 - FastAPI's way
-        """Set a project's visibility: ``{"visibility": "private" | "team" | "public"}`` (admin)."""
-        visibility = body.get("visibility")
-        if not isinstance(visibility, str):
-            raise HTTPException(400, 'send {"visibility": "private" | "team" | "public"}')
-        try:
-            if store.project(project) is None:  # a server admin on a project nobody owns yet
-                store.set_owner(project, user=request_user(body))
-            store.set_visibility(project, visibility)
-        except UsageError as exc:
-            raise HTTPException(400, str(exc)) from None
-        return access(project)
-
-    def request_user(body: dict[str, Any]) -> str:
-        owner = body.get("owner_user")
-        if not isinstance(owner, str):
-            raise UsageError('this project has no owner yet: add "owner_user" to the body', key="owner")
-        return owner
-
-    def visible(request: Request, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        who: Principal | None = request.scope.get("state", {}).get("principal")
-        if who is None:
-            return []
-        roles = store.roles_on(who, [str(r.get("name")) for r in rows])
-        return [r for r in rows if roles.get(str(r.get("name"))) is not None]
-
-    app.add_route("/login", login, methods=["GET", "POST"], include_in_schema=False)
-    app.add_route("/logout", logout, methods=["POST"], include_in_schema=False)
-    app.add_api_route("/api/me", me, methods=["GET"])
-    app.add_api_route("/api/projects/{project}/access", access, methods=["GET"])
-    app.add_api_route("/api/projects/{project}/access", set_access, methods=["PUT"])
+    add_routes(app, _routes_auth.router)
     app.state.auth = store
-    app.state.visible_projects = visible
+    # Per (user, address) and per user: never per address alone (see the module docstring).
+    app.state.login_backoff = (Backoff(free=5), Backoff(free=20))
+    app.state.visible_projects = _routes_auth.visible
     app.add_middleware(_Gate, router=app.router, store=store, max_body=max_body, max_json=max_json)
 
 
-_HEADERS: Final = {
-    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; "
-    "frame-ancestors 'none'; base-uri 'none'",
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
-    "Cache-Control": "no-store",
-}
-_LOGIN: Final = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>tracker: sign in</title>
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<style>body{{font:15px system-ui,sans-serif;display:grid;place-items:center;min-height:90vh;margin:0}}
-form{{display:grid;gap:.6em;min-width:18em}}input,button{{font:inherit;padding:.4em}}.err{{color:#b00020}}</style>
-</head><body><form method="post" action="/login"><h1>tracker</h1>{note}
-<label>User <input name="username" autocomplete="username" required autofocus></label>
-<label>Password <input name="password" type="password" autocomplete="current-password" required></label>
-<input type="hidden" name="next" value="{next}"><button type="submit">Sign in</button></form></body></html>
-"""
+class LocalGuard:
+    """The ``tracker ui`` middleware: Host check, Origin check, per-launch token (cookie, header or query)."""
+
+    def __init__(self, app: Any, *, token: str | None, hosts: tuple[str, ...]) -> None:
+        self.app = app
+        self.token = token
+        self.hosts = hosts
+        self.cookie = "tracker_token_" + hashlib.sha256((token or "").encode()).hexdigest()[:10]
+
+    def _host_ok(self, host: str) -> bool:
+        """``host`` is ``name[:port]`` with an allowed name (``[v6]`` in brackets), nothing else.
+
+        Parsed strictly: digits only after the one colon, no user info, path or spaces
+        (``127.0.0.1:1@evil.com`` names ``evil.com`` to a browser: refused).
+        """
+        found = _HOST_RE.fullmatch(host.lower())
+        return found is not None and found.group(1) in self.hosts
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        if not self._host_ok(headers.get("host", "")):
+            await _refuse(send, 421, "Host not allowed: open the URL printed by `tracker ui`.")
+            return
+        origin = headers.get("origin")
+        if origin and origin != "null" and not self._host_ok(urlsplit(origin).netloc):
+            await _refuse(send, 403, "Cross-origin request refused.")
+            return
+        path: str = scope.get("path", "")
+        if self.token is None or path.startswith("/static/") or path == "/favicon.ico":
+            await self.app(scope, receive, send)
+            return
+        given, from_query = self._given(scope, headers)
+        if not hmac.compare_digest(given.encode(), self.token.encode()):
+            await _refuse(send, 401, "Missing or wrong token: open the URL printed by `tracker ui`.")
+            return
+        await self.app(scope, receive, self._with_cookie(send) if from_query else send)
+
+    def _given(self, scope: Any, headers: dict[str, str]) -> tuple[str, bool]:
+        """The token the request carries (query, header or cookie), and whether from the query."""
+        query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
+        given = (query.get("token") or [""])[0]
+        if given:
+            return given, True
+        given = headers.get("x-tracker-token", "")
+        if not given:
+            for part in headers.get("cookie", "").split(";"):
+                name, _, value = part.strip().partition("=")
+                if name == self.cookie:
+                    given = value
+        return given, False
+
+    def _with_cookie(self, send: Any) -> Any:
+        """``send``, setting the token cookie on the response (a URL with ``?token=`` opened once)."""
+        cookie = f"{self.cookie}={self.token}; Path=/; HttpOnly; SameSite=Strict"
+
+        async def send_cookie(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                message = dict(message)
+                message["headers"] = [*message.get("headers", []), (b"set-cookie", cookie.encode())]
+            await send(message)
+
+        return send_cookie
+
+
+async def _refuse(send: Any, status: int, text: str) -> None:
+    body = text.encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"text/plain; charset=utf-8"),
+                (b"content-length", b"%d" % len(body)),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})

@@ -23,8 +23,7 @@ role on the project, and a run shipped to a new project name creates that projec
 by the key's user.
 """
 
-# No ``from __future__ import annotations``: FastAPI reads the endpoint annotations of the
-# closures in :func:`install` at runtime.
+# The endpoints are in :mod:`tracker.server._routes_ingest`; :func:`install` adds them.
 
 import fcntl
 import hmac
@@ -50,7 +49,7 @@ from tracker.storage._schema import refusal
 
 _log = logging.getLogger(__name__)
 
-__all__ = ["ROLES", "install"]
+__all__ = ["ROLES", "IngestState", "RefusedError", "check_version", "install"]
 
 MAX_BODY: Final = 64 * 1024 * 1024
 VERSION_HEADER: Final = "x-tracker-format-version"
@@ -58,7 +57,9 @@ PREFIX: Final = "/api/v1/runs/"
 
 
 # ---------------------------------------------------------------------------- logs
-class _RefusedError(Exception):
+class RefusedError(Exception):
+    """A refused upload: answered ``status`` with the JSON ``data`` (``detail`` and more)."""
+
     def __init__(self, status: int, data: dict[str, Any]) -> None:
         super().__init__(data.get("detail", ""))
         self.status = status
@@ -76,9 +77,9 @@ class _Logs:
 
     def path(self, project: str, run_id: str) -> Path:
         if not NAME_RE.fullmatch(project):
-            raise _RefusedError(400, {"detail": f"project {project!r}: use letters, digits, '.', '_', '-'"})
+            raise RefusedError(400, {"detail": f"project {project!r}: use letters, digits, '.', '_', '-'"})
         if not ID_RE.fullmatch(run_id):
-            raise _RefusedError(
+            raise RefusedError(
                 400, {"detail": f"run id {run_id!r}: use letters, digits, '_', '-' (at most 64)"}
             )
         return run_dir_for(self.root, project, run_id) / LOG_NAME
@@ -109,7 +110,7 @@ class _Logs:
         """Append ``body`` at ``offset``; return ``(server offset, bytes appended)``."""
         path = self.path(project, run_id)
         if offset < 0:
-            raise _RefusedError(400, {"detail": "offset must be >= 0"})
+            raise RefusedError(400, {"detail": "offset must be >= 0"})
         try:
             lock = self.root / ".ingest-locks" / project / f"{run_id}.lock"
             lock.parent.mkdir(parents=True, exist_ok=True)
@@ -122,7 +123,7 @@ class _Logs:
     def _append_locked(self, path: Path, offset: int, body: bytes) -> tuple[int, int]:
         size = self._size(path)
         if offset > size:
-            raise _RefusedError(
+            raise RefusedError(
                 409, {"reason": "gap", "offset": size, "detail": f"the server has {size} bytes"}
             )
         overlap = min(size - offset, len(body))
@@ -131,7 +132,7 @@ class _Logs:
                 f.seek(offset)
                 held = f.read(overlap)
             if not hmac.compare_digest(held, body[:overlap]):
-                raise _RefusedError(
+                raise RefusedError(
                     409,
                     {
                         "reason": "conflict",
@@ -145,21 +146,21 @@ class _Logs:
         start = 0
         if size == 0:
             if len(new) < HEADER_SIZE:
-                raise _RefusedError(400, {"detail": "a run log starts with its 16-byte header"})
+                raise RefusedError(400, {"detail": "a run log starts with its 16-byte header"})
             try:
                 version = parse_header(new[:HEADER_SIZE], "request body")
             except StorageError as exc:
-                raise _RefusedError(400, {"detail": str(exc)}) from None
+                raise RefusedError(400, {"detail": str(exc)}) from None
             if new[:HEADER_SIZE] != file_header(version):
-                raise _RefusedError(400, {"detail": "run log header has unknown flags"})
+                raise RefusedError(400, {"detail": "run log header has unknown flags"})
             start = HEADER_SIZE
         found = _scan_batch(new, start)
         misfit = refusal(found, offset + overlap)  # the trust boundary: every record fits the schema
         if misfit is not None:
-            raise _RefusedError(400, misfit)
+            raise RefusedError(400, misfit)
         if found.torn or found.end != len(new):
             bad = offset + overlap + found.end
-            raise _RefusedError(
+            raise RefusedError(
                 400,
                 {"detail": f"the batch must be whole, CRC-valid frames; bytes from {bad} on are not"},
             )
@@ -204,18 +205,19 @@ def _scan_batch(body: bytes, start: int) -> LogRead:
         pos = part.end
 
 
-def _version(headers: Any) -> int:
+def check_version(headers: Any) -> int:
+    """The run-log format version a request states in its header (400 if missing or unsupported)."""
     raw = headers.get(VERSION_HEADER)
     if raw is None:
-        raise _RefusedError(
+        raise RefusedError(
             400, {"detail": f"state the run log format version in the {VERSION_HEADER} header"}
         )
     try:
         version = int(raw)
     except ValueError:
-        raise _RefusedError(400, {"detail": f"{VERSION_HEADER}: {raw!r} is not a number"}) from None
+        raise RefusedError(400, {"detail": f"{VERSION_HEADER}: {raw!r} is not a number"}) from None
     if version < 1 or version > FORMAT_VERSION:
-        raise _RefusedError(
+        raise RefusedError(
             400,
             {
                 "detail": f"run log format v{version} is not supported by this server (v{FORMAT_VERSION}); "
@@ -251,6 +253,16 @@ def _indexer(app: Any, logs: _Logs) -> Any:
     return run
 
 
+class IngestState:
+    """What the run-log endpoints (:mod:`tracker.server._routes_ingest`) read, on ``app.state.ingest``."""
+
+    def __init__(self, logs: _Logs, max_body: int, indexer: Any) -> None:
+        self.logs = logs
+        self.max_body = max_body
+        #: ``index(project, run_id)`` after a log grew, or None (see :func:`_indexer`).
+        self.indexer = indexer
+
+
 def install(
     app: Any,
     root: str | os.PathLike[str],
@@ -266,61 +278,13 @@ def install(
         max_body: Largest upload body, in bytes (larger: 413).
         store: Accounts and project ownership (default: SQLite in ``root``).
     """
-    from fastapi import Request
-    from fastapi.responses import JSONResponse
-    from starlette.concurrency import run_in_threadpool
-
+    from tracker.server._app import add_routes
     from tracker.server._gate import protect
+    from tracker.server._routes_ingest import logs as log_routes
 
-    root = Path(root)
-    logs = _Logs(root)
-    auth = store if store is not None else AuthStore(root)
-    indexer = _indexer(app, logs)
-
-    def answer(fn: Any, *args: Any) -> Any:
-        try:
-            return JSONResponse(fn(*args))
-        except _RefusedError as exc:
-            return JSONResponse(exc.data, status_code=exc.status)
-        except StorageError as exc:
-            return JSONResponse({"detail": str(exc)}, status_code=500)
-
-    def get_offset(project: str, run_id: str) -> Any:
-        return answer(lambda: {"offset": logs.offset(project, run_id), "format_version": FORMAT_VERSION})
-
-    too_big = f"request body over {max_body} bytes; send smaller batches"
-
-    async def put_log(request: Request, project: str, run_id: str, offset: int) -> Any:
-        try:
-            _version(request.headers)
-            logs.path(project, run_id)
-            declared = request.headers.get("content-length")
-            if declared is not None and (not declared.isdigit() or int(declared) > max_body):
-                raise _RefusedError(413, {"detail": too_big})
-            chunks: list[bytes] = []
-            total = 0
-            async for chunk in request.stream():
-                total += len(chunk)
-                if total > max_body:
-                    raise _RefusedError(
-                        413, {"detail": f"request body over {max_body} bytes; send smaller batches"}
-                    )
-                chunks.append(chunk)
-        except _RefusedError as exc:
-            return JSONResponse(exc.data, status_code=exc.status)
-        body = b"".join(chunks)
-
-        def do() -> dict[str, Any]:
-            end, appended = logs.append(project, run_id, offset, body)
-            if appended and indexer is not None:
-                indexer(project, run_id)
-            return {"offset": end, "appended": appended}
-
-        return await run_in_threadpool(answer, do)
-
-    base = PREFIX + "{project}/{run_id}/log"
-    app.add_api_route(base + "/offset", get_offset, methods=["GET"])
-    for method in ("PUT", "POST"):  # one route each: one OpenAPI operation id each
-        app.add_api_route(base, put_log, methods=[method])
+    logs = _Logs(Path(root))
+    auth = store if store is not None else AuthStore(Path(root))
+    app.state.ingest = IngestState(logs, max_body, _indexer(app, logs))
+    add_routes(app, log_routes)
     protect(app, auth, max_body=max_body)
     return auth

@@ -1,10 +1,77 @@
-"""Computations behind the sweep and histogram views of the dashboard API (pure, no I/O)."""
+"""The dashboard API's view model: JSON-safe values, table rows, sweep and histogram maths (pure, no I/O)."""
 
 from __future__ import annotations
 
+import json
+import math
 from typing import Any
 
-__all__ = ["rebin", "spearman", "sweep_metric", "sweep_params"]
+__all__ = ["clean", "flat", "is_num", "rebin", "run_row", "spearman", "sweep_metric", "sweep_params"]
+
+
+def clean(value: Any, depth: int = 0) -> Any:
+    """JSON-safe copy: non-finite floats become strings, unknown objects their repr."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else str(value)
+    if value is None or isinstance(value, (bool, int, str)):
+        return value
+    if depth > 20:
+        return repr(value)
+    if isinstance(value, dict):
+        return {str(k): clean(v, depth + 1) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [clean(v, depth + 1) for v in value]
+    return repr(value)
+
+
+def flat(prefix: str, value: Any, out: dict[str, Any]) -> None:
+    """Flatten nested dicts to dotted keys, keeping scalars only (table columns)."""
+    if isinstance(value, dict):
+        if "_type" in value:  # media reference: not a column value
+            return
+        for k, v in value.items():
+            flat(f"{prefix}.{k}" if prefix else str(k), v, out)
+    elif isinstance(value, float):
+        out[prefix] = value if math.isfinite(value) else str(value)
+    elif value is None or isinstance(value, (bool, int, str)):
+        out[prefix] = value
+    elif isinstance(value, (list, tuple)) and len(value) <= 16:
+        out[prefix] = json.dumps(clean(value))
+
+
+def is_num(v: Any) -> bool:
+    """A finite int or float (not a bool)."""
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def run_row(run: Any, record: Any, now: float) -> dict[str, Any]:
+    """A run as a row of the runs table (``record``: its index record, or None)."""
+    created = record.created_at if record is not None else None
+    last = record.last_time if record is not None else None
+    if record is not None and run.state != "running" and record.runtime is not None:
+        duration: float | None = float(record.runtime)
+    elif created is not None and last is not None:
+        duration = max(0.0, (now if run.state == "running" else last) - created)
+    else:
+        duration = None
+    config: dict[str, Any] = {}
+    flat("", {k: v for k, v in run.config.items() if not str(k).startswith("_")}, config)
+    summary: dict[str, Any] = {}
+    flat("", {k: v for k, v in run.summary.items() if not str(k).startswith("_tracker")}, summary)
+    return {
+        "id": run.id,
+        "name": run.name,
+        "state": run.state,
+        "tags": list(run.tags),
+        "group": run.group,
+        "created": created,
+        "heartbeat": last,
+        "duration": duration,
+        "max_step": record.max_step if record is not None else -1,
+        "config": config,
+        "summary": summary,
+        "problems": list(getattr(run, "problems", ())),  # a corrupt record or gap of its log
+    }
 
 
 def sweep_metric(config: dict[str, Any]) -> tuple[str | None, str]:

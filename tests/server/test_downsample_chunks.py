@@ -12,7 +12,7 @@ import pytest
 pytest.importorskip("fastapi")
 
 import tracker
-from tracker.server._app import _Data
+from tracker.server._data import ServerData as _Data
 from tracker.server._downsample import bucketize, grid
 from tracker.server._series import SeriesReader
 
