@@ -187,7 +187,7 @@ class SQLIndex(IndexBackend):
         conn = self._conn
         with self._errors("reading the index"):
             rows = self._exec(conn, self._q(sql), params).fetchall()
-        return {(p, r): (int(s), int(m)) for p, r, s, m in rows}
+        return {(p, r): (s, m) for p, r, s, m in rows}  # ints in both drivers
 
     def forget(self, project: str, run_id: str) -> None:
         """Drop a run whose log disappeared (its chunks and keys go with it)."""
