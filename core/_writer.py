@@ -3,7 +3,10 @@
 Producers (``Run.log``, config and summary changes, the console tee, samplers) only
 append to deques. The writer wakes every ``flush_interval`` seconds (or when asked),
 drains everything queued, keeps the run summary, encodes msgpack frames and appends
-them with ``write()``; it fsyncs at most once a second and at close.
+them with ``write()``; it fsyncs at most once a second and at close. This module holds the
+thread, its cycle and the frame encoding; ``define_metric`` (step metrics, summary
+aggregates) is :mod:`tracker._writer_metrics`, and the appends, the bytes held after a
+failed write and fsync are :mod:`tracker._writer_file`.
 
 Durability: a cycle hands what it has encoded to the OS at least every ``_WRITE_EVERY``
 seconds (``_WRITE_MEDIA`` while it encodes media), so a long cycle (a large backlog, media
@@ -21,14 +24,13 @@ keeps going; bytes that could not be written are retried on the next cycle.
 from __future__ import annotations
 
 import collections
-import errno
-import os
 import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Final
 
+from tracker._writer_file import LogFile
 from tracker._writer_metrics import Metrics
 from tracker.media._base import Pending
 from tracker.media._store import MediaStore
@@ -46,7 +48,6 @@ _BATCH_ROWS: Final = 256
 # With a backlog this long the producer is not waiting on anything: don't yield, drain.
 _YIELD_BELOW: Final = 8192
 _SUMMARY_EVERY: Final = 2.0
-_FSYNC_EVERY: Final = 1.0
 # A cycle writes what it has encoded at least this often (seconds); after media, which
 # take long to encode, at least every _WRITE_MEDIA.
 _WRITE_EVERY: Final = 0.05
@@ -112,7 +113,6 @@ class Writer:
         self.write_listeners: list[Callable[[int], None]] = []
         self.dropped_console = 0
         self.dropped_system = 0
-        self._fsync = fsync
         self._interval = flush_interval
         self._heartbeat = heartbeat
         self._capture = capture
@@ -120,12 +120,7 @@ class Writer:
             self.captured.set()
         self._stop = False
         self._thread: threading.Thread | None = None
-        self._fd = -1
-        self._end = 0
-        self._unwritten: list[bytes] = []
-        self._unwritten_bytes = 0
-        self._max_unwritten = 256 * 1024 * 1024
-        self._last_fsync = 0.0
+        self._file = LogFile(path, fsync, self._problem)  # write(2), held bytes, fsync
         self._last_write = time.time()
         self._last_summary = 0.0
         self._summary: dict[str, Any] = dict(summary or {})
@@ -160,17 +155,11 @@ class Writer:
         import msgpack
 
         self._packer = msgpack.Packer(use_bin_type=True, default=self._default, autoreset=True)
-        flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_CLOEXEC", 0)
-        self._fd = os.open(self.path, flags, 0o644)
-        if header is not None:
-            os.write(self._fd, header)
-        self._end = os.fstat(self._fd).st_size
+        self._file.open(header)
 
     def write_now(self, record: list[Any]) -> None:
         """Append one record synchronously (init's run record, before the thread starts)."""
-        data = frame(self._packer.pack(record))
-        os.write(self._fd, data)
-        self._end += len(data)
+        self._file.write_now(frame(self._packer.pack(record)))
 
     def start(self) -> None:
         """Start the writer thread."""
@@ -231,7 +220,7 @@ class Writer:
                 continue
             if stopping and not self.queue:
                 break
-        self._close_fd()
+        self._file.close()
 
     def _run_capture(self, front: bool) -> None:
         capture, self._capture = self._capture, None
@@ -311,7 +300,7 @@ class Writer:
             exit_rec.setdefault("ts", now)
             exit_rec["runtime"] = now - self._start_time + self._runtime_offset
             out.append(self._frame([R.EXIT, exit_rec]))
-        if not out and not self._unwritten and now - self._last_write >= self._heartbeat:
+        if not out and not self._file.held and now - self._last_write >= self._heartbeat:
             out.append(self._frame([R.HEARTBEAT, now]))
         self._write(out, force_sync=exit_rec is not None or final)
         for event in barriers:
@@ -471,72 +460,22 @@ class Writer:
         After a failed write (a full disk) the held bytes are retried once per cycle, at its
         end, not after every batch: ``out`` is then kept and returned as it is.
         """
-        if self._unwritten:
+        if self._file.held:
             return out
         self._write(out, force_sync=False)
         return []
 
     def _write(self, out: list[bytes], force_sync: bool) -> None:
-        if out:
-            self._unwritten.extend(out)
-            self._unwritten_bytes += sum(map(len, out))
-        if self._unwritten:
-            data = b"".join(self._unwritten)
-            try:
-                self._write_all(data)
-            except OSError as exc:
-                self._write_failed(exc)
-                return
-            self._unwritten.clear()
-            self._unwritten_bytes = 0
+        written = self._file.append(out)
+        if written is False:
+            return  # held for the next cycle (a full disk): no fsync either
+        if written:
             self._last_write = time.time()
             self.durable_rows = self._rows_encoded
             self.durable_step = self._last_step_written
             for listener in self.write_listeners:
                 listener(self._last_step_written)
-        now = time.time()
-        if self._fsync and (force_sync or now - self._last_fsync >= _FSYNC_EVERY):
-            try:
-                os.fsync(self._fd)
-            except OSError as exc:
-                self._problem("fsync", f"fsync of {self.path} failed: {exc}")
-            self._last_fsync = now
-
-    def _write_all(self, data: bytes) -> None:
-        view = memoryview(data)
-        start = self._end
-        try:
-            while view:
-                n = write(self._fd, view)
-                view = view[n:]
-                self._end += n
-        except OSError:
-            # A partial frame at the end would corrupt everything appended after it.
-            if self._end != start:
-                os.ftruncate(self._fd, start)
-                self._end = start
-            raise
-
-    def _write_failed(self, exc: OSError) -> None:
-        cause = "disk full" if exc.errno == errno.ENOSPC else errno.errorcode.get(exc.errno or 0, "error")
-        self._problem(
-            f"write:{cause}",
-            f"cannot write to {self.path} ({exc.strerror or exc}); keeping "
-            f"{self._unwritten_bytes} bytes in memory and retrying; training continues",
-        )
-        while self._unwritten_bytes > self._max_unwritten and len(self._unwritten) > 1:
-            dropped = self._unwritten.pop(0)
-            self._unwritten_bytes -= len(dropped)
-
-    def _close_fd(self) -> None:
-        if self._fd >= 0:
-            try:
-                if self._fsync:
-                    os.fsync(self._fd)
-                os.close(self._fd)
-            except OSError as exc:
-                self._problem("close", f"closing {self.path} failed: {exc}")
-            self._fd = -1
+        self._file.sync(force_sync)
 
     def _problem(self, key: str, message: str) -> None:
         if key not in self._seen_problems:
@@ -565,7 +504,3 @@ def _safe(value: Any) -> Any:
     except Exception:  # noqa: BLE001 - anything unencodable is stored as its repr
         return repr(value)
     return value
-
-
-# Indirection so tests can simulate a full disk without touching the real os module.
-write: Callable[[int, memoryview], int] = os.write

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 import tracker
-from tracker import _writer
+from tracker import _writer_file
 from tracker._init import LOG_NAME, read_log
 from tracker.errors import RunNotFoundError, TrackerWarning, UsageError
 from tracker.storage._format import R, read_frames
@@ -556,14 +556,14 @@ def test_full_disk_warns_once_and_keeps_every_row(monkeypatch: pytest.MonkeyPatc
     monkeypatch.delenv("TRACKER_STRICT")
     run = tracker.init(project="p")
     disk = {"full": True}
-    real_write = _writer.write
+    real_write = _writer_file.write
 
     def write(fd: int, data: memoryview) -> int:
         if disk["full"]:
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
         return real_write(fd, data)
 
-    monkeypatch.setattr(_writer, "write", write)
+    monkeypatch.setattr(_writer_file, "write", write)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         for i in range(50):
