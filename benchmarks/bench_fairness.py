@@ -106,12 +106,12 @@ def main(argv: list[str] | None = None) -> int:
     pg = None
     db = None
     if args.postgres:
-        from tests._postgres import _start, find_bindir
+        from tests._postgres import find_bindir, start_server
 
         bindir = find_bindir()
         if bindir is None:
             raise SystemExit("bench_fairness: no PostgreSQL binaries (apt-get install postgresql)")
-        pg = _start(bindir, durable=False)
+        pg = start_server(bindir, durable=False)
         db = pg.url(pg.create_database())
     server: subprocess.Popen[str] | None = None
     try:
@@ -147,9 +147,9 @@ def main(argv: list[str] | None = None) -> int:
             server.kill()
             server.wait()
         if pg is not None:
-            from tests._postgres import _stop
+            from tests._postgres import stop_server
 
-            _stop(pg)
+            stop_server(pg)
 
 
 def _bench(base: str, keys: dict[str, str], big: bytes, small: bytes, slack: float, pg: bool) -> int:

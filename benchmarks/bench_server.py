@@ -121,12 +121,12 @@ def main(argv: list[str] | None = None) -> int:
     rate = args.rate if args.rate is not None else (3000.0 if args.smoke else 1000.0)
     slack = 3.0 if args.smoke else 1.0
     sys.path.insert(0, str(REPO))
-    from tests._postgres import _start, _stop, find_bindir
+    from tests._postgres import find_bindir, start_server, stop_server
 
     bindir = find_bindir()
     if bindir is None:
         raise SystemExit("bench_server: no PostgreSQL binaries (apt-get install postgresql)")
-    pg = _start(bindir, durable=args.durable)
+    pg = start_server(bindir, durable=args.durable)
     procs: list[subprocess.Popen[str]] = []
     try:
         with tempfile.TemporaryDirectory(prefix="bench-server-") as tmp:
@@ -136,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
             if p.poll() is None:
                 p.kill()
                 p.wait()
-        _stop(pg)
+        stop_server(pg)
 
 
 def _bench(

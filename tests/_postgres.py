@@ -136,8 +136,12 @@ def _unavailable(message: str) -> NoReturn:
     pytest.skip(message)
 
 
-def _start(bindir: Path, *, durable: bool = False) -> PostgresServer:
-    """Start a server; ``durable`` keeps fsync and synchronous commit (benchmarks), else off."""
+def start_server(bindir: Path, *, durable: bool = False) -> PostgresServer:
+    """Start a server from ``bindir`` (see :func:`find_bindir`); :func:`stop_server` ends it.
+
+    ``durable`` keeps fsync and synchronous commit (benchmarks), else they are off. Public for
+    the benchmarks, which start their own server outside pytest.
+    """
     base = Path(tempfile.mkdtemp(prefix="tracker-pg-"))
     data = base / "data"
     log = base / "postgres.log"
@@ -177,12 +181,13 @@ def _start(bindir: Path, *, durable: bool = False) -> PostgresServer:
             if ready.returncode == 0:
                 return server
         last_error = log.read_text(errors="replace")[-2000:]
-        _stop(server, remove=False)
+        stop_server(server, remove=False)
     shutil.rmtree(base, ignore_errors=True)
     pytest.fail(f"postgres did not start on 127.0.0.1: {last_error}")
 
 
-def _stop(server: PostgresServer, *, remove: bool = True) -> None:
+def stop_server(server: PostgresServer, *, remove: bool = True) -> None:
+    """Stop a server of :func:`start_server` (fast shutdown); ``remove`` deletes its directory."""
     proc = server.proc
     if proc.poll() is None:
         proc.send_signal(signal.SIGINT)  # fast shutdown: end sessions, checkpoint, exit
@@ -205,11 +210,11 @@ def pg_server() -> Iterator[PostgresServer]:
         import psycopg  # noqa: F401 - the fixtures talk to the server through it
     except ImportError:
         _unavailable("psycopg is not installed: pip install 'tracker[server]'")
-    server = _start(bindir)
+    server = start_server(bindir)
     try:
         yield server
     finally:
-        _stop(server)
+        stop_server(server)
 
 
 @pytest.fixture

@@ -13,8 +13,6 @@ from __future__ import annotations
 import hashlib
 import http.server
 import json
-import subprocess
-import sys
 import threading
 import urllib.error
 import urllib.request
@@ -24,26 +22,11 @@ from typing import Any
 
 import pytest
 
+from tests._server import TrackerServer, make_key
 from tracker.api import Api
 from tracker.artifacts._store import manifest_digest
 from tracker.errors import StorageError
 from tracker.server._auth import AuthStore
-
-
-class _Server:
-    def __init__(self, root: Path, *args: str) -> None:
-        cmd = [sys.executable, "-m", "tracker.cli", "server", "--root", str(root), "--port", "0", *args]
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-        assert self.proc.stdout is not None
-        line = self.proc.stdout.readline().strip()
-        assert line.startswith("http://"), f"server did not start: {line!r}"
-        self.url = line.rstrip("/")
-
-    def stop(self) -> None:
-        self.proc.kill()
-        self.proc.wait(10)
-        assert self.proc.stdout is not None
-        self.proc.stdout.close()
 
 
 @pytest.fixture
@@ -79,15 +62,10 @@ def team(tmp_path: Path) -> Iterator[dict[str, Any]]:
     """A server where alice (editor) owns the public project ``p`` and carol only reads."""
     server_root = tmp_path / "server"
     auth = AuthStore(server_root)
-    for user in ("alice", "carol"):
-        auth.create_user(user, f"{user}-password-1")
+    keys = {"alice": make_key(auth, "alice", "k"), "carol": make_key(auth, "carol", "k", "viewer")}
     auth.set_owner("p", user="alice")
     auth.set_visibility("p", "public")
-    keys = {
-        "alice": auth.create_key("alice", "k", "editor")[0],
-        "carol": auth.create_key("carol", "k", "viewer")[0],
-    }
-    srv = _Server(server_root, "--allow-private-references")
+    srv = TrackerServer(server_root, "--allow-private-references")
     try:
         yield {"url": srv.url, "keys": keys}
     finally:

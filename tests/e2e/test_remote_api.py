@@ -9,8 +9,6 @@ from __future__ import annotations
 import json
 import math
 import socket
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,31 +16,13 @@ from typing import Any
 import pytest
 
 import tracker
+from tests._server import TrackerServer, make_key
 from tracker.api import Api
 from tracker.cli import main
 from tracker.errors import CommError, RunNotFoundError, StorageError, UsageError
 from tracker.server._auth import AuthStore
 
 LONG = 5000  # more rows than one index chunk (4096): scan_history needs several pages
-
-
-class Server:
-    """``tracker server`` in a subprocess."""
-
-    def __init__(self, root: Path) -> None:
-        cmd = [sys.executable, "-m", "tracker.cli", "server", "--root", str(root), "--port", "0"]
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-        assert self.proc.stdout is not None
-        line = self.proc.stdout.readline().strip()
-        assert line.startswith("http://"), f"server did not start: {line!r}"
-        self.url = line.rstrip("/")
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
-        self.proc.wait(10)
-        if self.proc.stdout is not None:
-            self.proc.stdout.close()
 
 
 def _log_runs(root: Path) -> None:
@@ -91,12 +71,10 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
         mp.setenv("TRACKER_STRICT", "1")
         _log_runs(local)
         store = AuthStore(server_root)
-        store.create_user("ci", "ci-password-1")
-        store.create_user("outsider", "outsider-password-1")
-        editor = store.create_key("ci", "ci", "editor")[0]
-        viewer = store.create_key("ci", "reader", "viewer")[0]
-        outsider = store.create_key("outsider", "o", "editor")[0]
-        srv = Server(server_root)
+        editor = make_key(store, "ci", "ci")
+        viewer = make_key(store, "ci", "reader", "viewer")
+        outsider = make_key(store, "outsider", "o")
+        srv = TrackerServer(server_root)
         try:
             mp.setenv("TRACKER_BASE_URL", srv.url)
             mp.setenv("TRACKER_API_KEY", editor)

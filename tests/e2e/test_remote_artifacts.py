@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import subprocess
-import sys
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -21,35 +19,12 @@ from typing import Any
 import pytest
 
 import tracker
+from tests._server import TrackerServer as Server
+from tests._server import make_key
 from tracker.api import Api
 from tracker.errors import StorageError, UnsupportedError, UsageError
 from tracker.server._auth import AuthStore
 from tracker.storage._objects import blob_key, open_store
-
-
-class Server:
-    """``tracker server`` in a subprocess; its URL from its first stdout line."""
-
-    def __init__(self, root: Path, *args: str, env: dict[str, str] | None = None) -> None:
-        cmd = [sys.executable, "-m", "tracker.cli", "server", "--root", str(root), "--port", "0", *args]
-        self.proc = subprocess.Popen(
-            cmd,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            text=True,
-            env={**os.environ, **(env or {})},
-        )
-        assert self.proc.stdout is not None
-        line = self.proc.stdout.readline().strip()
-        assert line.startswith("http://"), f"server did not start: {line!r}"
-        self.url = line.rstrip("/")
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
-        self.proc.wait(10)
-        if self.proc.stdout is not None:
-            self.proc.stdout.close()
 
 
 def _files(folder: Path) -> dict[str, bytes]:
@@ -82,12 +57,10 @@ def team(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     base = tmp_path_factory.mktemp("team")
     server_root = base / "server"
     auth = AuthStore(server_root)
-    auth.create_user("alice", "alice-password-1")
-    auth.create_user("bob", "bob-password-1")
     keys = {
-        "alice": auth.create_key("alice", "train", "editor")[0],
-        "alice-viewer": auth.create_key("alice", "read", "viewer")[0],
-        "bob": auth.create_key("bob", "b", "editor")[0],
+        "alice": make_key(auth, "alice", "train"),
+        "alice-viewer": make_key(auth, "alice", "read", "viewer"),
+        "bob": make_key(auth, "bob", "b"),
     }
     source = base / "data"
     (source / "images").mkdir(parents=True)

@@ -12,6 +12,8 @@ from typing import Any
 import pytest
 
 import tracker
+from tests._server import TrackerServer as Server
+from tests._server import make_key
 from tracker.api import Api
 from tracker.cli import main
 from tracker.server._auth import AuthStore
@@ -28,35 +30,11 @@ run.finish()
 """
 
 
-class Server:
-    """``tracker server`` in a subprocess."""
-
-    def __init__(self, root: Path, *args: str) -> None:
-        cmd = [sys.executable, "-m", "tracker.cli", "server", "--root", str(root), "--port", "0", *args]
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        assert self.proc.stdout is not None
-        line = self.proc.stdout.readline().strip()
-        if not line.startswith("http://"):
-            self.stop()
-            raise AssertionError(f"server did not start: {line!r} {self.errors}")
-        self.url = line.rstrip("/")
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
-        self.proc.wait(10)
-        self.errors = self.proc.stderr.read()[-3000:] if self.proc.stderr is not None else ""
-        for stream in (self.proc.stdout, self.proc.stderr):
-            if stream is not None:
-                stream.close()
-
-
 @pytest.fixture
 def server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
     root = tmp_path / "server"
     store = AuthStore(root)
-    store.create_user("ci", "ci-password-1")
-    key = store.create_key("ci", "ci", "editor")[0]
+    key = make_key(store)
     store.claim("sw", "ci")  # the sweeps' project, owned by the key's user
     srv = Server(root)
     monkeypatch.setenv("TRACKER_BASE_URL", srv.url)
@@ -217,8 +195,7 @@ def test_grid_through_two_servers_on_one_postgres(
 
     migrate(pg_url)
     store = AuthStore.postgres(tmp_path / "srv-a", pg_url)
-    store.create_user("ci", "ci-password-1")
-    key = store.create_key("ci", "ci", "editor")[0]
+    key = make_key(store)
     store.claim("sw", "ci")
     (tmp_path / "train.py").write_text(TRAIN)
     servers: list[Server] = []

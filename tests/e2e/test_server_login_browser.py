@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
-import sys
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,6 +17,7 @@ from typing import Any
 import pytest
 
 import tracker
+from tests._server import TrackerServer
 from tracker.server._auth import AuthStore
 
 playwright_sync = pytest.importorskip("playwright.sync_api", reason="pip install playwright")
@@ -42,17 +41,12 @@ def server(root: Path) -> Iterator[tuple[str, AuthStore]]:
     store.create_user("bob", PASSWORD)
     store.set_owner("mine", user="alice")
     store.set_owner("theirs", user="bob")
-    cmd = [sys.executable, "-m", "tracker.cli", "server", "--root", str(root), "--port", "0"]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    assert proc.stdout is not None
-    url = proc.stdout.readline().strip().rstrip("/")
+    srv = TrackerServer(root)
     try:
-        assert url.startswith("http://127.0.0.1:"), url
-        yield url, store
+        assert srv.url.startswith("http://127.0.0.1:"), srv.url
+        yield srv.url, store
     finally:
-        proc.kill()
-        proc.wait(10)
-        proc.stdout.close()
+        srv.stop()
 
 
 @pytest.fixture

@@ -12,8 +12,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import signal
-import socket
 import subprocess
 import sys
 import time
@@ -27,6 +25,7 @@ pytest.importorskip("psycopg")
 httpx = pytest.importorskip("httpx")
 
 import tracker  # noqa: E402
+from tests._server import TrackerServer as Server  # noqa: E402
 
 STEPS = 300
 PROJECT = "e2e"
@@ -64,12 +63,6 @@ print(json.dumps({"ok": True}), flush=True)
 """
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _cli(*args: str, root: Path, stdin: str | None = None) -> str:
     out = subprocess.run(
         [sys.executable, "-m", "tracker.cli", *args, "--root", str(root)],
@@ -77,42 +70,6 @@ def _cli(*args: str, root: Path, stdin: str | None = None) -> str:
     )  # fmt: skip
     assert out.returncode == 0, out.stderr
     return out.stdout.strip()
-
-
-class Server:
-    """One ``tracker server`` process on a fixed port (so the client's URL survives a restart)."""
-
-    def __init__(self, root: Path, db: str, port: int) -> None:
-        self.root, self.db, self.port = root, db, port
-        self.proc: subprocess.Popen[str] | None = None
-
-    def start(self) -> None:
-        with (self.root.parent / "server.log").open("a") as log:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "tracker.cli", "server", "--root", str(self.root), "--db", self.db,
-                 "--port", str(self.port), "--store", str(self.root.parent / "objects")],
-                stdout=subprocess.PIPE, stderr=log, text=True,
-            )  # fmt: skip
-        assert self.proc.stdout is not None
-        line = self.proc.stdout.readline()
-        assert line.startswith("http://127.0.0.1"), (self.root.parent / "server.log").read_text()
-
-    def kill(self) -> None:
-        assert self.proc is not None
-        self.proc.send_signal(signal.SIGKILL)
-        self.stop()
-
-    def stop(self) -> None:
-        assert self.proc is not None
-        if self.proc.poll() is None:
-            self.proc.terminate()
-        self.proc.wait(timeout=30)
-        if self.proc.stdout is not None:
-            self.proc.stdout.close()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
 
 
 @pytest.fixture
@@ -133,10 +90,10 @@ def server(tmp_path: Path, pg_url: str) -> Iterator[tuple[Server, str]]:
     key = _cli(
         "server", "keys", "create", "--user", "ann", "--name", "e2e", "--db", pg_url, root=root
     ).split()[-1]
-    srv = Server(root, pg_url, _free_port())
-    srv.start()
+    # Restarted on the port of its first start, so the client's URL survives the restart.
+    srv = Server(root, "--db", pg_url, "--store", str(root.parent / "objects"))
     yield srv, key
-    srv.stop()
+    srv.stop(graceful=True)
 
 
 def _server_offset(srv: Server, key: str) -> int:

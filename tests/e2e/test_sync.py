@@ -2,37 +2,16 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests._server import TrackerServer as Server
+from tests._server import make_key
 from tracker.api import Api
 from tracker.cli import main
-from tracker.server._auth import AuthStore
-
-
-class Server:
-    """``tracker server`` in a subprocess; restartable on the same port."""
-
-    def __init__(self, root: Path, port: int = 0) -> None:
-        cmd = [sys.executable, "-m", "tracker.cli", "server", "--root", str(root), "--port", str(port)]
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-        assert self.proc.stdout is not None
-        line = self.proc.stdout.readline().strip()
-        assert line.startswith("http://"), f"server did not start: {line!r}"
-        self.url = line.rstrip("/")
-        self.port = int(self.url.rsplit(":", 1)[1])
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
-        self.proc.wait(10)
-        if self.proc.stdout is not None:
-            self.proc.stdout.close()
 
 
 @pytest.fixture
@@ -42,9 +21,7 @@ def server_root(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def key(server_root: Path) -> str:
-    store = AuthStore(server_root)
-    store.create_user("ci", "ci-password")
-    return store.create_key("ci", "ci", "editor")[0]
+    return make_key(server_root)
 
 
 @pytest.fixture

@@ -15,6 +15,8 @@ from typing import Any
 import pytest
 
 import tracker
+from tests._server import TrackerServer as Server
+from tests._server import make_key
 from tracker.api import Api
 from tracker.cli import main
 from tracker.server._auth import AuthStore
@@ -25,31 +27,6 @@ from tracker.storage._sqlite_state import SQLiteStateStore
 DEADLINE = 60.0
 
 
-class Server:
-    """``tracker server`` in a subprocess (``--store`` optional); URL from its first stdout line."""
-
-    def __init__(self, root: Path, *args: str, env: dict[str, str] | None = None) -> None:
-        cmd = [sys.executable, "-m", "tracker.cli", "server", "--root", str(root), "--port", "0", *args]
-        self.proc = subprocess.Popen(
-            cmd,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            text=True,
-            env={**os.environ, **(env or {})},
-        )
-        assert self.proc.stdout is not None
-        line = self.proc.stdout.readline().strip()
-        assert line.startswith("http://"), f"server did not start: {line!r}"
-        self.url = line.rstrip("/")
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
-        self.proc.wait(10)
-        if self.proc.stdout is not None:
-            self.proc.stdout.close()
-
-
 @pytest.fixture
 def servers() -> Iterator[list[Server]]:
     started: list[Server] = []
@@ -58,10 +35,8 @@ def servers() -> Iterator[list[Server]]:
         srv.stop()
 
 
-def admin_key(server_root: Path) -> str:
-    auth = AuthStore(server_root)
-    auth.create_user("ci", "correct horse", site_admin=True)
-    return auth.create_key("ci", "sync", "editor")[0]
+def admin_key(server_root: Path | AuthStore) -> str:
+    return make_key(server_root, "ci", "sync", site_admin=True)
 
 
 def get(url: str, key: str) -> tuple[int, bytes]:
@@ -408,9 +383,7 @@ def test_artifact_versions_land_in_the_servers_postgres_state_store(
     server_root = tmp_path / "server"
     srv = Server(server_root, "--db", pg_url, "--migrate")
     servers.append(srv)
-    auth = AuthStore.postgres(server_root, pg_url)  # accounts live in the database too
-    auth.create_user("ci", "correct horse", site_admin=True)
-    key = auth.create_key("ci", "sync", "editor")[0]
+    key = admin_key(AuthStore.postgres(server_root, pg_url))  # accounts live in the database too
     run = tracker.init(project="p", id="pg", settings=tracker.Settings(disable_git=True))
     (tmp_path / "d.bin").write_bytes(b"data" * 100)
     art = tracker.Artifact("ds", "dataset")

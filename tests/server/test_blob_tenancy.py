@@ -13,14 +13,14 @@ from __future__ import annotations
 import hashlib
 import json
 import random
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests._server import TrackerServer as Server
+from tests._server import make_key
 from tracker._upload import Client
 from tracker._upload_files import upload_blob
 from tracker.artifacts._store import manifest_digest
@@ -144,35 +144,17 @@ def test_model_registry_is_the_servers(team: Any) -> None:
         assert _artifact(carol, "model-registry", "third", entries).status_code == 403
 
 
-class _Server:
-    def __init__(self, root: Path) -> None:
-        cmd = [sys.executable, "-m", "tracker.cli", "server", "--root", str(root), "--port", "0"]
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-        assert self.proc.stdout is not None
-        line = self.proc.stdout.readline().strip()
-        assert line.startswith("http://"), f"server did not start: {line!r}"
-        self.url = line.rstrip("/")
-
-    def stop(self) -> None:
-        self.proc.kill()
-        self.proc.wait(10)
-        assert self.proc.stdout is not None
-        self.proc.stdout.close()
-
-
 @pytest.fixture
-def live(tmp_path: Path) -> Iterator[tuple[_Server, dict[str, str]]]:
+def live(tmp_path: Path) -> Iterator[tuple[Server, dict[str, str]]]:
     root = tmp_path / "server"
     auth = AuthStore(root)
-    auth.create_user("alice", "alice-password-1")
-    auth.create_user("bob", "bob-password-1")
-    keys = {u: auth.create_key(u, "k", "editor")[0] for u in ("alice", "bob")}
-    srv = _Server(root)
+    keys = {u: make_key(auth, u, "k") for u in ("alice", "bob")}
+    srv = Server(root)
     yield srv, keys
     srv.stop()
 
 
-def test_the_uploader_skips_its_own_blobs_and_proves_others(live: tuple[_Server, dict[str, str]]) -> None:
+def test_the_uploader_skips_its_own_blobs_and_proves_others(live: tuple[Server, dict[str, str]]) -> None:
     import io
 
     srv, keys = live

@@ -6,8 +6,6 @@ import hashlib
 import json
 import random
 import socket
-import subprocess
-import sys
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -17,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from tests._server import TrackerServer as Server
 from tracker._upload import Client
 from tracker._upload_files import ChangedError, upload_blob
 from tracker.artifacts._store import manifest_digest
@@ -24,30 +23,6 @@ from tracker.server._auth import AuthStore
 
 MAX_REQUEST = 65536
 MAX_BLOB = 1_000_000
-
-
-class Server:
-    """``tracker server`` in a subprocess; ``url`` is read from its first stdout line."""
-
-    def __init__(self, root: Path, *args: str) -> None:
-        cmd = [sys.executable, "-m", "tracker.cli", "server", "--root", str(root), "--port", "0", *args]
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        assert self.proc.stdout is not None
-        line = self.proc.stdout.readline().strip()
-        if not line.startswith("http://"):
-            self.stop()
-            raise AssertionError(
-                f"server did not start: {line!r} {self.proc.stderr.read() if self.proc.stderr else ''}"
-            )
-        self.url = line.rstrip("/")
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
-        self.proc.wait(10)
-        for f in (self.proc.stdout, self.proc.stderr):
-            if f is not None:
-                f.close()
 
 
 def http(

@@ -6,7 +6,6 @@ import io
 import json
 import os
 import stat
-import subprocess
 import sys
 import urllib.error
 import urllib.request
@@ -17,34 +16,11 @@ from typing import Any
 import pytest
 
 import tracker
+from tests._server import TrackerServer as Server
 from tracker.api import Api
 from tracker.cli import main
 from tracker.server._auth import AuthStore
 from tracker.storage._format import HEADER_SIZE, read_frames
-
-
-class Server:
-    """``tracker server`` in a subprocess; ``url`` is read from its first stdout line."""
-
-    def __init__(self, root: Path, *args: str, port: int = 0) -> None:
-        cmd = [sys.executable, "-m", "tracker.cli", "server", "--root", str(root), "--port", str(port), *args]
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        assert self.proc.stdout is not None
-        line = self.proc.stdout.readline().strip()
-        if not line.startswith("http://"):
-            self.stop()
-            raise AssertionError(
-                f"server did not start: {line!r} {self.proc.stderr.read() if self.proc.stderr else ''}"
-            )
-        self.url = line.rstrip("/")
-        self.port = int(self.url.rsplit(":", 1)[1])
-
-    def stop(self) -> None:
-        self.proc.kill()
-        self.proc.wait(10)
-        for f in (self.proc.stdout, self.proc.stderr):
-            if f is not None:
-                f.close()
 
 
 def request(

@@ -5,7 +5,6 @@ from __future__ import annotations
 import http.client
 import io
 import json
-import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,6 +13,7 @@ from urllib.parse import urlencode
 
 import pytest
 
+from tests._server import TrackerServer
 from tracker.cli import main
 from tracker.server._auth import AuthStore
 
@@ -78,19 +78,11 @@ def test_cli_accounts(
     assert cli(monkeypatch, root, "users", "disable", "alice") == 2
 
 
-class Server:
-    """``tracker server`` in a subprocess; ``url`` is read from its first stdout line."""
+class Server(TrackerServer):
+    """``tracker server`` with a 64 KiB request cap, and a raw HTTP client for it."""
 
     def __init__(self, root: Path) -> None:
-        cmd = [sys.executable, "-m", "tracker.cli", "server", "--root", str(root), "--port", "0"]
-        cmd += ["--max-request-bytes", "65536"]
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        assert self.proc.stdout is not None
-        line = self.proc.stdout.readline().strip()
-        if not line.startswith("http://"):
-            self.stop()
-            raise AssertionError(f"server did not start: {line!r}")
-        self.port = int(line.rstrip("/").rsplit(":", 1)[1])
+        super().__init__(root, "--max-request-bytes", "65536")
 
     def request(
         self, method: str, path: str, body: bytes | None = None, **headers: str
@@ -104,13 +96,6 @@ class Server:
             return res.status, res.headers, res.read().decode(errors="replace")
         finally:
             conn.close()
-
-    def stop(self) -> None:
-        self.proc.kill()
-        self.proc.wait(10)
-        for f in (self.proc.stdout, self.proc.stderr):
-            if f is not None:
-                f.close()
 
 
 @pytest.fixture
