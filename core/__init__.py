@@ -178,19 +178,24 @@ def log_artifact(
         >>> tracker.log_artifact(art, aliases=["raw"]).wait().version  # doctest: +SKIP
         'v0'
     """
-    return _current("log_artifact()").log_artifact(artifact_or_path, name=name, type=type, aliases=aliases)
+    art: Artifact = _current("log_artifact()").log_artifact(
+        artifact_or_path, name=name, type=type, aliases=aliases
+    )
+    return art
 
 
 def use_artifact(
     artifact_or_name: Any, type: str | None = None, aliases: list[str] | None = None
 ) -> Artifact:
     """Use an artifact in the current run (``Run.use_artifact``), e.g. ``"mnist:latest"``."""
-    return _current("use_artifact()").use_artifact(artifact_or_name, type=type, aliases=aliases)
+    art: Artifact = _current("use_artifact()").use_artifact(artifact_or_name, type=type, aliases=aliases)
+    return art
 
 
 def link_artifact(artifact: Artifact, target_path: str, aliases: list[str] | None = None) -> Artifact:
     """Link an artifact into ``model-registry/<collection>`` (``Run.link_artifact``)."""
-    return _current("link_artifact()").link_artifact(artifact, target_path, aliases=aliases)
+    linked: Artifact = _current("link_artifact()").link_artifact(artifact, target_path, aliases=aliases)
+    return linked
 
 
 def login(

@@ -25,7 +25,8 @@ from tracker import _distributed, _process, _stats
 from tracker._capture import ConsoleTee, capture
 from tracker._lineage import LineageReader, set_lineage_factory
 from tracker._naming import DEFAULT_PROJECT, LOG_NAME, check_id, check_name, new_id, run_dir_for
-from tracker._run import Run
+from tracker._port import ArtifactOps
+from tracker._run import Run, serve_artifacts
 from tracker._run_args import (
     IGNORED,
     Args,
@@ -518,6 +519,16 @@ def _start_uploader(run: Run, st: Settings, log_path: Path, project: str, run_id
 
     run.after_close(wait_for_upload)
     return True
+
+
+def _artifact_ops() -> ArtifactOps:
+    """What serves ``Run``'s artifact methods, loaded on first use (``import tracker`` stays light)."""
+    from tracker.artifacts._ops import OPS
+
+    return OPS
+
+
+serve_artifacts(_artifact_ops)
 
 
 def _lineage_reader(root: Path, client: Any) -> LineageReader:

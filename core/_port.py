@@ -64,10 +64,10 @@ class RunPort(Protocol):
     def system_sample(self, ts: float, data: dict[str, float]) -> None:
         """Queue one system-metrics sample (dropped and counted when the queue is full)."""
 
-    def on_finish(self, callback: Callable[[], None]) -> None:
+    def on_finish(self, callback: Callable[[], object]) -> None:
         """Call ``callback`` in ``finish`` before the log is closed (its records still land)."""
 
-    def after_close(self, callback: Callable[[], None], *, first: bool = False) -> None:
+    def after_close(self, callback: Callable[[], object], *, first: bool = False) -> None:
         """Call ``callback`` in ``finish`` after the log is closed (``first``: before the others)."""
 
     def problem(self, key: str, message: str) -> None:
@@ -93,3 +93,35 @@ class RunPort(Protocol):
 
     def finish(self, exit_code: int | None = None, quiet: bool | None = None) -> None:
         """Finish the run (a second call does nothing)."""
+
+
+class ArtifactOps(Protocol):
+    """What ``Run.log_artifact``/``use_artifact``/``link_artifact`` delegate to.
+
+    Served by ``tracker.artifacts._ops`` (a module implements this protocol), wired in by
+    ``tracker._init``: the write path never imports the artifacts domain. Each returns the
+    ``tracker.Artifact``.
+    """
+
+    def log_artifact(
+        self,
+        run: RunPort,
+        artifact: Any,
+        name: str | None = None,
+        type: str | None = None,
+        aliases: Any = None,
+    ) -> Any:
+        """Hand ``artifact`` (or a path) to the run's artifact worker; return it at once."""
+
+    def use_artifact(
+        self,
+        run: RunPort,
+        artifact: Any,
+        type: str | None = None,
+        aliases: Any = None,
+        use_as: str | None = None,
+    ) -> Any:
+        """Resolve a reference (or take an artifact) and record the run's use of it."""
+
+    def link_artifact(self, run: RunPort, artifact: Any, target_path: str, aliases: Any = None) -> Any:
+        """Link a logged artifact into ``model-registry/<collection>``."""

@@ -23,7 +23,9 @@ from tracker.errors import TrackerWarning, UsageError
 from tracker.storage._format import R
 
 if TYPE_CHECKING:
-    from tracker.artifacts import Artifact
+    from collections.abc import Callable
+
+    from tracker._port import ArtifactOps
 
 __all__ = ["Run"]
 
@@ -31,6 +33,21 @@ _SUMMARY_MODES: Final = frozenset({"min", "max", "mean", "last", "best", "none",
 _GOALS: Final = {"minimize": "minimize", "min": "minimize", "maximize": "maximize", "max": "maximize"}
 _ALERT_LEVELS: Final = frozenset({"INFO", "WARN", "ERROR"})
 _now = time.time
+#: Serves the artifact methods: loads ``tracker.artifacts._ops`` on first use; wired by
+#: ``tracker._init`` (the write path does not import the artifacts domain).
+_artifact_ops: Callable[[], ArtifactOps] | None = None
+
+
+def serve_artifacts(load: Callable[[], ArtifactOps]) -> None:
+    """Set what serves ``Run.log_artifact``/``use_artifact``/``link_artifact`` (``tracker._init``)."""
+    global _artifact_ops
+    _artifact_ops = load
+
+
+def _artifacts() -> ArtifactOps:
+    if _artifact_ops is None:
+        raise RuntimeError("tracker._init wires the artifact operations; import tracker first.")
+    return _artifact_ops()
 
 
 class Run(RunBase):
@@ -391,42 +408,43 @@ class Run(RunBase):
         type: str | None = None,
         aliases: list[str] | None = None,
         tags: list[str] | None = None,
-    ) -> Artifact:
+    ) -> Any:
         """Log an artifact as this run's output; returns at once (``artifact.wait()`` for the version).
 
         Hashing and storing happen in the run's artifact worker; ``latest`` moves to the
         new version; unchanged content gets the existing version back. A path logs a file
         or folder as a new artifact named ``name`` (default: the base name).
 
+        Returns:
+            The :class:`tracker.Artifact`.
+
         Raises:
             UsageError: An invalid artifact, alias or path, or the run finished.
         """
-        from tracker.artifacts._ops import log_artifact
-
-        return log_artifact(self, artifact_or_path, name=name, type=type, aliases=aliases)
+        return _artifacts().log_artifact(self, artifact_or_path, name=name, type=type, aliases=aliases)
 
     def use_artifact(
         self, artifact_or_name: Any, type: str | None = None, aliases: list[str] | None = None,
         use_as: str | None = None,
-    ) -> Artifact:  # fmt: skip
+    ) -> Any:  # fmt: skip
         """Record that this run uses an artifact (``"name:latest"``, ``"name:v3"``, ``"project/name:alias"``).
+
+        Returns:
+            The :class:`tracker.Artifact` (its files download on demand).
 
         Raises:
             UsageError: A malformed reference or a type mismatch.
             StorageError: No such artifact version.
         """
-        from tracker.artifacts._ops import use_artifact
+        return _artifacts().use_artifact(self, artifact_or_name, type=type, aliases=aliases, use_as=use_as)
 
-        return use_artifact(self, artifact_or_name, type=type, aliases=aliases, use_as=use_as)
-
-    def link_artifact(
-        self, artifact: Artifact, target_path: str, aliases: list[str] | None = None
-    ) -> Artifact:
+    def link_artifact(self, artifact: Any, target_path: str, aliases: list[str] | None = None) -> Any:
         """Link an artifact into a registry collection (``"model-registry/<collection>"``).
+
+        Returns:
+            ``artifact`` (a :class:`tracker.Artifact`).
 
         Raises:
             UsageError: Not a registry path, or an invalid alias.
         """
-        from tracker.artifacts._ops import link_artifact
-
-        return link_artifact(self, artifact, target_path, aliases=aliases)
+        return _artifacts().link_artifact(self, artifact, target_path, aliases=aliases)

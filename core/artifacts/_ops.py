@@ -367,3 +367,15 @@ def link_artifact(run: RunPort, artifact: Artifact, target_path: str, aliases: A
 
     worker.submit(job)
     return artifact
+
+
+class _Ops:
+    """The run operations above as one object: the ``tracker._port.ArtifactOps`` that
+    ``tracker._init`` wires into ``Run``'s artifact methods."""
+
+    log_artifact = staticmethod(log_artifact)
+    use_artifact = staticmethod(use_artifact)
+    link_artifact = staticmethod(link_artifact)
+
+
+OPS = _Ops()
