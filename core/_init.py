@@ -498,13 +498,16 @@ def _start_uploader(run: Run, st: Settings, log_path: Path, project: str, run_id
 
     Nothing here touches the network: the thread does, after ``init`` has returned.
     """
+    from tracker._naming import root_of
     from tracker._settings import server_target
     from tracker._upload import Client, Uploader
+    from tracker.artifacts._store import BlobStore
 
     target = server_target(st)
     if target is None:
         return False
-    uploader = Uploader(Client(*target), log_path, project, run_id)
+    blobs = BlobStore(root_of(log_path.parent))  # the artifact versions the run logs
+    uploader = Uploader(Client(*target), log_path, project, run_id, blobs=blobs)
     uploader.start()
     run._server = target  # use_artifact() looks there for versions the data root lacks
     limit = float(st.get("upload_timeout", 10.0))

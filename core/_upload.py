@@ -21,12 +21,15 @@ import struct
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from tracker import _client
 from tracker._client import comm_error
 from tracker.errors import CommError, StorageError
 from tracker.storage._format import FORMAT_VERSION, FRAME_HEADER_SIZE, HEADER_SIZE, MAX_PAYLOAD, parse_header
+
+if TYPE_CHECKING:
+    from tracker._upload_files import ArtifactBlobs
 
 __all__ = ["BATCH_BYTES", "Client", "ShipResult", "Uploader", "ship"]
 
@@ -234,10 +237,19 @@ class Uploader:
         project: Project of the run.
         run_id: Id of the run.
         interval: Seconds between shipping rounds while the run is live.
+        blobs: The data root's artifact store, for the artifact versions the run logs
+            (see :class:`tracker._upload_files.ArtifactBlobs`).
     """
 
     def __init__(
-        self, client: Client, path: Path, project: str, run_id: str, *, interval: float = 1.0
+        self,
+        client: Client,
+        path: Path,
+        project: str,
+        run_id: str,
+        *,
+        interval: float = 1.0,
+        blobs: ArtifactBlobs | None,
     ) -> None:
         self.client = client
         self.path = path
@@ -255,7 +267,7 @@ class Uploader:
         self._thread: threading.Thread | None = None
         from tracker._upload_files import FileShipper
 
-        self.files = FileShipper(client, path.parent, project, run_id)
+        self.files = FileShipper(client, path.parent, project, run_id, blobs=blobs)
 
     def start(self) -> None:
         """Start the thread (``tracker-uploader-<id>``)."""

@@ -26,10 +26,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any, Final
+from typing import IO, Any, Final, Protocol
 
 from tracker._client import comm_error
-from tracker._naming import LOG_NAME, has_root, root_of
+from tracker._naming import LOG_NAME, root_of
 from tracker._upload import Client
 from tracker.errors import StorageError
 
@@ -151,6 +151,20 @@ def _declared_limit(data: dict[str, Any], size: int) -> int:
     return -1 if detail.startswith("blob of") else size
 
 
+class ArtifactBlobs(Protocol):
+    """Where a run's logged artifact versions are read (a ``tracker.artifacts._store.BlobStore``).
+
+    The composition root (``tracker._init``, the CLI) passes one in: the write path does
+    not import the artifacts domain.
+    """
+
+    def read_manifest(self, digest: str) -> dict[str, dict[str, Any]]:
+        """The entries of the manifest ``digest``."""
+
+    def blob_path(self, digest: str) -> Path:
+        """The file of the blob ``digest`` (``sha256:<hex>``)."""
+
+
 class _Tree:
     """Files under a folder: each call returns the files of the folders whose mtime changed.
 
@@ -203,23 +217,25 @@ class FileShipper:
         run_dir: The local run directory (``<root>/projects/<project>/runs/<id>``).
         project: Project of the run.
         run_id: Id of the run.
+        blobs: The data root's artifact store (None: the run is not inside a data root).
     """
 
-    def __init__(self, client: Client, run_dir: Path, project: str, run_id: str) -> None:
+    def __init__(
+        self, client: Client, run_dir: Path, project: str, run_id: str, *, blobs: ArtifactBlobs | None
+    ) -> None:
         # Imported here, in the caller's thread: an import in the uploader thread would
         # mutate sys.modules while the run's writer may iterate it (run capture).
         import concurrent.futures  # noqa: F401 - see above
         import urllib.parse  # noqa: F401 - see above
 
         import tracker.storage._sqlite_state  # noqa: F401 - see above
-        from tracker.artifacts._store import BlobStore
         from tracker.storage._format import read_frames  # noqa: F401 - see above
 
         self.client = client
         self.run_dir = run_dir
         self.project = project
         self.run_id = run_id
-        self.blobs = BlobStore(root_of(run_dir)) if has_root(run_dir) else None
+        self.blobs = blobs
         self._trees = [_Tree(run_dir / top) for top in _TOPS]
         self._linked: dict[str, str] | None = None  # the server's links, fetched once
         self._todo: set[Path] = set()  # files to check: new, changed, or not shipped yet
@@ -446,10 +462,12 @@ class FileShipper:
         return dict(found.metadata) if found is not None else {}
 
 
-def ship_files(client: Client, run_dir: Path, project: str, run_id: str) -> FilesResult:
+def ship_files(
+    client: Client, run_dir: Path, project: str, run_id: str, *, blobs: ArtifactBlobs | None
+) -> FilesResult:
     """One round of :class:`FileShipper` for a run (``tracker sync``).
 
     Raises:
         CommError: The server is unreachable or refused a request.
     """
-    return FileShipper(client, run_dir, project, run_id).ship()
+    return FileShipper(client, run_dir, project, run_id, blobs=blobs).ship()

@@ -33,13 +33,16 @@ class Shipping:
     """
 
     def __init__(self, client: Any, project: str, run_id: str, log: Path) -> None:
+        from tracker._naming import has_root, root_of
         from tracker._upload_files import FileShipper
+        from tracker.artifacts._store import BlobStore
 
         self.client = client
         self.project = project
         self.run_id = run_id
         self.log = log
-        self.files = FileShipper(client, log.parent, project, run_id)
+        blobs = BlobStore(root_of(log.parent)) if has_root(log.parent) else None
+        self.files = FileShipper(client, log.parent, project, run_id, blobs=blobs)
         self.offset: int | None = None
         self.rows = self.log_bytes = self.blob_bytes = self.linked = self.blobs = self.artifacts = 0
         self.problems: list[str] = []
