@@ -77,7 +77,6 @@ MAX_BLOB: Final = 16 * 1024**3
 MAX_JSON: Final = 16 * 1024 * 1024
 LINKS_FILE: Final = ".blob-links.jsonl"
 UPLOADS_DIR: Final = ".uploads"
-WRITERS: Final = ("editor", "admin")
 _SHA: Final = re.compile(r"[0-9a-f]{64}")
 _TOPS: Final = ("media", "files")
 _CHUNK: Final = 1 << 20
@@ -87,18 +86,13 @@ _CHUNK: Final = 1 << 20
 _stores: dict[Path, ObjectStore] = {}
 
 
-def allow(scope: Any, write: bool) -> None:
-    """The one access check of these endpoints, after :mod:`tracker.server._gate`'s.
+def allow(request: Any, write: bool) -> None:
+    """The access check of these endpoints: the guard's :func:`~tracker.server._gate.upload_refusal`."""
+    from tracker.server._gate import upload_refusal
 
-    The gate stores the caller's role in ``scope["state"]["role"]``: on the route's
-    ``{project}`` (already checked there: 404 when hidden, 403 when too low), or the
-    key's cap on the content-addressed blob routes, which belong to no project.
-    """
-    role = (scope.get("state") or {}).get("role")
-    if role is None:
-        raise RefusedError(401, {"detail": "missing or unknown API key: send Authorization: Bearer <key>"})
-    if write and role not in WRITERS:
-        raise RefusedError(403, {"detail": f"a {role} key cannot upload; use an editor or admin key"})
+    problem = upload_refusal(request, write=write)
+    if problem is not None:
+        raise RefusedError(problem[0], {"detail": problem[1]})
 
 
 def check_sha(value: Any) -> str:

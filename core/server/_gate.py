@@ -1,4 +1,12 @@
-"""The team server's front door: who is calling, may they, and is the request a sane size.
+"""The guard of both apps: who is calling, may they, and is the request a sane size.
+
+Every router is guarded the same way: a middleware in front of all routes decides from
+the route table (the local ``tracker ui`` app: :class:`LocalGuard`, Host, Origin and the
+per-launch token; the team server: the gate below), and a handler that learns what it
+touches from its own input asks this module again, never deciding alone:
+:func:`refusal` / :func:`require` (a role on a project), :func:`upload_refusal` (the
+caller's role for content-addressed blobs) and :func:`claim_if_new`. Each answers
+``(status, message)`` or raises with it; routers map that to their own error body.
 
 :func:`protect` wraps the app (after every route is added) in one ASGI middleware that,
 for each request:
@@ -79,6 +87,7 @@ __all__ = [
     "protect",
     "refusal",
     "require",
+    "upload_refusal",
 ]
 
 COOKIE: Final = "tracker_session"
@@ -340,6 +349,21 @@ def refusal(request: Any, project: str | None, need: str) -> tuple[int, str] | N
         return 404, f"no project {project!r} (or you may not see it)"
     if not at_least(role, need):
         return 403, f"your role on {project!r} is {role}; this needs {need}"
+    return None
+
+
+def upload_refusal(request: Any, *, write: bool) -> tuple[int, str] | None:
+    """Why the caller may not read (or, with ``write``, upload) blobs; None if they may.
+
+    The gate stores the caller's role in ``scope["state"]["role"]``: on the route's
+    ``{project}`` (already checked there: 404 when hidden, 403 when too low), or the
+    key's cap on the content-addressed blob routes, which belong to no project.
+    """
+    role = (request.scope.get("state") or {}).get("role")
+    if role is None:
+        return 401, "missing or unknown API key: send Authorization: Bearer <key>"
+    if write and role not in ("editor", "admin"):
+        return 403, f"a {role} key cannot upload; use an editor or admin key"
     return None
 
 

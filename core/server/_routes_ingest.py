@@ -150,7 +150,7 @@ async def head_project_blob(request: Request, state: Blobs, project: str, sha256
 
 async def _head(request: Request, state: BlobState, sha256: str, project: str | None) -> Any:
     try:
-        allow(request.scope, write=False)
+        allow(request, write=False)
         key = blob_key(check_sha(sha256))
     except RefusedError as exc:
         return Response(status_code=exc.status)
@@ -173,7 +173,7 @@ async def _head(request: Request, state: BlobState, sha256: str, project: str | 
 @blobs.put("/api/v1/blobs/{sha256}")
 async def put_blob(request: Request, state: Blobs, sha256: str, offset: int, size: int) -> Any:
     try:
-        allow(request.scope, write=True)
+        allow(request, write=True)
         check_sha(sha256)
         if size > state.max_blob:
             raise RefusedError(
@@ -197,7 +197,7 @@ async def put_blob(request: Request, state: Blobs, sha256: str, offset: int, siz
 @blobs.get("/api/v1/uploads/{sha256}")
 async def get_upload(request: Request, state: Blobs, sha256: str) -> Any:
     try:
-        allow(request.scope, write=False)
+        allow(request, write=False)
         key = blob_key(check_sha(sha256))
     except RefusedError as exc:
         return _refused(exc)
@@ -214,7 +214,7 @@ async def get_upload(request: Request, state: Blobs, sha256: str) -> Any:
 @blobs.get("/api/v1/runs/{project}/{run_id}/files")
 async def get_links(request: Request, state: Blobs, project: str, run_id: str) -> Any:
     try:
-        allow(request.scope, write=False)
+        allow(request, write=False)
         found = run_dir(state.root, project, run_id)
     except RefusedError as exc:
         return _refused(exc)
@@ -224,7 +224,7 @@ async def get_links(request: Request, state: Blobs, project: str, run_id: str) -
 @blobs.put("/api/v1/runs/{project}/{run_id}/files/{path:path}")
 async def put_link(request: Request, state: Blobs, project: str, run_id: str, path: str) -> Any:
     try:
-        allow(request.scope, write=True)
+        allow(request, write=True)
         target = run_dir(state.root, project, run_id)
         check_run_path(path)
         raw = await _part(request, 4096)
@@ -249,7 +249,7 @@ async def put_link(request: Request, state: Blobs, project: str, run_id: str, pa
 @blobs.post("/api/v1/artifacts/{project}/{name}")
 async def post_artifact(request: Request, state: Blobs, project: str, name: str) -> Any:
     try:
-        allow(request.scope, write=True)
+        allow(request, write=True)
         raw = await _part(request, min(state.max_body, MAX_JSON))
         try:
             body = json.loads(raw)
