@@ -11,8 +11,14 @@ from __future__ import annotations
 import ast
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
+from typing import Any
 
 import pytest
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    tomllib = pytest.importorskip("tomli")
 
 REPO = Path(__file__).resolve().parents[2]
 #: Source folder -> the package it is installed as (pyproject's package-dir).
@@ -74,8 +80,7 @@ EXCEPTIONS = {
 
 #: Violations that exist while issue 15's areas move code (letter: the area that removes it).
 #: Shrinks to empty; an entry that no longer occurs fails the test, so it must be removed.
-KNOWN: dict[tuple[str, str], str] = {
-}
+KNOWN: dict[tuple[str, str], str] = {}
 
 
 # ---------------------------------------------------------------------- the graph
@@ -285,6 +290,19 @@ def test_the_sanctioned_upward_imports_exist() -> None:
     # They are listed in docs/architecture.md and pyproject's import-linter contracts.
     for a, b in EXCEPTIONS:
         assert b in GRAPH[a], f"{a} no longer imports {b}: drop the exception everywhere"
+    assert {tuple(i.split(" -> ")) for i in _contract("only adapters")["ignore_imports"]} == EXCEPTIONS.keys()
+
+
+def _contract(name: str) -> dict[str, Any]:
+    config = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))
+    return next(c for c in config["tool"]["importlinter"]["contracts"] if c["name"].startswith(name))
+
+
+@pytest.mark.parametrize(("contract", "layer"), [("foundation", "foundation"), ("write-path", "write path")])
+def test_the_import_linter_contracts_name_every_module_of_a_layer(contract: str, layer: str) -> None:
+    # import-linter names modules one by one: a new foundation or write-path module must be added.
+    listed = set(_contract(contract)["source_modules"])
+    assert listed == {m for m in GRAPH if layer_of(m) == layer}
 
 
 # ---------------------------------------------------------------------- self-tests
