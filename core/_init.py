@@ -24,7 +24,7 @@ from typing import Any, Final, cast
 from tracker import _distributed, _process, _stats
 from tracker._capture import ConsoleTee, capture
 from tracker._lineage import LineageReader, set_lineage_factory
-from tracker._naming import DEFAULT_PROJECT, LOG_NAME, check_id, check_name, new_id, run_dir_for
+from tracker._naming import DEFAULT_PROJECT, LOG_NAME, check_id, check_name, new_id, run_dir_for, run_page
 from tracker._port import ArtifactOps
 from tracker._run import Run, serve_artifacts
 from tracker._run_args import (
@@ -421,7 +421,7 @@ def _make_run(a: Args, launch: _Launch, run_dir: Path, writer: Writer, resumed: 
         resumed=resumed is not None,
         max_rows=int(a.st.get("queue_max_rows")),
         finish_timeout=float(a.st.get("finish_timeout")),
-        url=f"{base_url}/projects/{a.project}/runs/{launch.id}",
+        url=base_url + run_page(a.project, launch.id),
         sweep_id=env(ENV_SWEEP_ID),
     )
 

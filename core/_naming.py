@@ -20,6 +20,7 @@ import re
 import string
 from pathlib import Path
 from typing import Any, Final
+from urllib.parse import quote
 
 from tracker.errors import UsageError
 
@@ -94,6 +95,11 @@ def project_dir(root: Path, project: str) -> Path:
 def run_dir_for(root: Path, project: str, run_id: str) -> Path:
     """Where a run's files live: ``<root>/projects/<project>/runs/<id>``."""
     return root / PROJECTS_DIR / project / RUNS_DIR / run_id
+
+
+def run_page(project: str, run_id: str) -> str:
+    """The path of a run's page in the dashboard and on a team server: ``/projects/<p>/runs/<id>``."""
+    return f"/projects/{quote(project)}/runs/{quote(run_id)}"
 
 
 def root_of(run_dir: str | os.PathLike[str]) -> Path:

@@ -23,6 +23,8 @@ from pathlib import Path
 from typing import Any, Final
 from urllib.parse import quote
 
+from tracker._naming import run_page
+
 __all__ = ["DEFAULT_UI", "UI_FILE", "clear_ui_file", "run_url", "ui_link", "write_ui_file"]
 
 #: The URL ``tracker ui`` serves when started without ``--port``.
@@ -84,7 +86,7 @@ def run_url(root: Path, project: str, run_id: str, configured: str | None) -> st
         run_id: The run's id.
         configured: ``$TRACKER_UI_URL``, when set.
     """
-    path = f"/projects/{quote(project)}/runs/{quote(run_id)}"
+    path = run_page(project, run_id)
     if configured:
         return configured.rstrip("/") + path
     found = ui_link(root)

@@ -7,6 +7,7 @@ import functools
 from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, Final, TypeVar, overload
 
+from tracker._naming import run_page
 from tracker.api._artifacts import RunArtifactsMixin
 from tracker.api._history import SPECIAL, STEP, Rows, select, to_dicts, to_frame
 from tracker.api._media import RunMediaMixin
@@ -122,7 +123,7 @@ class Run(RunArtifactsMixin, RunMediaMixin):
         from tracker._ui_link import run_url
 
         if self._api._remote is not None:  # the run's page on the team server it was read from
-            return f"{self._api._remote.base_url}/projects/{self.project}/runs/{self.id}"
+            return self._api._remote.base_url + run_page(self.project, self.id)
         return run_url(self._api.root, self.project, self.id, env(ENV_UI_URL))
 
     @property

@@ -56,3 +56,7 @@ def test_the_server_checks_whole_strings() -> None:
     assert not _naming.ID_RE.fullmatch("abc\n")
     assert _naming.KEY_RE.match("train/loss")
     assert not _naming.KEY_RE.match("a\x00b")
+
+
+def test_the_page_of_a_run() -> None:
+    assert _naming.run_page("my-project_2.0", "abc-1") == "/projects/my-project_2.0/runs/abc-1"
