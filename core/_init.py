@@ -193,45 +193,17 @@ def init(
         >>> run.finish()  # doctest: +SKIP
     """
     st = coerce_settings(settings)
-    ignored = {
-        k: v
-        for k, v in zip(
-            IGNORED, (force, anonymous, save_code, tensorboard, sync_tensorboard, monitor_gym), strict=True
-        )
-        if v
-    }
+    flags = (force, anonymous, save_code, tensorboard, sync_tensorboard, monitor_gym)
+    ignored = {k: v for k, v in zip(IGNORED, flags, strict=True) if v}
     if fork_from is not None:
         ignored["fork_from"] = fork_from
-    ignored.update(unknown)
-    for key in [*ignored, *st.unimplemented()]:
-        warnings.warn(
-            f"tracker.init: {key!r} is not supported by tracker and is ignored.",
-            TrackerWarning,
-            stacklevel=2,
-        )
+    _warn_ignored([*ignored, *unknown, *st.unimplemented()])
     run_mode = resolve_mode(mode, st)
-    policy = resolve_reinit(reinit, st)
-    existing = _process.active()
-    if existing:
-        if policy == "return_previous":
-            warnings.warn(
-                f"tracker.init: run {existing[-1].id} is still active; returning it. Pass "
-                "reinit='finish_previous' or 'create_new' to start another.",
-                TrackerWarning,
-                stacklevel=2,
-            )
-            return cast(Run, existing[-1])  # _process holds runs by their port
-        if policy == "finish_previous":
-            for old in reversed(existing):
-                old.finish()
+    previous = _previous_run(resolve_reinit(reinit, st))
+    if previous is not None:
+        return previous
     if run_mode == "disabled":
-        from tracker._disabled import DisabledRun
-
-        disabled = DisabledRun(
-            project=project or DEFAULT_PROJECT, name=name, run_id=id, config=load_config(config)
-        )
-        _process.register(disabled, handle_sigterm=False)
-        return disabled
+        return _start_disabled(project or DEFAULT_PROJECT, name, id, config)
     if env(ENV_SWEEP_PARAM_PATH):  # a sweep agent staged this run (tracker._sweep_trial)
         project, id = init_overrides(project, id)
     return _start(
@@ -255,6 +227,42 @@ def init(
             exclude=config_exclude_keys,
         )
     )
+
+
+def _warn_ignored(keys: list[str]) -> None:
+    """One ``TrackerWarning`` per keyword or setting tracker accepts but does not act on."""
+    for key in keys:
+        warnings.warn(
+            f"tracker.init: {key!r} is not supported by tracker and is ignored.",
+            TrackerWarning,
+            stacklevel=3,
+        )
+
+
+def _previous_run(policy: str) -> Run | None:
+    """Apply ``reinit`` to the runs still active: the one to return, or None to start another."""
+    existing = _process.active()
+    if existing and policy == "return_previous":
+        warnings.warn(
+            f"tracker.init: run {existing[-1].id} is still active; returning it. Pass "
+            "reinit='finish_previous' or 'create_new' to start another.",
+            TrackerWarning,
+            stacklevel=3,
+        )
+        return cast(Run, existing[-1])  # _process holds runs by their port
+    if existing and policy == "finish_previous":
+        for old in reversed(existing):
+            old.finish()
+    return None
+
+
+def _start_disabled(project: str, name: str | None, run_id: str | None, config: Any) -> Run:
+    """``mode="disabled"``: a run that records nothing (no file, no thread)."""
+    from tracker._disabled import DisabledRun
+
+    disabled = DisabledRun(project=project, name=name, run_id=run_id, config=load_config(config))
+    _process.register(disabled, handle_sigterm=False)
+    return disabled
 
 
 @dataclass
@@ -359,9 +367,8 @@ def _open_run(a: Args, launch: _Launch) -> tuple[Run, Writer]:
     """Step 3, under the lease: fold an existing log, open the writer, write the first record."""
     run_dir = run_dir_for(a.root, a.project, launch.id)
     log_path = run_dir / LOG_NAME
-    exists = check_exists(
-        a.root, a.project, launch.id, launch.resume
-    )  # again: a writer may just have finished
+    # Checked again: a writer may just have finished.
+    exists = check_exists(a.root, a.project, launch.id, launch.resume)
     now = time.time()
     try:
         run_dir.mkdir(parents=True, exist_ok=True)
