@@ -10,17 +10,15 @@ adds the routes of one router module per area, and wraps the app in the guard of
 :mod:`tracker.server._gate` plus the request identity of :mod:`tracker.server._identity`.
 The endpoints are module-level functions that take what they need as dependencies:
 
-=================================  ===================================================
-:mod:`~tracker.server._routes_runs`       projects, runs table, run page (and ``/api/v1`` reads)
-:mod:`~tracker.server._routes_series`     ``POST /api/series``
-:mod:`~tracker.server._routes_media`      media, histograms, tables, saved files
-:mod:`~tracker.server._routes_artifacts`  artifacts, the registry (and ``/api/v1`` versions)
-:mod:`~tracker.server._routes_sweeps`     sweeps (and the ``/api/v1`` sweep endpoints)
-:mod:`~tracker.server._routes_events`     ``GET /api/events`` (SSE)
-:mod:`~tracker.server._routes_pages`      the single-page app, favicon, ``/static/``
-:mod:`~tracker.server._routes_auth`       login, logout, ``/api/me``, project access
-:mod:`~tracker.server._routes_ingest`     run-log ingest and blobs (team server)
-=================================  ===================================================
+- :mod:`~tracker.server._routes_runs`: projects, runs table, run page (and ``/api/v1`` reads);
+- :mod:`~tracker.server._routes_series`: ``POST /api/series``;
+- :mod:`~tracker.server._routes_media`: media, histograms, tables, saved files;
+- :mod:`~tracker.server._routes_artifacts`: artifacts, the registry (and ``/api/v1`` versions);
+- :mod:`~tracker.server._routes_sweeps`: sweeps (and the ``/api/v1`` sweep endpoints);
+- :mod:`~tracker.server._routes_events`: ``GET /api/events`` (SSE);
+- :mod:`~tracker.server._routes_pages`: the single-page app, favicon, ``/static/``;
+- :mod:`~tracker.server._routes_auth`: login, logout, ``/api/me``, project access (team server);
+- :mod:`~tracker.server._routes_ingest`: run-log ingest and blobs (team server).
 
 The team server (``tracker server``) adds the last two and the ``/api/v1`` routers to the
 same app with :func:`tracker.server._ingest.install`, :func:`tracker.server._remote.install_remote`

@@ -5,7 +5,7 @@ sweep id (each validated); no client-supplied path is ever opened. Reads run the
 read side (:class:`tracker.api.Api`) on the server's data root, so filters, order and
 history selection mean exactly what they mean locally; filters are JSON evaluated in
 Python by :mod:`tracker.api._filters`, never turned into SQL. Bodies use the wire format
-of :mod:`tracker.api._remote` (non-finite floats tagged).
+of :mod:`tracker._client` (non-finite floats tagged).
 
 =====  ==========================================================  =================
 GET    ``/projects``                                               projects
