@@ -1,5 +1,6 @@
-// The API client: every request the dashboard makes goes through this module (JSON GETs and
-// POSTs, the binary series payload, the project's live event stream and its hook).
+// The API client: every fetch and event stream of the dashboard goes through this module
+// (JSON GETs and POSTs, the binary series payload, the project's live event stream and its
+// hook), and apiUrl() builds the addresses that media and file links load.
 import { useEffect, useRef } from "preact/hooks";
 import { enc } from "./url.js";
 
@@ -18,15 +19,18 @@ function post(body) {
   return { method: "POST", headers: { "Content-Type": "application/json", "X-Tracker-CSRF": "1" }, body: JSON.stringify(body) };
 }
 
+// The address of an API path ("/projects/p/runs/r/files/x" -> "/api/projects/...").
+export function apiUrl(path) { return "/api" + path; }
+
 export async function api(path, body) {
-  const res = await fetch("/api" + path, { credentials: "same-origin", ...(body === undefined ? {} : post(body)) });
+  const res = await fetch(apiUrl(path), { credentials: "same-origin", ...(body === undefined ? {} : post(body)) });
   return (await checked(res)).json();
 }
 
 // POST /api/series in its binary encoding (tracker.server._series): a uint32 header length,
 // a JSON header, then float64 arrays. Each view gets typed-array views of the buffer.
 export async function seriesApi(body) {
-  const res = await checked(await fetch("/api/series", { credentials: "same-origin", ...post({ ...body, format: "binary" }) }));
+  const res = await checked(await fetch(apiUrl("/series"), { credentials: "same-origin", ...post({ ...body, format: "binary" }) }));
   const buf = await res.arrayBuffer();
   const n = new DataView(buf).getUint32(0, true);
   const head = JSON.parse(new TextDecoder().decode(new Uint8Array(buf, 4, n)));
@@ -65,7 +69,7 @@ function liveOpen(project) {
   live.project = project;
   if (live.es) { live.es.close(); live.es = null; }
   if (!project || document.visibilityState === "hidden") return;
-  const es = new EventSource(`/api/events?project=${enc(project)}`);
+  const es = new EventSource(apiUrl(`/events?project=${enc(project)}`));
   es.addEventListener("runs", (ev) => { const msg = JSON.parse(ev.data); for (const fn of live.listeners) fn(msg); });
   live.es = es;
   document.body.dataset.live = "open";

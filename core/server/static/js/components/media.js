@@ -1,7 +1,7 @@
 // A run's logged media at one step, with a slider over the steps that have any.
 import { useEffect, useState } from "preact/hooks";
 import { html } from "../html.js";
-import { api } from "../api.js";
+import { api, apiUrl } from "../api.js";
 import { enc } from "../url.js";
 
 export function MediaViewer({ project, runId, mkey }) {
@@ -11,7 +11,7 @@ export function MediaViewer({ project, runId, mkey }) {
   if (!info) return html`<div class="muted">loading…</div>`;
   if (!info.steps.length) return html`<div class="muted">nothing logged</div>`;
   const s = info.steps[Math.max(0, Math.min(idx, info.steps.length - 1))];
-  const base = `/api/projects/${enc(project)}/runs/${enc(runId)}/media/${enc(mkey)}/at/${s.step}`;
+  const base = apiUrl(`/projects/${enc(project)}/runs/${enc(runId)}/media/${enc(mkey)}/at/${s.step}`);
   return html`<div class="panel media" data-media=${mkey} data-step=${s.step}>
     <div class="title"><span>${mkey}</span><span>step ${s.step}</span></div>
     <input type="range" min="0" max=${info.steps.length - 1} value=${idx} data-testid="step-slider" style="width:100%" onInput=${(e) => setIdx(Number(e.target.value))}/>

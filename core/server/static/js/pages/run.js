@@ -2,7 +2,7 @@
 // files, media, histograms and tables, in tabs; reloaded when the run changes.
 import { useEffect, useState } from "preact/hooks";
 import { html, Link } from "../html.js";
-import { api, useLive } from "../api.js";
+import { api, apiUrl, useLive } from "../api.js";
 import { enc, qs } from "../url.js";
 import { fmtDur, fmtTime, fmtVal, runColor } from "../format.js";
 import { ChartControls, ChartPanel, SmallChart } from "../components/chart.js";
@@ -55,7 +55,7 @@ export function RunPage({ project, runId }) {
     ${tab === "charts" ? html`<${ChartControls} opts=${opts} setOpts=${setOpts}/><div class="panels">${info.keys.map((k) => html`<${ChartPanel} key=${k} project=${project} runIds=${[runId]} metric=${k} names=${{ [runId]: r.name }} opts=${opts} version=${version}/>`)}</div>` : null}
     ${tab === "system" ? html`<${SystemCharts} project=${project} runId=${runId}/>` : null}
     ${tab === "console" ? html`<pre class="console" id="console" data-ready=${consoleOut ? "1" : "0"}>${(consoleOut?.lines || []).map((l) => html`<div class=${l.stream}>${l.text}</div>`)}</pre>` : null}
-    ${tab === "files" ? html`<div class="card" id="files">${info.files.length ? html`<ul>${info.files.map((f) => html`<li><a href=${`/api/projects/${enc(project)}/runs/${enc(runId)}/files/${f.split("/").map(enc).join("/")}`}>${f}</a></li>`)}</ul>` : html`<span class="muted">No files saved.</span>`}</div>` : null}
+    ${tab === "files" ? html`<div class="card" id="files">${info.files.length ? html`<ul>${info.files.map((f) => html`<li><a href=${apiUrl(`/projects/${enc(project)}/runs/${enc(runId)}/files/${f.split("/").map(enc).join("/")}`)}>${f}</a></li>`)}</ul>` : html`<span class="muted">No files saved.</span>`}</div>` : null}
     ${tab === "histograms" ? html`<div id="histograms" data-count=${info.histograms.length}>${info.histograms.length ? info.histograms.map((k) => html`<${HistogramHeatmap} key=${k} project=${project} runId=${runId} hkey=${k}/>`) : html`<span class="muted">No histograms.</span>`}</div>` : null}
     ${tab === "tables" ? html`<div id="tables" data-count=${info.tables.length}>${info.tables.length ? info.tables.map((k) => html`<${TableView} key=${k} project=${project} runId=${runId} tkey=${k}/>`) : html`<span class="muted">No tables.</span>`}</div>` : null}
     ${tab === "media" ? html`<div id="media">${Object.keys(info.media).length ? Object.keys(info.media).map((k) => html`<${MediaViewer} key=${k} project=${project} runId=${runId} mkey=${k}/>`) : html`<span class="muted">No media.</span>`}</div>` : null}
