@@ -1,12 +1,14 @@
 """``RunPort``: the one door between a live run and the services that work for it.
 
 The services (the artifact worker, the sweep agent's watcher, the process hooks, the
-system-metrics sampler, the uploader) see a run only through this protocol, never through
-``Run``'s private attributes, and never import ``tracker._run`` or ``tracker._writer``.
-:class:`tracker.Run` and the no-op runs (``mode="disabled"``, a distributed job's
-non-main ranks) implement it; ``tracker._init`` is the one place that wires services to
-a run. Modelled on Optuna's ``ArtifactStore`` protocol and wandb's ``InterfaceBase``
-(one typed door per producer).
+system-metrics sampler, the sweep trial's stop request) see a run only through this
+protocol, never through ``Run``'s private attributes, and never import ``tracker._run``
+or ``tracker._writer``; the uploader never sees the run at all (``tracker._init`` hooks
+its close to ``after_close``). :class:`tracker.Run` and the no-op runs
+(``mode="disabled"``, a distributed job's non-main ranks) implement it; ``tracker._init``
+is the one place that wires services to a run. :class:`ArtifactOps` is the other
+direction: what ``Run``'s artifact methods delegate to. Modelled on Optuna's
+``ArtifactStore`` protocol and wandb's ``InterfaceBase`` (one typed door per producer).
 
 Threads: ``record``, ``system_sample``, ``problem`` and ``flush`` may be called from any
 thread (each is one atomic append, or a wait on the writer); the hooks registered with
