@@ -12,7 +12,7 @@ Ingest reads a log slice and folds it outside any transaction (:meth:`SQLIndex._
 then stores it in one transaction (:meth:`SQLIndex._store`) that re-reads the stored offset
 and discards the slice when another process moved it meanwhile: every record lands exactly
 once however many processes refresh the same run. Row codecs live in
-:mod:`tracker.storage._sqlite_rows`.
+:mod:`tracker.storage._rows`.
 """
 
 from __future__ import annotations
@@ -36,8 +36,7 @@ from tracker.storage._discovery import _skip_unreadable
 from tracker.storage._format import HEADER_SIZE
 from tracker.storage._ingest import HISTORY_STREAM, Objects, Segment, fold
 from tracker.storage._replay import RunState
-from tracker.storage._sql_parts import _Prepared, _stream, _Timestamps
-from tracker.storage._sqlite_rows import (
+from tracker.storage._rows import (
     NUM,
     OBJ,
     append_rows,
@@ -51,6 +50,7 @@ from tracker.storage._sqlite_rows import (
     slice_series,
     unpackb,
 )
+from tracker.storage._sql_parts import _Prepared, _stream, _Timestamps
 
 if TYPE_CHECKING:
     from tracker.storage._dialect import Dialect
@@ -65,7 +65,7 @@ SLICE_BYTES: Final = 2 * 1024 * 1024
 #: Small logs committed together by ingest_many (one transaction, not one per run).
 _BATCH_RUNS: Final = 256
 
-#: The chunk columns a reader decodes (``_sqlite_rows.decode_numeric``), in that order.
+#: The chunk columns a reader decodes (``_rows.decode_numeric``), in that order.
 CHUNK_COLUMNS: Final = "n, seq0, seq_stride, seqs, step0, step_stride, steps, ts, vals, is_int"
 #: Every chunk column, in the order ``numeric_row``/``object_row`` build a row. Values come
 #: before timestamps in a row, so that reading values skips the timestamps' overflow pages.

@@ -1,6 +1,6 @@
 """The one summary rule: what a run's summary is, read back from its log.
 
-Both readers of a log use it: the index (:mod:`tracker.storage._sqlite_rows`, so ``Api``
+Both readers of a log use it: the index (:mod:`tracker.storage._rows`, so ``Api``
 and the server) and the writer's resume path (:mod:`tracker._init`). A run's rows can be a
 few seconds newer than its last SUMMARY snapshot (a crash, a live run); the keys logged
 after the snapshot (``RunState.summary_tail``) replace the snapshot's values, except the

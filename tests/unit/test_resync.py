@@ -30,7 +30,7 @@ from tracker.storage._format import (
     read_frames,
     repair,
 )
-from tracker.storage._sqlite_rows import read_slice
+from tracker.storage._rows import read_slice
 
 SEED = 14_008
 T0 = 1_700_000_000.0

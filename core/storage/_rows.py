@@ -1,8 +1,9 @@
 """Row codecs of the index: run rows, chunk rows, and series assembled from chunks.
 
-Kept apart from :mod:`tracker.storage._sqlite_index` (schema, ingest transactions,
-queries) so that each stays small; nothing here touches a connection, so the
-PostgreSQL index (:mod:`tracker.storage._pg_index`) stores exactly the same rows.
+Kept apart from :mod:`tracker.storage._sql_index` (ingest transactions, queries) so that
+each stays small; nothing here touches a connection, so the SQLite and PostgreSQL indexes
+store exactly the same rows. The summary a run row carries follows
+:mod:`tracker.storage._summary_rule`.
 """
 
 from __future__ import annotations
