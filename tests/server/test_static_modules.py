@@ -1,10 +1,11 @@
 """The dashboard's ES modules (``tracker/server/static``): size, layering, preloads, serving.
 
-The layers, checked over every module's import lines: ``js/*.js`` (API client, URL,
-formatting, run and series data) import no component and no page; ``js/components/``
-import no page; ``js/pages/`` are one module per page; ``app.js`` is the entry (header and
-routes). Every module stays under ``MAX_LINES``, every relative import resolves to a file,
-every bare import is in the page's import map, and ``index.html`` preloads every module.
+The layers, checked over every module's import lines: ``js/*.js`` (the API client, URL
+helpers, formatting, templates and the in-app link, run rows) import no component and no
+page; ``js/components/`` import no page; ``js/pages/`` are one module per page; ``app.js``
+is the entry (header, routes, pages loaded on demand). Every module stays under
+``MAX_LINES``, every relative import resolves to a file, every bare import is in the page's
+import map, and ``index.html`` preloads exactly what the entry imports statically.
 """
 
 from __future__ import annotations
