@@ -44,8 +44,10 @@ from tracker.errors import StorageError
 from tracker.storage._base import IndexBackend
 from tracker.storage._dialect import sqlite
 from tracker.storage._ingest import HISTORY_STREAM
-from tracker.storage._sql_index import _BATCH_RUNS, CHUNK_COLUMNS, ROW_COLUMNS, SLICE_BYTES, SQLIndex
-from tracker.storage._sql_parts import _Prepared, _stream, _Timestamps
+from tracker.storage._sql_index import CHUNK_COLUMNS, ROW_COLUMNS, SQLIndex
+from tracker.storage._sql_index import SLICE_BYTES as SLICE_BYTES  # named here before issue 15
+from tracker.storage._sql_parts import _Prepared
+from tracker.storage._sql_parts import _Timestamps as _Timestamps  # tests patch it here
 from tracker.storage._sqlite import (
     Database,
     announce_move,
@@ -58,9 +60,6 @@ from tracker.storage._sqlite import (
 )
 
 __all__ = ["SQLiteIndex"]
-
-# Re-exported: callers and tests name them here.
-_REEXPORTED = (_BATCH_RUNS, SLICE_BYTES, _Prepared, _stream, _Timestamps)
 
 #: 5: run records carry the problems of their log (a rebuild reads damaged logs anew).
 SCHEMA_VERSION: Final = "5"

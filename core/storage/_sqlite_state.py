@@ -26,22 +26,10 @@ from typing import Final
 
 from tracker.storage._base import STATE_NAME
 from tracker.storage._dialect import sqlite
-from tracker.storage._sql_state import (
-    _VERSION_RE,
-    TABLES,
-    SQLStateStore,
-    _artifact,
-    _check_alias,
-    _check_state,
-    _dumps,
-    _edit,
-)
+from tracker.storage._sql_state import TABLES, SQLStateStore
 from tracker.storage._sqlite import Database, errors, transaction
 
 __all__ = ["SQLiteStateStore"]
-
-# Re-exported: callers name them here.
-_REEXPORTED = (_VERSION_RE, _artifact, _check_alias, _check_state, _dumps, _edit)
 
 SCHEMA_VERSION: Final = "1"
 
