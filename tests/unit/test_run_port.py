@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import ast
+import gc
+import weakref
 from pathlib import Path
 
 import pytest
 
 import tracker
-from tracker import _distributed
+from tracker import _distributed, _stats
 from tracker._disabled import DisabledRun
 from tracker._port import RunPort
 from tracker._run import Run
@@ -100,3 +102,13 @@ def test_a_disabled_run_takes_the_port_calls_and_runs_its_hooks() -> None:
     run.finish()
     assert calls == ["finish"]
     assert run.finished
+
+
+def test_the_sampler_holds_its_run_weakly() -> None:
+    run = tracker.init(project="port", settings={"stats_interval": 0.1})
+    assert _stats.sampler_of(run) is not None
+    ref = weakref.ref(run)
+    run.finish()
+    del run
+    gc.collect()
+    assert ref() is None  # _stats._samplers is keyed by the run: a strong reference would pin it
