@@ -17,7 +17,6 @@ import os
 import sys
 import time
 import warnings
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final, cast
 
@@ -265,19 +264,27 @@ def _start_disabled(project: str, name: str | None, run_id: str | None, config: 
     return disabled
 
 
-@dataclass
 class _Launch:
     """Which run this process starts or joins, filled in by the steps of :func:`_start`."""
 
-    run_id: str | None
-    resume: str | None
-    rewind: int | None
-    items: dict[str, Any]
-    stats_every: float
-    topo: _distributed.Topology
-    auto_file: Path | None = None
-    auto_id: str | None = None
-    derived: bool = False
+    def __init__(
+        self,
+        run_id: str | None,
+        resume: str | None,
+        rewind: int | None,
+        items: dict[str, Any],
+        stats_every: float,
+        topo: _distributed.Topology,
+    ) -> None:
+        self.run_id = run_id
+        self.resume = resume
+        self.rewind = rewind
+        self.items = items
+        self.stats_every = stats_every
+        self.topo = topo
+        self.auto_file: Path | None = None
+        self.auto_id: str | None = None
+        self.derived = False
 
     @property
     def id(self) -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import warnings
 
 import pytest
@@ -32,3 +34,10 @@ def test_init_warnings_point_at_the_caller(monkeypatch: pytest.MonkeyPatch) -> N
     runs[0].finish()
     found = _caught(lambda: tracker.init(project="p", mode="online").finish())
     assert [w.filename for w in found if "no team server" in str(w.message)] == [__file__]
+
+
+def test_the_init_steps_keep_import_tracker_light() -> None:
+    # dataclasses pulls in inspect: about 20 ms on `import tracker` (G2); the steps use NamedTuple.
+    code = "import sys, tracker; print(sorted({'dataclasses', 'inspect'} & set(sys.modules)))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
