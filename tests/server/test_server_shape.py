@@ -74,11 +74,10 @@ def endpoints(app: Any) -> list[tuple[str, str]]:
     ]
 
 
-def test_endpoints_are_module_level_functions(root: Path) -> None:
-    from tests.server.conftest import server_app
+def test_endpoints_are_module_level_functions(root: Path, team: Any) -> None:
     from tracker.server import create_app
 
-    for app in (create_app(root, token="t"), server_app(root)):
+    for app in (create_app(root, token="t"), team.app):
         found = endpoints(app)
         assert len(found) > 20
         closures = [(path, name) for path, name in found if "<locals>" in name or "." in name]
