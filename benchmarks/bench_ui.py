@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -61,10 +60,10 @@ SEED = textwrap.dedent(
 def serve(root: Path) -> tuple[str, object]:
     import uvicorn
 
+    from tracker.cli._ui import listen
     from tracker.server import create_app
 
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
+    sock = listen("127.0.0.1", 0)  # a TCP socket asyncio sets TCP_NODELAY on
     srv = uvicorn.Server(
         uvicorn.Config(create_app(root, token=None), log_level="warning", timeout_graceful_shutdown=1)
     )

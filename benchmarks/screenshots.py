@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -45,10 +44,10 @@ def seed(root: Path) -> None:
 def serve(root: Path) -> tuple[str, object, threading.Thread]:
     import uvicorn
 
+    from tracker.cli._ui import listen
     from tracker.server import create_app
 
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
+    sock = listen("127.0.0.1", 0)  # a TCP socket asyncio sets TCP_NODELAY on
     srv = uvicorn.Server(
         uvicorn.Config(create_app(root, token=None), log_level="warning", timeout_graceful_shutdown=1)
     )

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import textwrap
@@ -85,10 +84,10 @@ def data_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def server(data_root: Path) -> Iterator[str]:
     import uvicorn
 
+    from tracker.cli._ui import listen
     from tracker.server import create_app
 
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
+    sock = listen("127.0.0.1", 0)  # a TCP socket asyncio sets TCP_NODELAY on
     port = sock.getsockname()[1]
     app = create_app(data_root, token="tok", poll_interval=0.2)
     srv = uvicorn.Server(uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=1))
@@ -584,8 +583,9 @@ def test_demo_pages_have_no_console_errors(browser: Any, tmp_path: Path) -> None
     expect = playwright_sync.expect
     root = tmp_path / "demo"
     assert main(["demo", "--no-ui", "--root", str(root)]) == 0
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
+    from tracker.cli._ui import listen
+
+    sock = listen("127.0.0.1", 0)  # a TCP socket asyncio sets TCP_NODELAY on
     srv = uvicorn.Server(
         uvicorn.Config(create_app(root, token=None), log_level="warning", timeout_graceful_shutdown=1)
     )
