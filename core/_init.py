@@ -35,6 +35,8 @@ from tracker._run_args import (
     load_config,
     resolve_mode,
     resolve_reinit,
+    resume_record,
+    run_record,
 )
 from tracker._run_resume import (
     Resumed,
@@ -68,27 +70,16 @@ from tracker._settings import (
     env_bool,
 )
 from tracker._sweep_trial import init_overrides, lock_params
-from tracker._version import __version__
 from tracker._writer import Writer
 from tracker.errors import StorageError, TrackerWarning, UsageError
 from tracker.storage import _lease
-from tracker.storage._format import FORMAT_VERSION, R, file_header, read_frames
+from tracker.storage._format import R, file_header, read_frames
 from tracker.storage._replay import RunState
 
 __all__ = ["init"]
 
 DEFAULT_UI: Final = "http://127.0.0.1:8765"  # `tracker ui`'s default port (tracker._ui_link)
 _online_warned = False
-
-
-def _proc_start_time() -> int | None:
-    """This process's start time in clock ticks since boot (Linux), for crash detection."""
-    try:
-        with open(f"/proc/{os.getpid()}/stat", "rb") as f:
-            stat = f.read()
-        return int(stat[stat.rindex(b")") + 2 :].split()[19])
-    except (OSError, ValueError, IndexError):
-        return None
 
 
 def _release(lease: _lease.Lease, writer: Writer) -> None:
@@ -387,10 +378,10 @@ def _open_run(a: Args, launch: _Launch) -> tuple[Run, Writer]:
     try:
         if resumed is None:
             writer.open(file_header())
-            writer.write_now([R.RUN, _run_record(run, now)])
+            writer.write_now([R.RUN, run_record(run, now)])
         else:
             writer.open(None)
-            writer.write_now([R.RESUME, _resume_record(a, launch, run, now)])
+            writer.write_now([R.RESUME, resume_record(a, launch.rewind, run, now)])
             run.config._load(resumed.state.config)
     except OSError as exc:
         raise StorageError(f"cannot open run log {log_path}: {exc}", path=str(log_path)) from exc
@@ -438,48 +429,6 @@ def _make_run(a: Args, launch: _Launch, run_dir: Path, writer: Writer, resumed: 
         url=base_url + run_page(a.project, launch.id),
         sweep_id=env(ENV_SWEEP_ID),
     )
-
-
-def _host() -> str:
-    return os.uname().nodename if hasattr(os, "uname") else ""
-
-
-def _run_record(run: Run, now: float) -> dict[str, Any]:
-    """The RUN record that opens a new run's log."""
-    return {
-        "id": run.id,
-        "project": run.project,
-        "entity": run.entity,
-        "name": run.name,
-        "group": run.group,
-        "job_type": run.job_type,
-        "tags": list(run.tags),
-        "notes": run.notes,
-        "created": now,
-        "pid": os.getpid(),
-        "host": _host(),
-        "start_time": _proc_start_time(),
-        "mode": run.mode,
-        "format_version": FORMAT_VERSION,
-        "tracker_version": __version__,
-        "sweep_id": run.sweep_id,
-    }
-
-
-def _resume_record(a: Args, launch: _Launch, run: Run, now: float) -> dict[str, Any]:
-    """The RESUME record that opens a resumed session (the fields ``init`` was given)."""
-    return {
-        "ts": now,
-        "pid": os.getpid(),
-        "host": _host(),
-        "start_time": _proc_start_time(),
-        "rewind": launch.rewind,
-        "mode": run.mode,
-        "step": run.step,
-        "name": a.name,
-        "tags": list(a.tags) if a.tags is not None else None,
-        "notes": a.notes,
-    }
 
 
 def _wire(run: Run, writer: Writer, a: Args, launch: _Launch) -> None:

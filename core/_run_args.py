@@ -1,4 +1,4 @@
-"""``init``'s arguments: modes, ``reinit``, config files and the run record's fields.
+"""``init``'s arguments: modes, ``reinit``, config files, and the records they become.
 
 Each resolver applies one keyword's precedence (argument > ``Settings`` > environment >
 default) and validates it before anything is created; :class:`Args` carries the result to
@@ -10,10 +10,15 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import Any, Final, NamedTuple
+from typing import TYPE_CHECKING, Any, Final, NamedTuple
 
 from tracker._settings import ENV_HOST, ENV_MODE, ENV_TAGS, Settings, env
+from tracker._version import __version__
 from tracker.errors import UsageError
+from tracker.storage._format import FORMAT_VERSION
+
+if TYPE_CHECKING:
+    from tracker._run import Run
 
 __all__: list[str] = []
 
@@ -125,3 +130,55 @@ def filter_config(config: Any, include: list[str] | None, exclude: list[str] | N
         if not isinstance(key, str):
             raise UsageError(f"init(config=...) keys must be strings; got {type(key).__name__} {key!r}.")
     return items
+
+
+def _proc_start_time() -> int | None:
+    """This process's start time in clock ticks since boot (Linux), for crash detection."""
+    try:
+        with open(f"/proc/{os.getpid()}/stat", "rb") as f:
+            stat = f.read()
+        return int(stat[stat.rindex(b")") + 2 :].split()[19])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def _host() -> str:
+    return os.uname().nodename if hasattr(os, "uname") else ""
+
+
+def run_record(run: Run, now: float) -> dict[str, Any]:
+    """The RUN record that opens a new run's log."""
+    return {
+        "id": run.id,
+        "project": run.project,
+        "entity": run.entity,
+        "name": run.name,
+        "group": run.group,
+        "job_type": run.job_type,
+        "tags": list(run.tags),
+        "notes": run.notes,
+        "created": now,
+        "pid": os.getpid(),
+        "host": _host(),
+        "start_time": _proc_start_time(),
+        "mode": run.mode,
+        "format_version": FORMAT_VERSION,
+        "tracker_version": __version__,
+        "sweep_id": run.sweep_id,
+    }
+
+
+def resume_record(a: Args, rewind: int | None, run: Run, now: float) -> dict[str, Any]:
+    """The RESUME record that opens a resumed session (the fields ``init`` was given)."""
+    return {
+        "ts": now,
+        "pid": os.getpid(),
+        "host": _host(),
+        "start_time": _proc_start_time(),
+        "rewind": rewind,
+        "mode": run.mode,
+        "step": run.step,
+        "name": a.name,
+        "tags": list(a.tags) if a.tags is not None else None,
+        "notes": a.notes,
+    }
