@@ -1,19 +1,14 @@
 """``TrackerLogger`` for the standalone ``pytorch_lightning`` package.
 
-Needs ``tracker[lightning]``. For the unified ``lightning`` package use
-:mod:`tracker.integrations.lightning`; both share one implementation
-(``tracker.integrations._lightning_base``): this module only binds it to this namespace's
-``Logger`` and ``rank_zero_only``.
-
-Example::
+Needs ``tracker[lightning]``. The same logger as :mod:`tracker.integrations.lightning` (one
+implementation, ``tracker.integrations._lightning_base``), bound to this package's ``Logger``
+and ``rank_zero_only``; use it where the code imports ``pytorch_lightning``::
 
     import pytorch_lightning as pl
     from tracker.integrations.pytorch_lightning import TrackerLogger
 
-    logger = TrackerLogger(project="mnist", log_model="all")
-    trainer = pl.Trainer(logger=logger, max_epochs=2)
+    trainer = pl.Trainer(logger=TrackerLogger(project="mnist", log_model="all"), max_epochs=2)
     trainer.fit(model, datamodule)
-    logger.finish()  # or let the process exit; fit/validate/test share the run
 """
 
 from __future__ import annotations
