@@ -123,7 +123,7 @@ class Run(RunArtifactsMixin, RunMediaMixin):
         from tracker._ui_link import run_url
 
         if self._api._remote is not None:  # the run's page on the team server it was read from
-            return self._api._remote.base_url + run_page(self.project, self.id)
+            return f"{self._api._remote.base_url}{run_page(self.project, self.id)}"
         return run_url(self._api.root, self.project, self.id, env(ENV_UI_URL))
 
     @property
