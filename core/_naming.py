@@ -8,8 +8,8 @@ The layout::
 
     <root>/projects/<project>/runs/<id>/run.tlog
 
-The patterns are anchored (``^...$``): callers keep their own ``.match`` (``$`` also
-matches before a final newline) or ``.fullmatch`` (the server's path checks) as before.
+The patterns are anchored with ``\\Z``, not ``$`` (which also matches before a final
+newline, so ``"p\\n"`` passed ``.match``): ``.match`` and ``.fullmatch`` agree.
 This module is foundation: it imports only the standard library and ``tracker.errors``.
 """
 
@@ -36,11 +36,11 @@ PROJECTS_DIR: Final = "projects"
 RUNS_DIR: Final = "runs"
 
 #: A project (or artifact, alias, collection) name: 1-128 letters, digits, ``.``, ``_``, ``-``.
-NAME_RE: Final = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+NAME_RE: Final = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}\Z")
 #: A run id or a sweep id: 1-64 letters, digits, ``_`` or ``-``.
-ID_RE: Final = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+ID_RE: Final = re.compile(r"^[A-Za-z0-9_-]{1,64}\Z")
 #: A metric key: 1-512 characters, none of them a control character.
-KEY_RE: Final = re.compile(r"^[^\x00-\x1f]{1,512}$")
+KEY_RE: Final = re.compile(r"^[^\x00-\x1f]{1,512}\Z")
 #: The characters of a new id (lower-case base 36).
 ID_ALPHABET: Final = string.ascii_lowercase + string.digits
 

@@ -15,13 +15,13 @@ def test_valid_project_names(name: str) -> None:
     assert _naming.check_name(name, "project") == name
 
 
-@pytest.mark.parametrize("name", ["", "-a", ".a", "a/b", "a b", "x" * 129, 3])
+@pytest.mark.parametrize("name", ["", "-a", ".a", "a/b", "a b", "x" * 129, 3, "p\n"])
 def test_invalid_project_names_say_what_is_allowed(name: object) -> None:
     with pytest.raises(UsageError, match=r"project .* is not valid: use 1-128 letters"):
         _naming.check_name(name, "project")  # type: ignore[arg-type]
 
 
-@pytest.mark.parametrize("run_id", ["", "a.b", "a/b", "x" * 65, None])
+@pytest.mark.parametrize("run_id", ["", "a.b", "a/b", "x" * 65, None, "abc\n"])
 def test_invalid_run_ids(run_id: object) -> None:
     with pytest.raises(UsageError, match=r"run id .* is not valid: use 1-64 letters"):
         _naming.check_id(run_id)
@@ -47,16 +47,12 @@ def test_the_layout_and_its_inverse(tmp_path: Path) -> None:
     assert _naming.LOG_NAME == "run.tlog"
 
 
-def test_the_server_checks_whole_strings() -> None:
-    # `.match` (tracker.init) lets `$` match before a final newline; the server's path
-    # checks use `.fullmatch`, which does not.
-    assert _naming.NAME_RE.fullmatch("p")
-    assert not _naming.NAME_RE.fullmatch("p\n")
-    assert _naming.ID_RE.fullmatch("abc")
-    assert not _naming.ID_RE.fullmatch("abc\n")
-    assert _naming.KEY_RE.match("train/loss")
+def test_match_and_fullmatch_agree_on_a_final_newline() -> None:
+    # `$` would match before a final newline: "p\n" passed tracker.init's `.match` while
+    # the server's `.fullmatch` refused it.
+    for pattern, good in ((_naming.NAME_RE, "p"), (_naming.ID_RE, "abc"), (_naming.KEY_RE, "train/loss")):
+        assert pattern.match(good)
+        assert pattern.fullmatch(good)
+        assert not pattern.match(good + "\n")
+        assert not pattern.fullmatch(good + "\n")
     assert not _naming.KEY_RE.match("a\x00b")
-
-
-def test_the_page_of_a_run() -> None:
-    assert _naming.run_page("my-project_2.0", "abc-1") == "/projects/my-project_2.0/runs/abc-1"
