@@ -16,6 +16,7 @@ from tracker._settings import ENV_HOST, ENV_MODE, ENV_TAGS, Settings, env
 from tracker._version import __version__
 from tracker.errors import UsageError
 from tracker.storage._format import FORMAT_VERSION
+from tracker.storage._lease import proc_start_time
 
 if TYPE_CHECKING:
     from tracker._run import Run
@@ -132,16 +133,6 @@ def filter_config(config: Any, include: list[str] | None, exclude: list[str] | N
     return items
 
 
-def _proc_start_time() -> int | None:
-    """This process's start time in clock ticks since boot (Linux), for crash detection."""
-    try:
-        with open(f"/proc/{os.getpid()}/stat", "rb") as f:
-            stat = f.read()
-        return int(stat[stat.rindex(b")") + 2 :].split()[19])
-    except (OSError, ValueError, IndexError):
-        return None
-
-
 def _host() -> str:
     return os.uname().nodename if hasattr(os, "uname") else ""
 
@@ -160,7 +151,7 @@ def run_record(run: Run, now: float) -> dict[str, Any]:
         "created": now,
         "pid": os.getpid(),
         "host": _host(),
-        "start_time": _proc_start_time(),
+        "start_time": proc_start_time(),
         "mode": run.mode,
         "format_version": FORMAT_VERSION,
         "tracker_version": __version__,
@@ -174,7 +165,7 @@ def resume_record(a: Args, rewind: int | None, run: Run, now: float) -> dict[str
         "ts": now,
         "pid": os.getpid(),
         "host": _host(),
-        "start_time": _proc_start_time(),
+        "start_time": proc_start_time(),
         "rewind": rewind,
         "mode": run.mode,
         "step": run.step,

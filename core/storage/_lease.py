@@ -46,7 +46,16 @@ try:
 except ImportError:  # Windows: no POSIX locks; the heartbeat lease stands in
     fcntl = None  # type: ignore[assignment]
 
-__all__ = ["LEASE_NAME", "Lease", "acquire", "held", "holder", "is_lease_file", "lease_path"]
+__all__ = [
+    "LEASE_NAME",
+    "Lease",
+    "acquire",
+    "held",
+    "holder",
+    "is_lease_file",
+    "lease_path",
+    "proc_start_time",
+]
 
 LEASE_NAME: Final = ".lease"
 HEARTBEAT_NAME: Final = ".lease-heartbeat"
@@ -97,7 +106,8 @@ def _key(path: Path) -> str:
     return os.path.join(os.path.realpath(path.parent), path.name)
 
 
-def _proc_start_time() -> int | None:
+def proc_start_time() -> int | None:
+    """This process's start time in clock ticks since boot (Linux), for crash detection."""
     try:
         with open(f"/proc/{os.getpid()}/stat", "rb") as f:
             stat = f.read()
@@ -111,7 +121,7 @@ def _info(mode: str) -> dict[str, Any]:
     return {
         "host": this_host(),
         "pid": os.getpid(),
-        "start_time": _proc_start_time(),
+        "start_time": proc_start_time(),
         "started": time.time(),
         "heartbeat": time.time(),
         "command": argv[:300],
