@@ -11,9 +11,7 @@ reference gets in at all (a default server refuses it: tests/server/test_artifac
 from __future__ import annotations
 
 import hashlib
-import http.server
 import json
-import threading
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -22,6 +20,7 @@ from typing import Any
 
 import pytest
 
+from tests._http import http_service
 from tests._server import TrackerServer, make_key
 from tracker.api import Api
 from tracker.artifacts._store import manifest_digest
@@ -32,29 +31,8 @@ from tracker.server._auth import AuthStore
 @pytest.fixture
 def internal() -> Iterator[tuple[str, list[str]]]:
     """An HTTP service only the viewer's machine reaches; the paths it was asked for."""
-    hits: list[str] = []
-
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            hits.append(self.path)
-            body = b"internal service"
-            self.send_response(200)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", hits
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
+    with http_service(b"internal service") as served:
+        yield served
 
 
 @pytest.fixture

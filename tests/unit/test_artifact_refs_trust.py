@@ -9,9 +9,7 @@ and read with ``tracker.Api()`` as a reader on that machine would.
 from __future__ import annotations
 
 import hashlib
-import http.server
 import os
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,6 +17,7 @@ from typing import Any
 import pytest
 
 import tracker
+from tests._http import http_service
 from tracker.artifacts._store import BlobStore, manifest_digest
 from tracker.errors import StorageError
 
@@ -112,29 +111,8 @@ def test_data_and_unknown_schemes_are_never_followed(root: Path, tmp_path: Path,
 @pytest.fixture
 def internal() -> Iterator[tuple[str, list[str]]]:
     """An HTTP server only this machine reaches; the paths it was asked for."""
-    hits: list[str] = []
-
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            hits.append(self.path)
-            body = b"internal admin page"
-            self.send_response(200)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", hits
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
+    with http_service(b"internal admin page") as served:
+        yield served
 
 
 def test_remote_references_need_the_readers_opt_in(
