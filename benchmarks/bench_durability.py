@@ -31,7 +31,6 @@ Usage::
 from __future__ import annotations
 
 import os
-import sys
 import time
 
 TARGET_S = {"backlog": 1.0, "paced": 0.2}
@@ -121,24 +120,9 @@ def _worker(scenario: str, seconds: float, store: str) -> dict[str, object]:
 
 
 def _spawn(scenario: str, seconds: float) -> dict[str, object]:
-    import json
-    import subprocess
-    import tempfile
+    from _workers import spawn_worker
 
-    with tempfile.TemporaryDirectory(prefix="bench-durability-") as tmp:
-        out = os.path.join(tmp, "result.json")
-        env = {k: v for k, v in os.environ.items() if not k.startswith("TRACKER_")}
-        env["HOME"] = tmp
-        proc = subprocess.run(
-            [sys.executable, os.path.abspath(__file__), "worker", scenario, "--seconds", str(seconds),
-             "--store", os.path.join(tmp, "store"), "--out", out],
-            cwd=tmp, env=env, capture_output=True, text=True, timeout=600, check=False,
-        )  # fmt: skip
-        if proc.returncode != 0:
-            raise RuntimeError(f"worker failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
-        with open(out) as f:
-            result: dict[str, object] = json.load(f)
-        return result
+    return spawn_worker(__file__, [scenario, "--seconds", str(seconds)], "bench-durability-")
 
 
 def main(argv: list[str] | None = None) -> int:

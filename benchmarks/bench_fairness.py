@@ -60,13 +60,9 @@ print(os.path.getsize(path))
 
 
 def _tracker(*args: str, root: Path, stdin: str | None = None) -> str:
-    out = subprocess.run(
-        [sys.executable, "-m", "tracker.cli", *args, "--root", str(root)],
-        input=stdin, capture_output=True, text=True, check=False, timeout=120,
-    )  # fmt: skip
-    if out.returncode:
-        raise SystemExit(f"tracker {' '.join(args)} failed: {out.stderr.strip()}")
-    return out.stdout.strip()
+    from _workers import tracker_cli
+
+    return tracker_cli(*args, root=root, stdin=stdin)
 
 
 def _make_log(tmp: Path, project: str, run_id: str, name: str, target: int) -> bytes:

@@ -82,24 +82,9 @@ def _worker(calls: int, store: str) -> dict[str, object]:
 
 
 def _spawn(calls: int) -> dict[str, object]:
-    import json
-    import subprocess
-    import tempfile
+    from _workers import spawn_worker
 
-    with tempfile.TemporaryDirectory(prefix="bench-media-") as tmp:
-        out = os.path.join(tmp, "result.json")
-        env = {k: v for k, v in os.environ.items() if not k.startswith("TRACKER_")}
-        env["HOME"] = tmp
-        proc = subprocess.run(
-            [sys.executable, os.path.abspath(__file__), "worker", "--calls", str(calls),
-             "--store", os.path.join(tmp, "store"), "--out", out],
-            cwd=tmp, env=env, capture_output=True, text=True, timeout=600, check=False,
-        )  # fmt: skip
-        if proc.returncode != 0:
-            raise RuntimeError(f"worker failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
-        with open(out) as f:
-            result: dict[str, object] = json.load(f)
-        return result
+    return spawn_worker(__file__, ["--calls", str(calls)], "bench-media-")
 
 
 def main(argv: list[str] | None = None) -> int:

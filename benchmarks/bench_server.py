@@ -72,13 +72,9 @@ print(json.dumps({"marks": marks, "logged": logged, "finish_s": time.perf_counte
 
 
 def _tracker(*args: str, root: Path, stdin: str | None = None) -> str:
-    out = subprocess.run(
-        [sys.executable, "-m", "tracker.cli", *args, "--root", str(root)],
-        input=stdin, capture_output=True, text=True, check=False, timeout=120,
-    )  # fmt: skip
-    if out.returncode:
-        raise SystemExit(f"tracker {' '.join(args)} failed: {out.stderr.strip()}")
-    return out.stdout.strip()
+    from _workers import tracker_cli
+
+    return tracker_cli(*args, root=root, stdin=stdin)
 
 
 def _start_server(root: Path, db: str, log: Path) -> tuple[subprocess.Popen[str], str]:
