@@ -1,0 +1,1 @@
+"""Bring runs over from W&B, TensorBoard and MLflow (``tracker import ...``)."""

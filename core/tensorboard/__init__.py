@@ -1,0 +1,1 @@
+"""Mirror TensorBoard writers into the active run (``sync_tensorboard=True``, ``patch()``)."""
