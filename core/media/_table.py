@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any, ClassVar
 
 from tracker._optional import require_extra
@@ -121,15 +121,58 @@ class Table(Media):
         for row, value in zip(self.data, values, strict=True):
             row.append(_cell(value, name))
 
+    def add_computed_columns(self, fn: Callable[[int, dict[str, Any]], Mapping[str, Any]]) -> None:
+        """Add the columns ``fn(index, row)`` computes from each row (W&B's helper).
+
+        ``fn`` gets the row's index and the row as ``{column: value}`` and returns
+        ``{new_column: value}``; every call must return the same new names.
+
+        Raises:
+            UsageError: ``fn`` returns something other than a mapping, a name that exists
+                already, or different names for different rows.
+        """
+        if not callable(fn):
+            raise UsageError(f"Table.add_computed_columns: pass a function, not {type(fn).__name__}.")
+        names: list[str] | None = None
+        values: list[list[Any]] = []
+        for i, row in self.iterrows():
+            out = fn(i, dict(zip(self.columns, row, strict=True)))
+            if not isinstance(out, Mapping):
+                raise UsageError(
+                    f"Table.add_computed_columns: fn returned {type(out).__name__} for row {i}; "
+                    "return a dict of {new_column: value}."
+                )
+            if names is None:
+                names = [str(k) for k in out]
+                _check_columns([*self.columns, *names])
+            elif [str(k) for k in out] != names:
+                raise UsageError(
+                    f"Table.add_computed_columns: row {i} gives columns {list(out)}, row 0 gave {names}."
+                )
+            values.append(list(out.values()))
+        for j, name in enumerate(names or ()):
+            self.add_column(name, [v[j] for v in values])
+
+    def cast(self, col_name: str, dtype: Any, optional: bool = False) -> None:
+        """Accepted for W&B compatibility: tracker infers types (the column must exist).
+
+        Raises:
+            UsageError: No such column.
+        """
+        self._column_index(col_name, "cast")
+
+    def _column_index(self, name: str, what: str) -> int:
+        if name not in self.columns:
+            raise UsageError(f"Table.{what}({name!r}): no such column; columns are {self.columns}.")
+        return self.columns.index(name)
+
     def get_column(self, name: str, convert_to: str | None = None) -> Any:
         """The values of column ``name``, as a list (or a numpy array with ``convert_to="numpy"``).
 
         Raises:
             UsageError: No such column, or an unknown ``convert_to``.
         """
-        if name not in self.columns:
-            raise UsageError(f"Table.get_column({name!r}): no such column; columns are {self.columns}.")
-        i = self.columns.index(name)
+        i = self._column_index(name, "get_column")
         values = [row[i] for row in self.data]
         if convert_to is None:
             return values
