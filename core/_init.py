@@ -33,6 +33,7 @@ from tracker._run_args import (
     env_tags,
     filter_config,
     load_config,
+    mode_origin,
     resolve_mode,
     resolve_reinit,
     resume_record,
@@ -68,6 +69,7 @@ from tracker._settings import (
     data_root,
     env,
     env_bool,
+    server_target,
 )
 from tracker._sweep_trial import init_overrides, lock_params
 from tracker._writer import Writer
@@ -189,6 +191,9 @@ def init(
         ignored["fork_from"] = fork_from
     _warn_ignored([*ignored, *unknown, *st.unimplemented()])
     run_mode = resolve_mode(mode, st)
+    if run_mode == "online" and server_target(st) is None:
+        run_mode = "offline"
+        _warn_no_server(mode_origin(mode, st))
     previous = _previous_run(resolve_reinit(reinit, st))
     if previous is not None:
         return previous
@@ -219,11 +224,30 @@ def init(
     )
 
 
+def _warn_no_server(origin: str) -> None:
+    """Online mode without a team server: one warning per process; the run is offline."""
+    global _online_warned
+    if _online_warned:
+        return
+    _online_warned = True
+    warnings.warn(
+        f"tracker.init: {origin} but no team server is configured (tracker login or "
+        "TRACKER_BASE_URL; WANDB_BASE_URL and WANDB_API_KEY are never read); the run is "
+        "offline. `tracker sync` can upload it later.",
+        TrackerWarning,
+        stacklevel=3,
+    )
+
+
 def _warn_ignored(keys: list[str]) -> None:
     """One ``TrackerWarning`` per keyword or setting tracker accepts but does not act on."""
+    from tracker._suggest import did_you_mean
+
+    known = init.__code__.co_varnames[: init.__code__.co_argcount + init.__code__.co_kwonlyargcount]
     for key in keys:
+        hint = "" if key in known else did_you_mean(key, known)  # init(projet=...): a typo
         warnings.warn(
-            f"tracker.init: {key!r} is not supported by tracker and is ignored.",
+            f"tracker.init: {key!r} is not supported by tracker and is ignored{hint}.",
             TrackerWarning,
             stacklevel=3,
         )
@@ -433,7 +457,6 @@ def _make_run(a: Args, launch: _Launch, run_dir: Path, writer: Writer, resumed: 
 
 def _wire(run: Run, writer: Writer, a: Args, launch: _Launch) -> None:
     """Step 4: hand the started run to its services (process hooks, config, console, uploader)."""
-    global _online_warned
     st = a.st
     _process.register(run, handle_sigterm=bool(st.get("handle_sigterm")))
     if launch.auto_file is not None:
@@ -445,15 +468,8 @@ def _wire(run: Run, writer: Writer, a: Args, launch: _Launch) -> None:
     console = st.get("console") if st.is_set("console") else (env(ENV_CONSOLE) or "auto")
     if console not in ("off", False):
         _tee_console(run, writer)
-    online = a.run_mode == "online"
-    if online and not _start_uploader(run, st, writer.path, a.project, run.id) and not _online_warned:
-        _online_warned = True
-        warnings.warn(
-            "tracker.init(mode='online'): no team server is configured (tracker login or "
-            "TRACKER_BASE_URL); logging locally. `tracker sync` can upload the run later.",
-            TrackerWarning,
-            stacklevel=4,
-        )
+    if a.run_mode == "online":
+        _start_uploader(run, st, writer.path, a.project, run.id)
 
 
 def _start_uploader(run: Run, st: Settings, log_path: Path, project: str, run_id: str) -> bool:

@@ -12,7 +12,16 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, NamedTuple
 
-from tracker._settings import ENV_HOST, ENV_MODE, ENV_TAGS, Settings, env
+from tracker._settings import (
+    ENV_HOST,
+    ENV_MODE,
+    ENV_TAGS,
+    WANDB_DISABLED,
+    Settings,
+    env,
+    env_bool,
+    env_source,
+)
 from tracker._version import __version__
 from tracker.errors import UsageError
 from tracker.storage._format import FORMAT_VERSION
@@ -37,14 +46,28 @@ IGNORED: Final = ("force", "anonymous", "save_code", "tensorboard", "sync_tensor
 
 
 def resolve_mode(mode: str | None, settings: Settings) -> str:
-    """``offline``, ``online`` or ``disabled`` (``online`` by default when a server is set)."""
-    raw = mode or settings.get("mode") or env(ENV_MODE)
+    """``offline``, ``online`` or ``disabled`` (``online`` by default when a server is set).
+
+    ``WANDB_DISABLED=true`` (W&B's switch) means ``disabled`` when nothing else says.
+    ``init`` turns ``online`` without a team server into ``offline`` (with a warning).
+    """
+    raw: Any = mode or settings.get("mode") or env(ENV_MODE)
     if raw is None:
+        if env_bool(WANDB_DISABLED, False):
+            return "disabled"
         return "online" if env(ENV_HOST) else "offline"
     norm = _MODES.get(str(raw).lower())
     if norm is None:
-        raise UsageError(f"init(mode={raw!r}): use 'offline', 'online' or 'disabled'.")
+        raise UsageError(f"{mode_origin(mode, settings)}: use 'offline', 'online' or 'disabled'.")
     return norm
+
+
+def mode_origin(mode: str | None, settings: Settings) -> str:
+    """Where the mode came from, for messages: ``init(mode='online')``, ``WANDB_MODE='online'``."""
+    if mode or settings.get("mode"):
+        return f"init(mode={mode or settings.get('mode')!r})"
+    var, raw = env_source(ENV_MODE)
+    return f"{var}={raw!r}"
 
 
 def resolve_reinit(reinit: Any, settings: Settings) -> str:

@@ -60,13 +60,13 @@ class RunBase:
         sweep_id: str | None = None,
     ) -> None:
         self.id: Final = run_id
-        self.name = name
+        self._name = name
         self.project: Final = project
         self.entity = entity
         self.group = group
         self.job_type = job_type
-        self.tags = tags
-        self.notes = notes
+        self._tags = tags
+        self._notes = notes
         self.dir = str(run_dir) if run_dir is not None else ""
         self.mode = mode
         self.resumed = resumed
@@ -99,13 +99,67 @@ class RunBase:
 
     # ------------------------------------------------------------------ identity
     @property
+    def name(self) -> str:
+        """Display name; setting it is saved in the run's log (an EDIT record), as in W&B."""
+        return self._name
+
+    @name.setter
+    def name(self, value: str) -> None:
+        self._name = self._edit("name", value)
+
+    @property
+    def tags(self) -> tuple[str, ...]:
+        """Tags; setting them (any sequence of strings) is saved in the run's log."""
+        return self._tags
+
+    @tags.setter
+    def tags(self, value: Any) -> None:
+        self._tags = self._edit("tags", value)
+
+    @property
+    def notes(self) -> str | None:
+        """Notes (free text); setting them is saved in the run's log."""
+        return self._notes
+
+    @notes.setter
+    def notes(self, value: str) -> None:
+        self._notes = self._edit("notes", value)
+
+    def _edit(self, field: str, value: Any) -> Any:
+        """Check a new ``name``/``tags``/``notes`` and queue its EDIT record; return the value to keep."""
+        from tracker.storage._schema import edit_problem
+
+        if field == "tags":
+            if isinstance(value, str) or not isinstance(value, (list, tuple, set, frozenset)):
+                raise UsageError(f"run.tags must be a list of strings, not {type(value).__name__}.")
+            value = tuple(value)
+        problem = edit_problem({field: list(value) if field == "tags" else value})
+        if problem is not None:
+            raise UsageError(f"run.{field} = {value!r:.60}: {problem}.", key=field)
+        if self._finished and self._writer is not None:
+            raise UsageError(
+                f"run.{field} set after run {self.id} finished; change it with "
+                "tracker.Api().run(path) instead.",
+                key=field,
+            )
+        if self._writer is not None:
+            stored = list(value) if field == "tags" else value
+            self._append(Ctl("record", [R.EDIT, {"ts": _now(), field: stored}]))
+        return value
+
+    @property
     def url(self) -> str:
-        """The run's page in the dashboard (W&B's ``run.url``).
+        """The run's page (W&B's ``run.url``): on the team server for an online run, else
+        in the dashboard.
 
         While a ``tracker ui`` serves this run's data root, the link carries its address
         and per-launch token (read from ``<root>/.ui.json``, see ``tracker._ui_link``);
         otherwise it is ``$TRACKER_UI_URL`` or ``tracker ui``'s default address.
         """
+        if self._server is not None:
+            from tracker._naming import run_page
+
+            return self._server[0] + run_page(self.project, self.id)
         if not self._url or not self.dir:
             return self._url
         from tracker._settings import ENV_UI_URL, env

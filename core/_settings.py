@@ -49,15 +49,67 @@ ENV_LOG_MODEL: Final = "TRACKER_LOG_MODEL"
 ENV_WATCH: Final = "TRACKER_WATCH"
 ENV_FINISH_ON_TRAIN_END: Final = "TRACKER_FINISH_ON_TRAIN_END"
 ENV_NO_AUTOREGISTER: Final = "TRACKER_NO_AUTOREGISTER"
+# Console lines at init/finish (tracker._console): off with either.
+ENV_SILENT: Final = "TRACKER_SILENT"
+ENV_QUIET: Final = "TRACKER_QUIET"
+# Code capture (tracker._code): W&B's save_code and its off switch.
+ENV_SAVE_CODE: Final = "TRACKER_SAVE_CODE"
+ENV_DISABLE_CODE: Final = "TRACKER_DISABLE_CODE"
+#: ``WANDB_DISABLED=true`` means ``mode="disabled"`` (read by tracker._run_args.resolve_mode).
+WANDB_DISABLED: Final = "WANDB_DISABLED"
+
+#: W&B's name for each setting, read when the ``TRACKER_*`` name is unset or empty, so that
+#: W&B launch scripts keep working (docs/compat.md has the table). Credentials and server
+#: addresses (``WANDB_API_KEY``, ``WANDB_BASE_URL``, ``WANDB_HOST``) are another service's
+#: and are never read.
+WANDB_FALLBACKS: Final[dict[str, str]] = {
+    ENV_DIR: "WANDB_DIR",
+    ENV_MODE: "WANDB_MODE",
+    ENV_PROJECT: "WANDB_PROJECT",
+    ENV_ENTITY: "WANDB_ENTITY",
+    ENV_RUN_ID: "WANDB_RUN_ID",
+    ENV_RUN_NAME: "WANDB_NAME",
+    ENV_RUN_GROUP: "WANDB_RUN_GROUP",
+    ENV_JOB_TYPE: "WANDB_JOB_TYPE",
+    ENV_TAGS: "WANDB_TAGS",
+    ENV_NOTES: "WANDB_NOTES",
+    ENV_RESUME: "WANDB_RESUME",
+    ENV_CONSOLE: "WANDB_CONSOLE",
+    ENV_SILENT: "WANDB_SILENT",
+    ENV_QUIET: "WANDB_QUIET",
+    ENV_DISABLE_GIT: "WANDB_DISABLE_GIT",
+    ENV_SAVE_CODE: "WANDB_SAVE_CODE",
+    ENV_DISABLE_CODE: "WANDB_DISABLE_CODE",
+    ENV_LOG_MODEL: "WANDB_LOG_MODEL",
+    ENV_WATCH: "WANDB_WATCH",
+    ENV_SWEEP_ID: "WANDB_SWEEP_ID",
+    ENV_SWEEP_PARAM_PATH: "WANDB_SWEEP_PARAM_PATH",
+}
 
 _TRUE: Final = frozenset({"1", "true"})
 _FALSE: Final = frozenset({"0", "false"})
 
 
 def env(name: str) -> str | None:
-    """Return the environment variable ``name``, or None when unset or empty."""
+    """Return the environment variable ``name``, or None when unset or empty.
+
+    For a setting W&B also reads, W&B's variable (:data:`WANDB_FALLBACKS`) is the fallback.
+    """
+    return env_source(name)[1]
+
+
+def env_source(name: str) -> tuple[str, str | None]:
+    """``(variable, value)``: the variable that set ``name`` (itself or its ``WANDB_*``
+    fallback) and its value; ``(name, None)`` when neither is set."""
     value = os.environ.get(name)
-    return value if value else None
+    if value:
+        return name, value
+    fallback = WANDB_FALLBACKS.get(name)
+    if fallback is not None:
+        value = os.environ.get(fallback)
+        if value:
+            return fallback, value
+    return name, None
 
 
 def env_raw(name: str) -> str | None:
@@ -75,7 +127,7 @@ def env_bool(name: str, default: bool) -> bool:
     Raises:
         UsageError: The value is anything else; the message names the variable.
     """
-    raw = env(name)
+    var, raw = env_source(name)
     if raw is None:
         return default
     low = raw.strip().lower()
@@ -83,18 +135,18 @@ def env_bool(name: str, default: bool) -> bool:
         return True
     if low in _FALSE:
         return False
-    raise UsageError(f"{name}={raw!r} is not a boolean; use 1, 0, true or false.", key=name)
+    raise UsageError(f"{var}={raw!r} is not a boolean; use 1, 0, true or false.", key=var)
 
 
 def env_float(name: str, default: float) -> float:
     """Parse a float environment variable, naming the variable on error."""
-    raw = env(name)
+    var, raw = env_source(name)
     if raw is None:
         return default
     try:
         return float(raw)
     except ValueError:
-        raise UsageError(f"{name}={raw!r} is not a number.", key=name) from None
+        raise UsageError(f"{var}={raw!r} is not a number.", key=var) from None
 
 
 def environ_copy() -> dict[str, str]:

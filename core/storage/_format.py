@@ -62,6 +62,7 @@ class R:
     EXIT: Final = 13
     HEARTBEAT: Final = 14
     RESUME: Final = 15
+    EDIT: Final = 16
 
 
 def file_header(version: int = FORMAT_VERSION) -> bytes:

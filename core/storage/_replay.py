@@ -12,7 +12,12 @@ from typing import Any
 
 from tracker.storage._format import MAX_PROBLEMS, R, gc_paused
 
-__all__ = ["RunState", "history_rows"]
+__all__ = ["EDITED_AT", "RunState", "history_rows"]
+
+#: The run fields a RESUME or an EDIT record may change.
+_EDITABLE = ("name", "tags", "notes")
+#: Key of ``RunState.meta`` holding when each field was last changed (``{field: ts}``).
+EDITED_AT = "edited_at"
 
 
 def history_rows(rec: list[Any]) -> list[list[Any]]:
@@ -126,7 +131,10 @@ class RunState:
             info = rec[1]
             self.meta.update({k: info[k] for k in ("pid", "host", "start_time") if k in info})
             # name/tags/notes given to the resuming init() replace the run's; None keeps them.
-            self.meta.update({k: info[k] for k in ("name", "tags", "notes") if info.get(k) is not None})
+            given = {k: info[k] for k in _EDITABLE if info.get(k) is not None}
+            self.meta.update(given)
+            if given:
+                self._edited(given, float(info.get("ts", 0.0)))
             self.last_time = max(self.last_time, float(info.get("ts", 0.0)))
             rewind = info.get("rewind")
             if rewind is not None:
@@ -136,6 +144,8 @@ class RunState:
             self.last_time = max(self.last_time, float(rec[1].get("ts", 0.0)))
         elif kind == R.HEARTBEAT:
             self.last_time = max(self.last_time, float(rec[1]))
+        elif kind == R.EDIT:
+            self._edit(rec[1])
         elif kind == R.ALERT:
             self.alerts.append(rec[1])
         elif kind == R.META:
@@ -151,6 +161,23 @@ class RunState:
         elif kind == R.ARTIFACT:
             self.artifacts.append(rec[1])
         # Unknown record types are skipped: a newer minor writer may add kinds.
+
+    def _edit(self, body: dict[str, Any]) -> None:
+        """EDIT (docs/format.md 3.15): each field takes the value of its latest ``ts``."""
+        ts = float(body["ts"])
+        seen = self.meta.get(EDITED_AT)
+        seen = seen if isinstance(seen, dict) else {}
+        newer = {k: body[k] for k in _EDITABLE if k in body and ts >= float(seen.get(k, 0.0))}
+        self.meta.update(newer)
+        self._edited(newer, ts)
+        self.last_time = max(self.last_time, ts)
+
+    def _edited(self, fields: dict[str, Any], ts: float) -> None:
+        # Kept in the run fields, so a fold continued from the index (which stores meta) knows them.
+        seen = self.meta.get(EDITED_AT)
+        seen = dict(seen) if isinstance(seen, dict) else {}
+        seen.update(dict.fromkeys(fields, ts))
+        self.meta[EDITED_AT] = seen
 
     def _rewind(self, step: int) -> None:
         keep: list[list[Any]] = []

@@ -26,7 +26,7 @@ from typing import Any, Final
 
 from tracker.storage._format import LogRead, R
 
-__all__ = ["RECORD_NAMES", "SCHEMA", "describe", "problem", "refusal"]
+__all__ = ["RECORD_NAMES", "SCHEMA", "describe", "edit_problem", "problem", "refusal"]
 
 #: Integers the readers store as int64 (steps, pids, exit codes).
 _I64: Final = 1 << 63
@@ -158,6 +158,13 @@ SCHEMA: Final[dict[int, dict[str, tuple[str, bool]]]] = {
         "notes": ("str | nil", True),
     },
 }
+#: Lengths an EDIT's fields may have (the live run's setters check the same, so the
+#: server never refuses an edit a run wrote): characters of ``name``, of each tag, of
+#: ``notes``, and the number of tags.
+MAX_NAME: Final = 1024
+MAX_TAG: Final = 256
+MAX_TAGS: Final = 1024
+MAX_NOTES: Final = 1 << 20
 #: One entry of a FILES record (``[11, [entry, ...]]``).
 FILE_ENTRY: Final[dict[str, tuple[str, bool]]] = {
     "path": ("str", True),
@@ -309,6 +316,36 @@ def _files(rec: list[Any]) -> str | None:
     return None
 
 
+def _edit(rec: list[Any]) -> str | None:
+    if len(rec) < 2 or type(rec[1]) is not dict:
+        return f"the body is {_kind(rec[1]) if len(rec) > 1 else 'missing'}, not a map"
+    body = rec[1]
+    if "ts" not in body or not _time(body["ts"]):
+        return "'ts' is missing or not a finite number"
+    return edit_problem({k: v for k, v in body.items() if k != "ts"})
+
+
+def edit_problem(fields: dict[str, Any]) -> str | None:
+    """Why an EDIT's ``name``/``tags``/``notes`` values break docs/format.md 3.15, or None."""
+    for key, limit in (("name", MAX_NAME), ("notes", MAX_NOTES)):
+        if key in fields:
+            value = fields[key]
+            if type(value) is not str:
+                return f"'{key}' is {_kind(value)}, not a str"
+            if len(value) > limit:
+                return f"'{key}' is {len(value)} characters long; at most {limit}"
+    if "tags" in fields:
+        tags = fields["tags"]
+        if not _strs(tags):
+            return "'tags' is not an array of str"
+        if len(tags) > MAX_TAGS:
+            return f"'tags' holds {len(tags)} tags; at most {MAX_TAGS}"
+        long = next((t for t in tags if len(t) > MAX_TAG), None)
+        if long is not None:
+            return f"the tag {long[:40]!r}... is {len(long)} characters long; at most {MAX_TAG}"
+    return None
+
+
 def _heartbeat(rec: list[Any]) -> str | None:
     if len(rec) < 2 or not _time(rec[1]):
         return "the time is not a finite number"
@@ -330,6 +367,7 @@ _BY_TYPE: Final[dict[int, Callable[[list[Any]], str | None]]] = {
     R.EXIT: _map_body,
     R.HEARTBEAT: _heartbeat,
     R.RESUME: _map_body,
+    R.EDIT: _edit,
 }
 
 
