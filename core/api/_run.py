@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import functools
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, Final, TypeVar, overload
 
@@ -11,7 +12,8 @@ from tracker._naming import run_page
 from tracker.api._artifacts import RunArtifactsMixin
 from tracker.api._history import SPECIAL, STEP, Rows, select, to_dicts, to_frame
 from tracker.api._media import RunMediaMixin
-from tracker.errors import UsageError
+from tracker.api._writeback import RunSummary, apply_edit, diff
+from tracker.errors import TrackerWarning, UsageError
 from tracker.storage._liveness import effective_state
 
 if TYPE_CHECKING:
@@ -72,8 +74,10 @@ class Run(RunArtifactsMixin, RunMediaMixin):
         self.job_type = record.job_type
         self.sweep_id = record.sweep_id
         self.exit_code = record.exit_code
-        self.config: dict[str, Any] = record.config
-        self.summary: dict[str, Any] = record.summary
+        self.config: dict[str, Any] = apply_edit(record.config, edit.config if edit is not None else None)
+        self.summary: dict[str, Any] = RunSummary(
+            apply_edit(record.summary, edit.summary if edit is not None else None), self._save_summary
+        )
         self.tags: list[str] = list(edit.tags if edit is not None and edit.tags is not None else record.tags)
         self.notes = edit.notes if edit is not None and edit.notes is not None else record.notes
         self.state: str = effective_state(
@@ -214,6 +218,9 @@ class Run(RunArtifactsMixin, RunMediaMixin):
         else:
             out_keys = [k for k in _check_keys(keys, "history") if k not in SPECIAL]
             required = list(out_keys)
+            _warn_unknown_keys(
+                out_keys, api.index.keys(self.project, self.id, stream), f"{self.project}/{self.id}"
+            )
         if x_axis not in SPECIAL:
             if not isinstance(x_axis, str):
                 raise UsageError(f"history(x_axis={x_axis!r}) must be a key name.")
@@ -299,17 +306,44 @@ class Run(RunArtifactsMixin, RunMediaMixin):
 
     # ---------------------------------------------------------------- edits
     def update(self) -> None:
-        """Save edits of :attr:`tags` and :attr:`notes` (kept in the state store, not the log)."""
+        """Save edits of :attr:`tags`, :attr:`notes`, :attr:`config` and :attr:`summary`.
+
+        Kept in the state store, not the run log (see :mod:`tracker.api._writeback`); a
+        new ``Api()`` and the dashboard show them.
+
+        Raises:
+            UsageError: Invalid tags or notes, a config or summary that is not a dict.
+            UnsupportedError: The run was read from a team server.
+        """
         if not isinstance(self.tags, (list, tuple)) or not all(isinstance(t, str) for t in self.tags):
             raise UsageError("run.tags must be a list of strings.")
         if self.notes is not None and not isinstance(self.notes, str):
             raise UsageError("run.notes must be a string.")
+        self._writable("run.update()")
         self._api.state.edit_run(
             self.project,
             self.id,
             tags=list(self.tags),
             notes=self.notes if self.notes is not None else ("" if self._record.notes else None),
+            config=diff(self._record.config, self._checked("config")),
+            summary=diff(self._record.summary, self._checked("summary")),
         )
+
+    def _save_summary(self) -> None:
+        self._writable("run.summary.update()")
+        self._api.state.edit_run(
+            self.project, self.id, summary=diff(self._record.summary, self._checked("summary"))
+        )
+
+    def _checked(self, what: str) -> dict[str, Any]:
+        value = getattr(self, what)
+        if not isinstance(value, dict) or not all(isinstance(k, str) for k in value):
+            raise UsageError(f"run.{what} must be a dict with string keys to save it.")
+        return value
+
+    def _writable(self, what: str) -> None:
+        if self._api._remote is not None:
+            raise self._api._remote.unsupported(f"{what} (write-back to a team server)")
 
     def delete(self) -> None:
         """Hide the run from listings (a user edit; the run log stays on disk)."""
@@ -346,6 +380,21 @@ def scan_dicts(
         for row, step in zip(dicts, rows.step.tolist(), strict=True)
         if (min_step is None or step >= min_step) and (max_step is None or step < max_step)
     ]
+
+
+def _warn_unknown_keys(asked: list[str], logged: Any, run: str) -> None:
+    """history(keys=["trian/loss"]) would return no rows: say which key and what is close."""
+    from tracker._suggest import did_you_mean
+
+    known = list(logged)
+    for key in asked:
+        if key not in known:
+            warnings.warn(
+                f"history(keys=...): run {run} has no key {key!r}, so no row has all the keys"
+                f"{did_you_mean(key, known)}.",
+                TrackerWarning,
+                stacklevel=7,  # history() -> _retry -> lambda -> _history -> _history_rows -> here
+            )
 
 
 def _check_keys(keys: Any, what: str) -> list[str]:

@@ -303,6 +303,16 @@ class StateStore(ABC):
     def delete_artifact_version(self, project: str, name: str, version: int) -> bool:
         """Mark a version deleted and drop its aliases; its number stays taken."""
 
+    @abstractmethod
+    def set_artifact_metadata(
+        self, project: str, name: str, version: int, metadata: Mapping[str, Any]
+    ) -> None:
+        """Replace a version's stored metadata (its description and user metadata edited).
+
+        Raises:
+            UsageError: The version does not exist.
+        """
+
     # ---------------------------------------------------------------- registry
     @abstractmethod
     def link_artifact(self, collection: str, project: str, name: str, version: int) -> RegistryLink:
@@ -366,8 +376,14 @@ class StateStore(ABC):
         tags: Iterable[str] | None = None,
         notes: str | None = None,
         deleted: bool | None = None,
+        config: Mapping[str, Any] | None = None,
+        summary: Mapping[str, Any] | None = None,
     ) -> RunEdit:
-        """Record user edits of a run (arguments left as None are unchanged)."""
+        """Record user edits of a run (arguments left as None are unchanged).
+
+        ``config`` and ``summary`` replace the run's earlier write-back of that field:
+        ``{"set": {key: value}, "del": [key, ...]}`` over what the run log says.
+        """
 
     @abstractmethod
     def run_edits(self, project: str) -> dict[str, RunEdit]:

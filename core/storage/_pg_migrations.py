@@ -27,6 +27,8 @@ Version 2 adds the accounts of :mod:`tracker.server._auth`: ``auth_users``,
 
 Version 3 adds ``auth_blobs`` (who uploaded a blob, which projects reference it) and
 creates the ``model-registry`` project owned by the server.
+
+Version 4 adds ``config`` and ``summary`` to ``state_run_edits`` (``Api`` write-back).
 """
 
 from __future__ import annotations
@@ -172,11 +174,17 @@ VALUES ('model-registry', 'server', '', 'private', extract(epoch from now()))
 ON CONFLICT (name) DO NOTHING;
 """
 
+# Version 4: Api write-back of a run's config and summary (see StateStore.edit_run).
+_RUN_VALUES: Final = """
+ALTER TABLE state_run_edits ADD COLUMN config text, ADD COLUMN summary text;
+"""
+
 #: Every migration, oldest first: ``(version, name, sql)``.
 MIGRATIONS: Final[tuple[tuple[int, str, str], ...]] = (
     (1, "initial", _INITIAL),
     (2, "accounts", _AUTH),
     (3, "blob owners and the registry project", _BLOB_OWNERS),
+    (4, "run config and summary edits", _RUN_VALUES),
 )
 #: The schema version this code reads and writes.
 LATEST: Final = MIGRATIONS[-1][0]

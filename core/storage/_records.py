@@ -327,6 +327,9 @@ class RunEdit(NamedTuple):
         notes: Replacement notes, or None when not edited.
         deleted: True when the user deleted the run (hidden from listings).
         updated_at: Unix time of the last edit.
+        config: Write-back of the config through ``Api`` (``run.update()``) as
+            ``{"set": {key: value}, "del": [key, ...]}`` over what the run log says, or None.
+        summary: The same for the summary (``run.summary.update()``), or None.
     """
 
     project: str
@@ -335,6 +338,8 @@ class RunEdit(NamedTuple):
     notes: str | None
     deleted: bool
     updated_at: float
+    config: dict[str, Any] | None = None
+    summary: dict[str, Any] | None = None
 
 
 class JournalEntry(NamedTuple):

@@ -272,6 +272,25 @@ class SQLStateStore(StateStore):
             self._journal(conn, "artifact.delete", {"project": project, "name": name, "version": version})
             return True
 
+    def set_artifact_metadata(
+        self, project: str, name: str, version: int, metadata: Mapping[str, Any]
+    ) -> None:
+        """Replace a version's stored metadata (description and user metadata edited)."""
+        with self._write("editing an artifact version") as conn:
+            cur = self._x(
+                conn,
+                "UPDATE {artifact_versions} SET metadata = ? "
+                "WHERE project = ? AND name = ? AND version = ? AND deleted = {false}",
+                (_dumps(dict(metadata)), project, name, version),
+            )
+            if cur.rowcount == 0:
+                raise UsageError(f"artifact {project}/{name}:v{version} does not exist.", key=name)
+            self._journal(
+                conn,
+                "artifact.metadata",
+                {"project": project, "name": name, "version": version, "metadata": dict(metadata)},
+            )
+
     # ---------------------------------------------------------------- registry
     def link_artifact(self, collection: str, project: str, name: str, version: int) -> RegistryLink:
         """Link an artifact version into a collection (idempotent per source version)."""
@@ -408,27 +427,37 @@ class SQLStateStore(StateStore):
         tags: Iterable[str] | None = None,
         notes: str | None = None,
         deleted: bool | None = None,
+        config: Mapping[str, Any] | None = None,
+        summary: Mapping[str, Any] | None = None,
     ) -> RunEdit:
         """Record user edits of a run (None leaves a field unchanged)."""
         if tags is not None and isinstance(tags, str):
             raise UsageError("tags must be a list of strings, not a string.")
         new_tags = None if tags is None else [str(t) for t in tags]
+        new_config = None if config is None else _dumps(_check_values(config, "config"))
+        new_summary = None if summary is None else _dumps(_check_values(summary, "summary"))
         with self._write("editing a run") as conn:
-            sql = "SELECT tags, notes, deleted FROM {run_edits} WHERE project = ? AND run_id = ?"
+            sql = (
+                "SELECT tags, notes, deleted, config, summary FROM {run_edits} "
+                "WHERE project = ? AND run_id = ?"
+            )
             row = self._x(conn, sql, (project, run_id)).fetchone()
-            cur_tags, cur_notes, cur_deleted = row if row is not None else (None, None, False)
+            cur = row if row is not None else (None, None, False, None, None)
             values = (
-                _dumps(new_tags) if new_tags is not None else cur_tags,
-                notes if notes is not None else cur_notes,
-                bool(deleted) if deleted is not None else bool(cur_deleted),
+                _dumps(new_tags) if new_tags is not None else cur[0],
+                notes if notes is not None else cur[1],
+                bool(deleted) if deleted is not None else bool(cur[2]),
                 time.time(),
+                new_config if new_config is not None else cur[3],
+                new_summary if new_summary is not None else cur[4],
             )
             self._x(
                 conn,
-                "INSERT INTO {run_edits} (project, run_id, tags, notes, deleted, updated_at) "
-                "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (project, run_id) DO UPDATE SET "
+                "INSERT INTO {run_edits} "
+                "(project, run_id, tags, notes, deleted, updated_at, config, summary) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (project, run_id) DO UPDATE SET "
                 "tags = excluded.tags, notes = excluded.notes, deleted = excluded.deleted, "
-                "updated_at = excluded.updated_at",
+                "updated_at = excluded.updated_at, config = excluded.config, summary = excluded.summary",
                 (project, run_id, *values),
             )
             change: dict[str, Any] = {"project": project, "run_id": run_id}
@@ -438,12 +467,19 @@ class SQLStateStore(StateStore):
                 change["notes"] = notes
             if deleted is not None:
                 change["deleted"] = bool(deleted)
+            if config is not None:
+                change["config"] = dict(config)
+            if summary is not None:
+                change["summary"] = dict(summary)
             self._journal(conn, "run.edit", change)
         return _edit(project, run_id, *values)
 
     def run_edits(self, project: str) -> dict[str, RunEdit]:
         """Edits of every edited run of a project, by run id."""
-        sql = "SELECT run_id, tags, notes, deleted, updated_at FROM {run_edits} WHERE project = ?"
+        sql = (
+            "SELECT run_id, tags, notes, deleted, updated_at, config, summary FROM {run_edits} "
+            "WHERE project = ?"
+        )
         with self._read() as conn:
             rows = self._x(conn, sql, (project,)).fetchall()
         return {r[0]: _edit(project, *r) for r in rows}
@@ -496,7 +532,16 @@ def _artifact(project: str, name: str, row: tuple[Any, ...], aliases: list[str])
     )
 
 
-def _edit(project: str, run_id: str, tags: str | None, notes: str | None, deleted: int, ts: float) -> RunEdit:
+def _edit(
+    project: str,
+    run_id: str,
+    tags: str | None,
+    notes: str | None,
+    deleted: int,
+    ts: float,
+    config: str | None = None,
+    summary: str | None = None,
+) -> RunEdit:
     return RunEdit(
         project=project,
         run_id=run_id,
@@ -504,4 +549,15 @@ def _edit(project: str, run_id: str, tags: str | None, notes: str | None, delete
         notes=notes,
         deleted=bool(deleted),
         updated_at=float(ts),
+        config=None if config is None else json.loads(config),
+        summary=None if summary is None else json.loads(summary),
     )
+
+
+def _check_values(edit: Mapping[str, Any], what: str) -> dict[str, Any]:
+    """A config or summary write-back: ``{"set": {key: value}, "del": [key, ...]}``."""
+    extra = set(edit) - {"set", "del"}
+    sets, dels = edit.get("set", {}), edit.get("del", [])
+    if extra or not isinstance(sets, Mapping) or isinstance(dels, str) or not isinstance(dels, (list, tuple)):
+        raise UsageError(f"{what} edit must be {{'set': {{key: value}}, 'del': [key, ...]}}; got {edit!r}.")
+    return {"set": {str(k): v for k, v in sets.items()}, "del": sorted({str(k) for k in dels})}

@@ -27,8 +27,9 @@ from tracker.storage._base import IndexBackend, StateStore
 def db(pg_url: str) -> str:
     """A fresh database with the schema migrated."""
     from tracker.storage._pg import migrate
+    from tracker.storage._pg_migrations import LATEST
 
-    assert migrate(pg_url) == [1, 2, 3]
+    assert migrate(pg_url) == list(range(1, LATEST + 1))
     return pg_url
 
 
@@ -138,7 +139,9 @@ def test_migrate_applies_once_and_records_versions(pg_url: str) -> None:
 
     assert migrate(pg_url) == list(range(1, LATEST + 1))
     assert migrate(pg_url) == []
-    assert [r[0] for r in sql(pg_url, "SELECT version FROM schema_migrations ORDER BY version")] == [1, 2, 3]
+    assert [r[0] for r in sql(pg_url, "SELECT version FROM schema_migrations ORDER BY version")] == list(
+        range(1, LATEST + 1)
+    )
     tables = {r[0] for r in sql(pg_url, "SELECT tablename FROM pg_tables WHERE schemaname = 'public'")}
     assert {"index_runs", "index_chunks", "index_keys", "state_journal", "state_sweep_claims"} <= tables
 
@@ -174,13 +177,17 @@ def test_concurrent_migrations_apply_each_version_once(pg_url: str) -> None:
         holder.execute("SELECT pg_advisory_unlock(%s)", (MIGRATE_LOCK,))
         outs = [p.communicate(timeout=120)[0].strip() for p in procs]
     assert [p.returncode for p in procs] == [0, 0, 0]
-    assert sorted(outs) == ["[1, 2, 3]", "[]", "[]"]
-    assert sql(pg_url, "SELECT version FROM schema_migrations ORDER BY version") == [(1,), (2,), (3,)]
+    from tracker.storage._pg_migrations import LATEST
+
+    versions = list(range(1, LATEST + 1))
+    assert sorted(outs) == [str(versions), "[]", "[]"]
+    assert sql(pg_url, "SELECT version FROM schema_migrations ORDER BY version") == [(v,) for v in versions]
 
 
 def test_a_newer_schema_is_refused(pg_url: str) -> None:
     from tracker.storage._pg import migrate
     from tracker.storage._pg_index import PostgresIndex
+    from tracker.storage._pg_migrations import LATEST
     from tracker.storage._pg_state import PostgresStateStore
 
     migrate(pg_url)
@@ -191,7 +198,7 @@ def test_a_newer_schema_is_refused(pg_url: str) -> None:
     with pytest.raises(StorageError, match="newer than this tracker"):
         store.claims("sw")
     store.close()
-    assert sql(pg_url, "SELECT COUNT(*) FROM schema_migrations") == [(4,)]  # nothing was dropped
+    assert sql(pg_url, "SELECT COUNT(*) FROM schema_migrations") == [(LATEST + 1,)]  # nothing was dropped
     index = PostgresIndex("/nowhere", pg_url)
     with pytest.raises(StorageError, match="upgrade tracker"):
         index.projects()
