@@ -8,7 +8,10 @@
   filtered to optimizers that own the model's parameters). Gradients are then
   accumulated over micro-batches, already unscaled by ``GradScaler.step`` and, under
   DDP, all-reduced; ``log_freq`` counts optimizer steps. Nothing runs inside a
-  compiled graph.
+  compiled graph. ``optimizer.step(closure)`` (every Lightning automatic-optimization
+  step, LBFGS) runs the backward inside ``step``, after the pre-hook: the hook then wraps
+  the closure and takes the histograms right after its first call returns, so they hold
+  the gradients this step applies.
 * ``mode="hook"`` (W&B's behaviour): a tensor hook per parameter (the gradient of each
   backward pass, counted per backward) and a forward hook on the model for parameters.
   Gradients are divided by the ``scaler``'s scale when one is given.
@@ -16,6 +19,8 @@
 Binning happens on the tensor's device: one ``aminmax`` per tensor, the extremes of all
 tensors copied to the host at once, one ``histc`` (64 bins) per tensor, the counts of
 all tensors copied at once: two host syncs per logged step, whatever the model size.
+``histc`` counts in float32, exact only up to 2**24 per bin, so a larger tensor is binned
+in slices of 2**24 values whose counts are summed in float64 (exact to 2**53).
 NaN and inf values are left out (and counted); sparse gradients count their implicit
 zeros in the bin holding 0. Histograms are logged as :class:`tracker.Histogram` under
 ``gradients/<name>`` and ``parameters/<name>`` (``graph_<i>/`` in front for the second
@@ -42,10 +47,15 @@ from tracker.media import Histogram  # noqa: E402  (not the facade: Run.watch im
 if TYPE_CHECKING:
     from tracker import Run
 
+#: What an optimizer step pre-hook may return: replacement ``(args, kwargs)`` for ``step``.
+_StepArgs = tuple[tuple[Any, ...], dict[str, Any]]
+
 __all__ = ["NUM_BINS", "Watch", "histograms", "unwatch", "watch"]
 
 #: Bins per histogram (W&B's 64).
 NUM_BINS: Final = 64
+#: Values per ``histc`` call: float32 counts are exact up to 2**24.
+HISTC_SLICE: Final = 1 << 24
 _LOG_MODES: Final = ("gradients", "parameters", "all")
 _COUNT_MODES: Final = ("step", "hook")
 
@@ -202,18 +212,39 @@ class Watch:
                 self.handles.append(model.register_forward_hook(self._on_forward))
 
     # ------------------------------------------------------------------ step mode
-    def _on_any_step(self, optimizer: torch.optim.Optimizer, args: Any, kwargs: Any) -> None:
+    def _on_any_step(self, optimizer: torch.optim.Optimizer, args: Any, kwargs: Any) -> _StepArgs | None:
         owns = self._optimizers.get(id(optimizer))
         if owns is None:
             owns = any(id(p) in self._owned for g in optimizer.param_groups for p in g["params"])
             self._optimizers[id(optimizer)] = owns
-        if owns:
-            self._on_step(optimizer, args, kwargs)
+        return self._on_step(optimizer, args, kwargs) if owns else None
 
-    def _on_step(self, optimizer: torch.optim.Optimizer, args: Any, kwargs: Any) -> None:
+    def _on_step(self, optimizer: torch.optim.Optimizer, args: Any, kwargs: Any) -> _StepArgs | None:
         self.steps += 1
         if self.steps % self.log_freq:
-            return
+            return None
+        # torch passes step()'s own args, the optimizer (self) first.
+        pos = 1 if args and args[0] is optimizer else 0
+        closure = kwargs.get("closure") if "closure" in kwargs else (args[pos] if len(args) > pos else None)
+        if not callable(closure):
+            self._log_step()
+            return None
+        # The closure's backward has not run yet: log right after its first call instead.
+        called = False
+
+        def closure_then_log() -> Any:
+            nonlocal called
+            loss = closure()
+            if not called:
+                called = True
+                self._log_step()
+            return loss
+
+        if "closure" in kwargs:
+            return tuple(args), {**kwargs, "closure": closure_then_log}
+        return (*args[:pos], closure_then_log, *args[pos + 1 :]), dict(kwargs)
+
+    def _log_step(self) -> None:
         names: list[str] = []
         tensors: list[torch.Tensor] = []
         for name, p in self._named:
@@ -320,7 +351,7 @@ def histograms(tensors: Iterable[torch.Tensor], num_bins: int = NUM_BINS) -> lis
         t = items[i][0]
         if lo == hi:
             continue
-        counts_dev.append(torch.histc(t, bins=num_bins, min=lo, max=hi))
+        counts_dev.append(_histc(t, num_bins, lo, hi))
         order.append(i)
     # Sync 2: all counts in one copy (one per device).
     counts_host = _to_host(counts_dev)
@@ -340,6 +371,16 @@ def histograms(tensors: Iterable[torch.Tensor], num_bins: int = NUM_BINS) -> lis
         h.nan_count, h.inf_count = nan, inf
         out[i] = h
     return out
+
+
+def _histc(t: torch.Tensor, bins: int, lo: float, hi: float) -> torch.Tensor:
+    """``torch.histc`` with exact counts: slices of :data:`HISTC_SLICE` values, summed in float64."""
+    if t.numel() <= HISTC_SLICE:
+        return torch.histc(t, bins=bins, min=lo, max=hi)
+    total = torch.zeros(bins, dtype=torch.float64, device=t.device)
+    for part in t.split(HISTC_SLICE):
+        total += torch.histc(part, bins=bins, min=lo, max=hi)
+    return total
 
 
 def _extremes(tensors: list[torch.Tensor]) -> list[tuple[float, float]]:
