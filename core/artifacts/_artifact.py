@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
+from tracker.artifacts._edits import MediaAndEdits
 from tracker.artifacts._names import check_entry, check_name
 from tracker.errors import StorageError, UsageError
 from tracker.storage._lease import is_lease_file
@@ -89,7 +90,7 @@ class ArtifactEntry:
         return str(Path(base) / self.path)
 
 
-class Artifact:
+class Artifact(MediaAndEdits):
     """A versioned, deduplicated set of files and references, with lineage.
 
     Args:
@@ -133,6 +134,7 @@ class Artifact:
         self._root: Path | None = None
         self._manifest: dict[str, dict[str, Any]] | None = None
         self._pending_aliases: list[str] = []
+        self._aliases: list[str] = []
         self._remote: Client | None = None  # the team server a committed version is read from
         self._lineage: LineageReader | None = None  # who reads logged_by/used_by (else the factory's)
 
@@ -171,8 +173,12 @@ class Artifact:
 
     @property
     def aliases(self) -> list[str]:
-        """Aliases of the version when it was read (``latest`` included)."""
-        return [] if self._committed is None else list(self._committed.aliases)
+        """Aliases of the version (``latest`` included); edit the list, then :meth:`save`."""
+        return self._aliases
+
+    @aliases.setter
+    def aliases(self, value: list[str]) -> None:
+        self._aliases = value
 
     @property
     def created_at(self) -> float | None:
@@ -527,6 +533,7 @@ class Artifact:
         """Become the committed artifact of ``version`` (the worker or a reader calls this)."""
         self._root = root
         self._committed = version
+        self._aliases = list(version.aliases)
         self._manifest = None
         meta = version.metadata
         if isinstance(meta.get("metadata"), dict):

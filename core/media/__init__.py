@@ -1,7 +1,8 @@
 """``tracker.media``: rich data logged as files under the run, and the code that reads them back.
 
 Data types (also at the top level: ``tracker.Image``, ...): :class:`Image`,
-:class:`Audio`, :class:`Video`, :class:`Html`, :class:`Histogram`, :class:`Table`, and
+:class:`Audio`, :class:`Video`, :class:`Html`, :class:`Histogram`, :class:`Table`,
+:class:`Object3D`, :class:`Molecule`, :class:`Plotly`, and
 the charts of :mod:`tracker.plot`. Each validates and snapshots its data where it is
 made (in the training thread, cheaply); encoding (PNG, WAV, MP4, JSON) happens in the
 run's writer thread, which writes ``<run_dir>/media/<kind>/<sha256>.<ext>`` once per
@@ -25,6 +26,8 @@ if TYPE_CHECKING:
     from tracker.media._histogram import Histogram
     from tracker.media._html import Html
     from tracker.media._image import Image
+    from tracker.media._object3d import Molecule, Object3D
+    from tracker.media._plotly import Plotly
     from tracker.media._read import (
         MEDIA_TYPES,
         MediaEntry,
@@ -53,6 +56,9 @@ _LAZY: dict[str, str] = {
     "Histogram": "tracker.media._histogram",
     "Html": "tracker.media._html",
     "Image": "tracker.media._image",
+    "Molecule": "tracker.media._object3d",
+    "Object3D": "tracker.media._object3d",
+    "Plotly": "tracker.media._plotly",
     "Table": "tracker.media._table",
     "Video": "tracker.media._video",
 }
@@ -85,6 +91,9 @@ __all__ = [
     "Image",
     "MEDIA_TYPES",
     "MediaEntry",
+    "Molecule",
+    "Object3D",
+    "Plotly",
     "Table",
     "Video",
     "is_media",

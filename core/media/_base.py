@@ -151,6 +151,18 @@ def read_file(path: Any, what: str, suffixes: tuple[str, ...] | None = None) -> 
     return data, ext
 
 
+def require_module(module: str, feature: str) -> None:
+    """Raise MissingExtraError naming ``pip install <module>`` (for what no tracker extra ships)."""
+    import importlib.util
+
+    from tracker.errors import MissingExtraError
+
+    if importlib.util.find_spec(module) is None:
+        raise MissingExtraError(
+            f"{feature} needs {module}, which is not installed. Install it with: pip install {module}"
+        ) from None
+
+
 def torch_tensor(value: Any) -> bool:
     """True for torch tensors (checked by module name: torch is never imported here)."""
     return type(value).__module__.startswith("torch") and hasattr(value, "detach")

@@ -39,7 +39,18 @@ __all__ = [
 
 #: ``_type`` values of media references in history rows and the summary.
 MEDIA_TYPES: Final = frozenset(
-    {"image-file", "audio-file", "video-file", "html-file", "table-file", "histogram", "chart"}
+    {
+        "image-file",
+        "audio-file",
+        "video-file",
+        "html-file",
+        "table-file",
+        "histogram",
+        "chart",
+        "object3D-file",
+        "molecule-file",
+        "plotly-file",
+    }
 )
 
 
