@@ -35,7 +35,11 @@ class ImportedRun:
     directory's run id, a TensorBoard run directory's path under the logdir, an MLflow
     run id): the sink uses it to skip runs already imported and to resume interrupted ones.
     The iterators are called once each, by the sink, in this order: ``rows``, ``system``,
-    ``console``.
+    ``console`` (or ``console_timed``). The sink reads the other fields (``config``,
+    ``summary``, ``ended``, ``state``, ``exit_code``, ``files``, the artifacts, ``problems``)
+    only after the iterators are exhausted, so a reader whose source holds them in the
+    same stream as the rows (a W&B ``.wandb`` file) fills them in while ``rows`` runs; the
+    run record's fields (``id`` to ``notes``, ``created``, ``meta``) are read first.
     """
 
     source: str  # "wandb" | "tensorboard" | "mlflow"
@@ -61,3 +65,12 @@ class ImportedRun:
     artifacts_logged: list[Any] = field(default_factory=list)  # tracker.Artifact objects
     artifacts_used: list[str] = field(default_factory=list)  # "project/name:alias" references
     problems: list[str] = field(default_factory=list)  # what the reader could not map, one line each
+    # Optional additions (the sink's defaults keep readers that do not set them working):
+    # console lines with their time and stream (0 stdout, 1 stderr); used instead of
+    # ``console`` when set (``console``'s lines are stamped with ``ended``).
+    console_timed: Callable[[], Iterator[tuple[float, int, str]]] | None = None
+    # aliases of ``artifacts_logged[i]`` (``latest`` is always set); shorter lists mean none
+    artifact_aliases: list[list[str]] = field(default_factory=list)
+    # where and how the source run ran, as the META record's capture keys (``program``,
+    # ``argv``, ``python``, ``os``, ``host``, ``git``...); the sink adds ``import``
+    meta: dict[str, Any] = field(default_factory=dict)
