@@ -61,15 +61,15 @@ def adapter_env(name: str, choices: tuple[str, ...] | None = None) -> str | None
     Raises:
         UsageError: The value is not one of ``choices``; the message names the variable.
     """
-    from tracker._settings import env
+    from tracker._settings import env_source
     from tracker.errors import UsageError
 
-    raw = env(name)
+    var, raw = env_source(name)  # var: name, or the WANDB_* fallback that set it
     if raw is None or choices is None:
         return raw
     value = raw.strip().lower()
     if value not in choices:
-        raise UsageError(f"{name}={raw!r} is not valid; use one of {', '.join(choices)}.", key=name)
+        raise UsageError(f"{var}={raw!r} is not valid; use one of {', '.join(choices)}.", key=var)
     return value
 
 

@@ -12,13 +12,22 @@ Keys follow W&B's callback: ``loss`` → ``train/loss``, ``eval_loss`` → ``eva
 
 * ``TRACKER_PROJECT``: project (default: ``TrainingArguments.project`` when changed, else
   ``huggingface``);
-* ``TRACKER_LOG_MODEL``: ``end`` (the final model), ``checkpoint`` (every saved
-  checkpoint) or ``false`` (default);
+* ``TRACKER_LOG_MODEL``: ``end`` (the final model, as ``Trainer.save_model`` writes it:
+  config, weights, the tokenizer/processor, ``training_args.bin``, plus W&B's
+  ``model_architecture.txt``), ``checkpoint`` (every saved checkpoint) or ``false``
+  (default);
 * ``TRACKER_WATCH``: ``gradients``, ``parameters``, ``all`` or ``false`` (default);
 * ``TRACKER_FINISH_ON_TRAIN_END``: finish the run when training ends (default: keep it
   open so that a later ``trainer.evaluate()`` lands in the same run).
 
-Only the world process zero logs. Nothing ever prompts.
+``WANDB_*`` variables are read as fallbacks for each ``TRACKER_*`` one. Gradient
+histograms (``TRACKER_WATCH``) are taken at each optimizer step and land in the row of that
+step's metrics (``train/global_step`` = the step they belong to). Only the world process
+zero logs. Nothing ever prompts.
+
+Subclasses written for W&B's ``WandbCallback`` keep working: ``self._wandb`` is the
+``tracker`` module (``self._wandb.log``, ``self._wandb.Table``, ``self._wandb.run``),
+``self._initialized`` and ``setup(args, state, model, **kwargs)`` behave as W&B's.
 """
 
 from __future__ import annotations
@@ -106,6 +115,11 @@ class TrackerCallback(TrainerCallback):
         self._run: tracker.Run | None = None
         self._initialized = False
         self._state: TrainerState | None = None
+        #: W&B's callback keeps the wandb module here; subclasses call ``self._wandb.log(...)``.
+        self._wandb = tracker
+        # Histograms of the optimizer step under way: (its global_step, row), merged into
+        # that step's on_log row, else logged on their own at the next step.
+        self._pending: tuple[int, dict[str, Any]] | None = None
 
     @property
     def run(self) -> tracker.Run | None:
@@ -168,10 +182,28 @@ class TrackerCallback(TrainerCallback):
             from tracker.integrations.torch import watch as torch_watch
 
             freq = self._log_freq or max(100, int(args.logging_steps or 0))
-            torch_watch(run, model, log=watch, log_freq=freq, row_extra=self._step_row)
+            torch_watch(run, model, log=watch, log_freq=freq, sink=self._hold_histograms)
 
-    def _step_row(self) -> dict[str, Any]:
-        return {STEP_KEY: self._state.global_step if self._state is not None else 0}
+    def _hold_histograms(self, row: dict[str, Any]) -> None:
+        # Called from the optimizer's pre-step hook: global_step counts completed steps, so
+        # the step under way is the next one.
+        step = (self._state.global_step if self._state is not None else 0) + 1
+        if self._pending is not None and self._pending[0] != step:
+            self._flush_histograms()
+        held = self._pending[1] if self._pending is not None else {}
+        self._pending = (step, {**held, **row})
+
+    def _flush_histograms(self) -> None:
+        pending, self._pending = self._pending, None
+        if pending is not None and self._run is not None:
+            self._run.log({**pending[1], STEP_KEY: pending[0]})
+
+    def on_step_begin(
+        self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kwargs: Any
+    ) -> None:
+        """Log the previous step's histograms on their own when no metrics row took them."""
+        if self._pending is not None and self._pending[0] <= state.global_step:
+            self._flush_histograms()
 
     # ------------------------------------------------------------------ events
     def on_train_begin(
@@ -213,6 +245,9 @@ class TrackerCallback(TrainerCallback):
         if row:
             row = rewrite_logs(row)
             row[STEP_KEY] = state.global_step
+            if self._pending is not None and self._pending[0] == state.global_step:
+                row.update(self._pending[1])
+                self._pending = None
             self._run.log(row)
 
     def on_predict(
@@ -258,8 +293,10 @@ class TrackerCallback(TrainerCallback):
         """With ``TRACKER_LOG_MODEL=end``, log the final model; optionally finish the run."""
         if not state.is_world_process_zero or self._run is None:
             return
+        self._flush_histograms()
         if self._setting(self._log_model, "TRACKER_LOG_MODEL", _LOG_MODEL) == "end" and model is not None:
-            self._log_final_model(args, state, model)
+            processor = kwargs.get("processing_class") or kwargs.get("tokenizer")
+            self._log_final_model(args, state, model, processor)
         finish = self._finish_on_train_end
         if finish is None:
             finish = adapter_env_bool("TRACKER_FINISH_ON_TRAIN_END", False)
@@ -280,14 +317,25 @@ class TrackerCallback(TrainerCallback):
         summary = dict(self._run.summary)
         return {k: v for k, v in summary.items() if isinstance(v, (int, float)) and not k.startswith("_")}
 
-    def _log_final_model(self, args: TrainingArguments, state: TrainerState, model: Any) -> None:
+    def _log_final_model(
+        self, args: TrainingArguments, state: TrainerState, model: Any, processor: Any
+    ) -> None:
         assert self._run is not None
         unwrapped = getattr(model, "module", model)
         if not hasattr(unwrapped, "save_pretrained"):
             return
         with tempfile.TemporaryDirectory() as tmp:
-            # No second Trainer (W&B builds one, which re-instantiates every callback).
+            # What Trainer.save_model writes, without a second Trainer (W&B builds one, which
+            # re-instantiates every callback): the model (config.json + weights), the
+            # tokenizer/processor, the arguments; plus W&B's model_architecture.txt.
             unwrapped.save_pretrained(tmp)
+            if processor is not None and hasattr(processor, "save_pretrained"):
+                processor.save_pretrained(tmp)
+            import torch
+
+            torch.save(args, f"{tmp}/training_args.bin")
+            with open(f"{tmp}/model_architecture.txt", "w", encoding="utf-8") as f:
+                f.write(f"{unwrapped}\n")
             meta = self._metadata()
             meta["final_model"] = True
             if args.load_best_model_at_end and args.metric_for_best_model:

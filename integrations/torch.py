@@ -25,7 +25,7 @@ NaN and inf values are left out (and counted); sparse gradients count their impl
 zeros in the bin holding 0. Histograms are logged as :class:`tracker.Histogram` under
 ``gradients/<name>`` and ``parameters/<name>`` (``graph_<i>/`` in front for the second
 and later model of a run), joining the run's current row (``commit=False``, as W&B) unless
-an adapter supplies the step key of its own x axis.
+an adapter takes them (``sink``) to place them in its own rows.
 """
 
 from __future__ import annotations
@@ -77,7 +77,7 @@ def watch(
     mode: str = "step",
     optimizer: torch.optim.Optimizer | None = None,
     scaler: Any = None,
-    row_extra: Callable[[], dict[str, Any]] | None = None,
+    sink: Callable[[dict[str, Any]], None] | None = None,
 ) -> list[Watch]:
     """Attach histogram hooks to one or more models (``Run.watch`` delegates here).
 
@@ -95,8 +95,8 @@ def watch(
         optimizer: The optimizer to hook (``mode="step"``); default: any
             ``torch.optim`` optimizer that owns the model's parameters.
         scaler: A ``torch.amp.GradScaler`` whose scale ``mode="hook"`` divides out.
-        row_extra: Called at each log; its keys (an adapter's step key) are added to
-            the row, which is then committed instead of joining the current one.
+        sink: Receives each row of histograms instead of the run (an adapter that puts
+            them into its own rows, at its own step key).
 
     Returns:
         The new :class:`Watch` objects (one per model).
@@ -133,7 +133,7 @@ def watch(
             mode=mode,
             optimizer=optimizer,
             scaler=scaler,
-            row_extra=row_extra,
+            sink=sink,
         )
         _watches.setdefault(run, []).append(w)
         if log_graph:
@@ -181,7 +181,7 @@ class Watch:
         mode: str,
         optimizer: torch.optim.Optimizer | None,
         scaler: Any,
-        row_extra: Callable[[], dict[str, Any]] | None,
+        sink: Callable[[dict[str, Any]], None] | None,
     ) -> None:
         self.run = run
         self.model = model
@@ -190,7 +190,7 @@ class Watch:
         self.grads = log in ("gradients", "all")
         self.params = log in ("parameters", "all")
         self.scaler = scaler
-        self.row_extra = row_extra
+        self.sink = sink
         self.steps = 0
         self.handles: list[Any] = []
         self._named = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
@@ -289,9 +289,8 @@ class Watch:
         row: dict[str, Any] = {k: h for k, h in zip(names, hists, strict=True) if h is not None}
         if not row:
             return
-        if self.row_extra is not None:
-            row.update(self.row_extra())
-            self.run.log(row)
+        if self.sink is not None:
+            self.sink(row)
         else:
             self.run.log(row, commit=False)
 
