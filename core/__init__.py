@@ -20,8 +20,10 @@ from typing import TYPE_CHECKING, Any
 
 from tracker import _process, errors
 from tracker._config import Config
+from tracker._console import termerror, termlog, termwarn
 from tracker._init import init
-from tracker._run import Run
+from tracker._run import AlertLevel, Run
+from tracker._session import restore, setup, teardown
 from tracker._settings import Settings
 from tracker._summary import Summary
 from tracker._version import __version__
@@ -48,6 +50,7 @@ _LAZY: dict[str, str] = {
 }
 
 __all__ = [
+    "AlertLevel",
     "Api",
     "Artifact",
     "Audio",
@@ -70,15 +73,22 @@ __all__ = [
     "errors",
     "finish",
     "init",
+    "join",
     "link_artifact",
     "log",
     "log_artifact",
     "login",
     "plot",
+    "restore",
     "run",
     "save",
+    "setup",
     "summary",
     "sweep",
+    "teardown",
+    "termerror",
+    "termlog",
+    "termwarn",
     "unwatch",
     "use_artifact",
     "watch",
@@ -117,6 +127,10 @@ def finish(exit_code: int | None = None, quiet: bool | None = None) -> None:
     run = _live()
     if run is not None:
         run.finish(exit_code=exit_code, quiet=quiet)
+
+
+#: W&B's old name for :func:`finish`.
+join = finish
 
 
 def save(glob_str: Any = None, base_path: Any = None, policy: str = "live") -> list[str]:

@@ -20,7 +20,7 @@ import warnings
 from pathlib import Path
 from typing import Any, Final, cast
 
-from tracker import _distributed, _process, _stats
+from tracker import _console, _distributed, _process, _stats
 from tracker._capture import ConsoleTee, capture
 from tracker._lineage import LineageReader, set_lineage_factory
 from tracker._naming import DEFAULT_PROJECT, LOG_NAME, check_id, check_name, new_id, run_dir_for, run_page
@@ -50,6 +50,7 @@ from tracker._run_resume import (
     write_auto_file,
 )
 from tracker._run_resume import auto_resume_file as _auto_resume_file
+from tracker._session import with_defaults
 from tracker._settings import (
     ENV_CONSOLE,
     ENV_DISABLE_GIT,
@@ -184,7 +185,7 @@ def init(
         >>> run.log({"loss": 0.5})  # doctest: +SKIP
         >>> run.finish()  # doctest: +SKIP
     """
-    st = coerce_settings(settings)
+    st = with_defaults(coerce_settings(settings))
     flags = (force, anonymous, save_code, tensorboard, sync_tensorboard, monitor_gym)
     ignored = {k: v for k, v in zip(IGNORED, flags, strict=True) if v}
     if fork_from is not None:
@@ -465,11 +466,33 @@ def _wire(run: Run, writer: Writer, a: Args, launch: _Launch) -> None:
         run.config.update(launch.items)
     if run.sweep_id and env(ENV_SWEEP_PARAM_PATH):
         lock_params(run, launch.items)
+    if a.run_mode == "online":
+        _start_uploader(run, st, writer.path, a.project, run.id)
+    if st.get("silent") or st.get("quiet"):
+        _console.quiet_while(run.id)  # termlog() too, as W&B's settings do
+        run.on_finish(lambda: _console.loud_again(run.id))
+    elif not _console.silenced():
+        run._silent = False
+        _console.write(_console.init_lines(
+            name=run.name, run_id=run.id, run_dir=run.dir, root=str(a.root), url=_shown_url(run, a.root),
+            online=run.server is not None,
+        ))  # fmt: skip
     console = st.get("console") if st.is_set("console") else (env(ENV_CONSOLE) or "auto")
     if console not in ("off", False):
         _tee_console(run, writer)
-    if a.run_mode == "online":
-        _start_uploader(run, st, writer.path, a.project, run.id)
+
+
+def _shown_url(run: Run, root: Path) -> str | None:
+    """The run's page for the init line: the team server's, a live ``tracker ui``'s or
+    ``$TRACKER_UI_URL``'s, without the dashboard's token (stderr often lands in shared logs)."""
+    if run.server is not None:
+        return run.url
+    from tracker._ui_link import ui_link
+
+    configured = env(ENV_UI_URL)
+    found = ui_link(root)
+    base = configured or (found[0] if found is not None else None)
+    return base.rstrip("/") + run_page(run.project, run.id) if base else None
 
 
 def _start_uploader(run: Run, st: Settings, log_path: Path, project: str, run_id: str) -> bool:

@@ -35,8 +35,11 @@ PROJECTS_DIR: Final = "projects"
 #: The folder under a project's folder that holds one folder per run.
 RUNS_DIR: Final = "runs"
 
-#: A project (or artifact, alias, collection) name: 1-128 letters, digits, ``.``, ``_``, ``-``.
-NAME_RE: Final = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}\Z")
+#: A project (or artifact, alias, collection) name: 1-128 letters, digits, spaces, ``.``,
+#: ``_``, ``-``, starting with a letter or digit and not ending with a space (W&B accepts
+#: ``"my project"``; a folder name may not end with a space on Windows).
+NAME_RE: Final = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9._ -]{0,126}[A-Za-z0-9._-])?\Z")
+_NAME_CHARS: Final = frozenset(string.ascii_letters + string.digits + "._ -")
 #: A run id or a sweep id: 1-64 letters, digits, ``_`` or ``-``.
 ID_RE: Final = re.compile(r"^[A-Za-z0-9_-]{1,64}\Z")
 #: A metric key: 1-512 characters, none of them a control character.
@@ -49,15 +52,37 @@ def check_name(value: str, what: str) -> str:
     """Return ``value`` if it is a valid project name (``what`` names it in the error).
 
     Raises:
-        UsageError: Not 1-128 letters, digits, ``.``, ``_`` or ``-`` starting with a letter
-            or digit.
+        UsageError: Not 1-128 letters, digits, spaces, ``.``, ``_`` or ``-`` starting with a
+            letter or digit; the message names the character that cannot be stored.
     """
-    if not isinstance(value, str) or not NAME_RE.match(value):
-        raise UsageError(
-            f"{what} {value!r} is not valid: use 1-128 letters, digits, '.', '_' or '-', "
-            "starting with a letter or digit."
-        )
+    found = name_problem(value)
+    if found is not None:
+        raise UsageError(f"{what} {value!r} is not valid: {found}.", key=str(value))
     return value
+
+
+def name_problem(value: object) -> str | None:
+    """Why ``value`` cannot be a project, artifact or collection name (naming the character), or None.
+
+    Every such name becomes a folder name and a URL path segment, so only characters that
+    are safe in both on every platform are allowed (W&B allows a few more punctuation
+    characters; those are refused here with this message).
+    """
+    if not isinstance(value, str):
+        return f"a name is a string, not {type(value).__name__}"
+    if NAME_RE.match(value):
+        return None
+    rule = "use 1-128 letters, digits, spaces, '.', '_' or '-', starting with a letter or digit"
+    if not value:
+        return f"it is empty; {rule}"
+    if len(value) > 128:
+        return f"it is {len(value)} characters long; {rule}"
+    bad = next((c for c in value if c not in _NAME_CHARS), None)
+    if bad is not None:
+        return f"the character {bad!r} cannot be stored safely in a folder name or URL; {rule}"
+    if value[0] not in _NAME_CHARS - {".", "_", " ", "-"}:
+        return f"it starts with {value[0]!r}; {rule}"
+    return f"it ends with a space; {rule}"
 
 
 def check_id(value: Any) -> str:
@@ -99,7 +124,17 @@ def run_dir_for(root: Path, project: str, run_id: str) -> Path:
 
 def run_page(project: str, run_id: str) -> str:
     """The path of a run's page in the dashboard and on a team server: ``/projects/<p>/runs/<id>``."""
-    return f"/projects/{quote(project)}/runs/{quote(run_id)}"
+    return f"{project_page(project)}/runs/{quote(run_id, safe='')}"
+
+
+def project_page(project: str) -> str:
+    """The path of a project's page: ``/projects/<p>`` (URL-encoded: a space is ``%20``)."""
+    return f"/projects/{quote(project, safe='')}"
+
+
+def sweep_page(project: str, sweep_id: str) -> str:
+    """The path of a sweep's page: ``/projects/<p>/sweeps/<id>``."""
+    return f"{project_page(project)}/sweeps/{quote(sweep_id, safe='')}"
 
 
 def root_of(run_dir: str | os.PathLike[str]) -> Path:

@@ -8,6 +8,7 @@ Identity, config, summary, finishing and the services' port are in
 
 from __future__ import annotations
 
+import enum
 import os
 import sys
 import time
@@ -27,11 +28,21 @@ if TYPE_CHECKING:
 
     from tracker._port import ArtifactOps
 
-__all__ = ["Run"]
+__all__ = ["AlertLevel", "Run"]
 
 _SUMMARY_MODES: Final = frozenset({"min", "max", "mean", "last", "best", "none", "first"})
 _GOALS: Final = {"minimize": "minimize", "min": "minimize", "maximize": "maximize", "max": "maximize"}
 _ALERT_LEVELS: Final = frozenset({"INFO", "WARN", "ERROR"})
+
+
+class AlertLevel(str, enum.Enum):
+    """Levels of :meth:`Run.alert` (W&B's ``wandb.AlertLevel``); plain strings work too."""
+
+    INFO = "INFO"
+    WARN = "WARN"
+    ERROR = "ERROR"
+
+
 _now = time.time
 #: Serves the artifact methods: loads ``tracker.artifacts._ops`` on first use; wired by
 #: ``tracker._init`` (the write path does not import the artifacts domain).

@@ -88,6 +88,7 @@ class RunBase:
         self._on_finish: list[Callable[[], object]] = []
         self._after_close: list[Callable[[], object]] = []  # after the writer closed the log (online upload)
         self._server: tuple[str, str | None] | None = None  # (base_url, api_key) in online mode
+        self._silent = True  # no console line at finish; init turns it on (tracker._console)
         if writer is not None:
             self._append: Callable[[Any], None] = writer.queue.append
             self._queue: collections.deque[Any] = writer.queue
@@ -170,6 +171,30 @@ class RunBase:
     @url.setter
     def url(self, value: str) -> None:
         self._url = value
+
+    @property
+    def project_url(self) -> str:
+        """The run's project page (W&B's ``run.project_url``), resolved as :attr:`url`."""
+        from tracker._naming import project_page
+
+        return self._page_url(project_page(self.project))
+
+    @property
+    def sweep_url(self) -> str | None:
+        """The page of the sweep this run belongs to (W&B's ``run.sweep_url``); None outside a sweep."""
+        from tracker._naming import sweep_page
+
+        return self._page_url(sweep_page(self.project, self.sweep_id)) if self.sweep_id else None
+
+    def _page_url(self, path: str) -> str:
+        if self._server is not None:
+            return self._server[0] + path
+        if not self._url or not self.dir:
+            return ""
+        from tracker._settings import ENV_UI_URL, env
+        from tracker._ui_link import page_url
+
+        return page_url(root_of(self.dir), path, env(ENV_UI_URL))
 
     @property
     def path(self) -> str:
@@ -310,7 +335,7 @@ class RunBase:
 
         Args:
             exit_code: Process-style exit code (0 or None = finished).
-            quiet: Accepted for W&B compatibility.
+            quiet: True to skip the console line with a few summary values.
         """
         if self._finished or self._inert:
             return
@@ -333,12 +358,29 @@ class RunBase:
         for hook in self._after_close:
             hook()
         _process.forget(self)
+        if not (quiet or self._silent):
+            from tracker import _console
+
+            summary = self._read_summary()
+            _console.write(
+                _console.finish_line(
+                    name=self._name, run_id=self.id, state=state, steps=self._step, summary=summary
+                )
+            )
         if self._problems:
             self._surface_problems()
 
     def mark_preempted(self) -> None:
         """Record that the process is being stopped from outside (SIGTERM, sweep stop)."""
         self._exit_state = "preempted"
+
+    def mark_preempting(self) -> None:
+        """W&B's ``run.mark_preempting()``: the exit state ``finish`` records (also from the
+        SIGTERM handler) is ``preempted`` (resumable), not ``finished`` or ``failed``.
+
+        Unlike W&B, nothing is written at once: a run killed before it finishes reads as
+        crashed, as any run that stops without an exit record."""
+        self.mark_preempted()
 
     def __enter__(self: _R) -> _R:
         return self

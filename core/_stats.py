@@ -109,6 +109,7 @@ def attach(run: RunPort, every: float, topo: Topology, label: str | None) -> Non
         on_problem=_weakly(run.problem),
         name=f"tracker-system-{run.id}",
         start_delay=START_DELAY,
+        at_least_one=True,  # a short run still records one sample (issue 19)
     )
     sampler.start()
     run.on_finish(sampler.stop)
@@ -149,6 +150,7 @@ def attach_node(run: RunPort, run_dir: Path, every: float, topo: Topology, label
         on_problem=problem,
         name=f"tracker-system-{run.id}-node",
         start_delay=START_DELAY,
+        at_least_one=True,  # a short run still records one sample (issue 19)
     )
 
     def stop() -> None:

@@ -25,7 +25,7 @@ from urllib.parse import quote
 
 from tracker._naming import run_page
 
-__all__ = ["DEFAULT_UI", "UI_FILE", "clear_ui_file", "run_url", "ui_link", "write_ui_file"]
+__all__ = ["DEFAULT_UI", "UI_FILE", "clear_ui_file", "page_url", "run_url", "ui_link", "write_ui_file"]
 
 #: The URL ``tracker ui`` serves when started without ``--port``.
 DEFAULT_UI: Final = "http://127.0.0.1:8765"
@@ -86,7 +86,11 @@ def run_url(root: Path, project: str, run_id: str, configured: str | None) -> st
         run_id: The run's id.
         configured: ``$TRACKER_UI_URL``, when set.
     """
-    path = run_page(project, run_id)
+    return page_url(root, run_page(project, run_id), configured)
+
+
+def page_url(root: Path, path: str, configured: str | None) -> str:
+    """The URL of any dashboard page (``path`` from ``tracker._naming``), resolved as :func:`run_url`."""
     if configured:
         return configured.rstrip("/") + path
     found = ui_link(root)

@@ -76,6 +76,8 @@ class SystemMetricsSampler:
             psutil and pynvml holds the GIL for tens of milliseconds: ``init`` passes a
             short delay so that it returns first). Capped at half the interval; the first
             sample still comes one interval after :meth:`start`.
+        at_least_one: Take a sample at :meth:`stop` when none was taken yet (a run
+            shorter than the interval, or than the delay, still records one).
 
     Raises:
         UsageError: An unknown source name or a non-positive interval.
@@ -99,6 +101,7 @@ class SystemMetricsSampler:
         name: str = "tracker-system-metrics",
         source_options: dict[str, dict[str, Any]] | None = None,
         start_delay: float = 0.0,
+        at_least_one: bool = False,
     ) -> None:
         if not interval > 0:
             raise UsageError(f"SystemMetricsSampler(interval={interval!r}): use a number of seconds > 0.")
@@ -123,6 +126,7 @@ class SystemMetricsSampler:
         self._name = name
         self._options = source_options or {}
         self._delay = max(0.0, min(float(start_delay), self.interval / 2))
+        self._at_least_one = at_least_one
         self._stop = threading.Event()
         self._cond = threading.Condition()
         self._thread: threading.Thread | None = None
@@ -188,7 +192,7 @@ class SystemMetricsSampler:
         sources: list[Source] = []
         try:
             first = time.monotonic() + self.interval
-            if self._delay and self._stop.wait(self._delay):
+            if self._delay and self._stop.wait(self._delay) and not self._at_least_one:
                 return  # stopped before it began: a run shorter than the delay samples nothing
             sources = self._open()
             self.active = tuple(s.name for s in sources)
@@ -204,7 +208,9 @@ class SystemMetricsSampler:
                 next_at += self.interval
                 if next_at <= last:  # a slow tick or a suspended process: skip, don't burst
                     next_at = last + self.interval
-            if sources and time.monotonic() - last >= MIN_FINAL_AGE:
+            if sources and (
+                time.monotonic() - last >= MIN_FINAL_AGE or (self._at_least_one and not self.samples)
+            ):
                 self._tick(sources)
         except Exception as exc:  # noqa: BLE001 - the sampler must never take training down
             _log.debug("system metrics: sampler thread failed", exc_info=True)

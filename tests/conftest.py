@@ -36,6 +36,7 @@ def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]
     monkeypatch.setenv("TRACKER_DIR", str(root))
     monkeypatch.setenv("TRACKER_STRICT", "1")
     monkeypatch.setenv("TRACKER_CONSOLE", "off")
+    monkeypatch.setenv("TRACKER_SILENT", "1")  # no init/finish lines (tests of them unset it)
     stdout, stderr = sys.stdout, sys.stderr
     yield root
     from tracker import _process

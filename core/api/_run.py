@@ -106,6 +106,11 @@ class Run(RunArtifactsMixin, RunMediaMixin):
         return self.summary
 
     @property
+    def sweep(self) -> Any:
+        """The :class:`~tracker.api.Sweep` this run belongs to (W&B's ``Run.sweep``), or None."""
+        return self._api.sweep(f"{self.project}/{self.sweep_id}") if self.sweep_id else None
+
+    @property
     def created_at(self) -> str:
         """Creation time, ISO 8601 UTC (``2024-01-31T12:00:00``)."""
         return _iso(self._created)

@@ -12,7 +12,7 @@ import re
 from pathlib import Path
 from typing import Final, NamedTuple
 
-from tracker._naming import NAME_RE
+from tracker._naming import NAME_RE, name_problem
 from tracker.errors import UsageError
 
 __all__: list[str] = []
@@ -27,16 +27,13 @@ def check_name(name: object, what: str = "artifact name") -> str:
     """Return ``name`` if it is a valid artifact, project or collection name.
 
     Raises:
-        UsageError: Not 1-128 letters, digits, ``.``, ``_`` or ``-`` starting with a
-            letter or digit, or it contains ``..``.
+        UsageError: Not 1-128 letters, digits, spaces, ``.``, ``_`` or ``-`` starting with
+            a letter or digit, or it contains ``..`` (``tracker._naming.name_problem``).
     """
-    if not isinstance(name, str) or not NAME_RE.match(name) or ".." in name:
-        raise UsageError(
-            f"{what} {name!r} is not valid: use 1-128 letters, digits, '.', '_' or '-', starting "
-            "with a letter or digit, without '..', '/' or ':'.",
-            key=str(name),
-        )
-    return name
+    found = name_problem(name) or ("it contains '..'" if ".." in str(name) else None)
+    if found is not None:
+        raise UsageError(f"{what} {name!r} is not valid: {found}.", key=str(name))
+    return str(name)
 
 
 def check_alias(alias: object) -> str:
@@ -47,7 +44,7 @@ def check_alias(alias: object) -> str:
     """
     if not isinstance(alias, str) or not NAME_RE.match(alias) or _VERSION_RE.match(alias):
         raise UsageError(
-            f"alias {alias!r} is not valid: use 1-128 letters, digits, '.', '_' or '-', and not "
+            f"alias {alias!r} is not valid: use 1-128 letters, digits, spaces, '.', '_' or '-', and not "
             "'v<number>' (those name versions).",
             key=str(alias),
         )

@@ -53,7 +53,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Final
 
-from tracker._naming import ID_RE, NAME_RE, has_root, root_of, run_dir_for
+from tracker._naming import ID_RE, NAME_RE, has_root, name_problem, root_of, run_dir_for
 from tracker.errors import StorageError, UsageError
 from tracker.server._blob_owners import BlobOwners
 from tracker.server._ingest import RefusedError
@@ -108,7 +108,7 @@ def object_store(root: str | os.PathLike[str]) -> ObjectStore | None:
 
 def run_dir(root: Path, project: str, run_id: str) -> Path:
     if not NAME_RE.fullmatch(project):
-        raise RefusedError(400, {"detail": f"project {project!r}: use letters, digits, '.', '_', '-'"})
+        raise RefusedError(400, {"detail": f"project {project!r}: {name_problem(project)}"})
     if not ID_RE.fullmatch(run_id):
         raise RefusedError(400, {"detail": f"run id {run_id!r}: use letters, digits, '_', '-' (at most 64)"})
     return run_dir_for(root, project, run_id)

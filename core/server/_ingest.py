@@ -33,7 +33,7 @@ import threading
 from pathlib import Path
 from typing import Any, Final
 
-from tracker._naming import ID_RE, LOG_NAME, NAME_RE, run_dir_for
+from tracker._naming import ID_RE, LOG_NAME, NAME_RE, name_problem, run_dir_for
 from tracker.errors import StorageError
 from tracker.server._auth import ROLES, AuthStore
 from tracker.storage._format import (
@@ -77,7 +77,7 @@ class _Logs:
 
     def path(self, project: str, run_id: str) -> Path:
         if not NAME_RE.fullmatch(project):
-            raise RefusedError(400, {"detail": f"project {project!r}: use letters, digits, '.', '_', '-'"})
+            raise RefusedError(400, {"detail": f"project {project!r}: {name_problem(project)}"})
         if not ID_RE.fullmatch(run_id):
             raise RefusedError(
                 400, {"detail": f"run id {run_id!r}: use letters, digits, '_', '-' (at most 64)"}

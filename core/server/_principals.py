@@ -15,7 +15,7 @@ import secrets
 from dataclasses import dataclass
 from typing import Any, Final
 
-from tracker._naming import NAME_RE
+from tracker._naming import NAME_RE, name_problem
 from tracker.errors import UsageError
 
 __all__ = [
@@ -154,15 +154,13 @@ def check_role(role: str) -> str:
 
 
 def check_project(name: Any) -> str:
-    """``name`` if it is a valid project name (letters, digits, ``.``, ``_``, ``-``).
+    """``name`` if it is a valid project name (``tracker._naming.NAME_RE``).
 
     Raises:
-        UsageError: It is not.
+        UsageError: It is not; the message names the character.
     """
     if not isinstance(name, str) or not NAME_RE.fullmatch(name):
-        raise UsageError(
-            f"{name!r} is not a valid project name: use letters, digits, '.', '_', '-'.", key="project"
-        )
+        raise UsageError(f"{name!r} is not a valid project name: {name_problem(name)}.", key="project")
     return name
 
 

@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
+from urllib.parse import quote
 
 from fastapi import APIRouter, Request  # noqa: TID253 - imported by the app factory only
 from starlette.responses import HTMLResponse, Response  # noqa: TID253 - imported by the app factory only
@@ -78,8 +79,9 @@ def project_page(request: Request, rest: str) -> Any:
         return page(request)
     # The browser starts these requests while the modules load (app.js fetches the
     # same URLs, so it gets these answers): the table and the charts start earlier.
+    api = f"/api/projects/{quote(project)}"  # a project name may hold spaces
     links = "".join(
-        f'<link rel="preload" as="fetch" crossorigin="anonymous" href="/api/projects/{project}/{part}">\n'
+        f'<link rel="preload" as="fetch" crossorigin="anonymous" href="{api}/{part}">\n'
         for part in ("runs", "keys")
     )
     found: Page = request.app.state.page

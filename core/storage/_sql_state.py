@@ -504,8 +504,8 @@ def _dumps(value: Any) -> str:
 def _check_alias(alias: str) -> str:
     if not isinstance(alias, str) or not NAME_RE.match(alias) or _VERSION_RE.match(alias):
         raise UsageError(
-            f"alias {alias!r} is not valid: use 1-128 letters, digits, '.', '_' or '-', and not 'v<number>' "
-            "(those name versions).",
+            f"alias {alias!r} is not valid: use 1-128 letters, digits, spaces, '.', '_' or '-', "
+            "and not 'v<number>' (those name versions).",
             key=str(alias),
         )
     return alias

@@ -115,6 +115,7 @@ def test_adapter_settings_and_sweep_handoff_read_one_place(monkeypatch: pytest.M
 
 
 def test_a_bad_value_names_the_wandb_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("TRACKER_SILENT")  # the suite's conftest sets it; TRACKER_* would win
     monkeypatch.setenv("WANDB_SILENT", "maybe")
     with pytest.raises(UsageError, match="WANDB_SILENT='maybe'"):
         _settings.env_bool(_settings.ENV_SILENT, False)

@@ -10,15 +10,20 @@ from tracker import _naming
 from tracker.errors import UsageError
 
 
-@pytest.mark.parametrize("name", ["a", "A1", "my-project_2.0", "x" * 128])
+@pytest.mark.parametrize("name", ["a", "A1", "my-project_2.0", "x" * 128, "a b", "MNIST Classifier"])
 def test_valid_project_names(name: str) -> None:
     assert _naming.check_name(name, "project") == name
 
 
-@pytest.mark.parametrize("name", ["", "-a", ".a", "a/b", "a b", "x" * 129, 3, "p\n"])
+@pytest.mark.parametrize("name", ["", "-a", ".a", "a/b", "a ", "x" * 129, "p\n"])
 def test_invalid_project_names_say_what_is_allowed(name: object) -> None:
-    with pytest.raises(UsageError, match=r"project .* is not valid: use 1-128 letters"):
+    with pytest.raises(UsageError, match=r"project .* is not valid: .*; use 1-128 letters, digits, spaces"):
         _naming.check_name(name, "project")  # type: ignore[arg-type]
+
+
+def test_a_name_that_is_not_a_string() -> None:
+    with pytest.raises(UsageError, match=r"project 3 is not valid: a name is a string, not int"):
+        _naming.check_name(3, "project")  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize("run_id", ["", "a.b", "a/b", "x" * 65, None, "abc\n"])

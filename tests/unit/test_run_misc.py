@@ -54,7 +54,7 @@ def _run_python(code: str) -> subprocess.CompletedProcess[str]:
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"project": "my project"}, r"project 'my project' is not valid: use 1-128 letters"),
+        ({"project": "my/project"}, r"project 'my/project' is not valid: the character '/' cannot be stored"),
         ({"project": "a/b"}, r"project 'a/b' is not valid"),
         ({"project": "-lead"}, r"project '-lead' is not valid"),
         ({"project": "x" * 129}, r"project 'x+' is not valid"),
