@@ -187,6 +187,8 @@ class Run(RunBase):
             step = self._check_step(step)
             if step < self._step:
                 # W&B drops these; we keep them (in log order) and the writer counts them.
+                if "step-backwards" not in self._warned:
+                    self._warn_step_backwards(step)
                 self._append((step, _now(), row))
                 return
             if step > self._step:
@@ -207,6 +209,16 @@ class Run(RunBase):
             self._pending.update(row)
         if commit is not False:
             self._commit_pending()
+
+    def _warn_step_backwards(self, step: int) -> None:
+        self._warned.add("step-backwards")
+        warnings.warn(
+            f"log(step={step}) is below the current step {self._step}: the row is kept in log order "
+            "and counted in summary['_tracker.out_of_order_rows'] (W&B drops it). Steps should not "
+            "go back; for another x axis use define_metric(name, step_metric=...). Warned once per run.",
+            TrackerWarning,
+            stacklevel=4,
+        )
 
     @staticmethod
     def _check_step(step: Any) -> int:

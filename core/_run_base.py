@@ -219,6 +219,21 @@ class RunBase:
     def __repr__(self) -> str:
         return f"<tracker.Run {self.project}/{self.id} ({self.name})>"
 
+    def _repr_html_(self) -> str:
+        """Jupyter's view: name, state, link, key figures; the dashboard page while one serves it."""
+        from tracker._html import run_html
+
+        facts = [
+            ("step", str(self._step)),
+            ("config", f"{len(self.config.keys())} keys"),
+            ("mode", self.mode),
+        ]
+        root = root_of(self.dir) if self.dir and has_root(self.dir) else None
+        state = "finished" if self._finished else "running"
+        summary = dict(self.summary.items()) if not self._finished else {}
+        return run_html(name=self.name, run_id=self.id, project=self.project, state=state, url=self.url,
+                        summary=summary, facts=facts, root=root)  # fmt: skip
+
     # ------------------------------------------------------------------ config / summary
     def _emit_config(self, changed: dict[str, Any], deleted: list[str]) -> None:
         if self._writer is not None and not self._finished:

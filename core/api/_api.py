@@ -13,7 +13,7 @@ from tracker._naming import DEFAULT_PROJECT, ID_RE, NAME_RE
 from tracker.api._artifacts import ApiArtifactsMixin
 from tracker.api._filters import compile_filter, sort_runs
 from tracker.api._run import Run, Runs
-from tracker.errors import RunNotFoundError, UsageError
+from tracker.errors import RunNotFoundError, StorageError, UsageError
 
 if TYPE_CHECKING:
     from tracker.api._remote import Remote
@@ -69,6 +69,9 @@ class Api(ApiArtifactsMixin):
         >>> runs[0].history(keys=["loss"])  # doctest: +SKIP
     """
 
+    #: ``runs("typo")`` raises (a server serving the dashboard turns it off: an empty list).
+    _strict_projects = True
+
     def __init__(
         self,
         root: str | os.PathLike[str] | Mapping[str, Any] | None = None,
@@ -86,6 +89,19 @@ class Api(ApiArtifactsMixin):
             overrides, root = root, None
         self.settings: dict[str, Any] = dict(overrides or {})
         self.root: Path = data_root(root)
+        if (
+            root is not None
+            and base_url is None
+            and index is None
+            and state is None
+            and not self.root.is_dir()
+        ):
+            # A typo in the path would otherwise become a new, empty data root.
+            raise StorageError(
+                f"Api({str(root)!r}): no data root at {self.root} (nothing was logged there); check the "
+                "path, or log a run there first with tracker.init(dir=...).",
+                path=str(self.root),
+            )
         self._index: IndexBackend | None = index
         self._state: StateStore | None = state
         self._given = (index, state)  # kept across close(): the caller owns them
@@ -202,14 +218,47 @@ class Api(ApiArtifactsMixin):
         edits = self._edits(project)
         now = time.time()
         runs = []
-        for record in self.index.runs(project):
+        records = self.index.runs(project)
+        for record in records:
             edit = edits.get(record.id)
             if edit is not None and edit.deleted:
                 continue
             run = Run(self, record, edit, now=now)
             if predicate(run):
                 runs.append(run)
+        if not records and path is not None and self._strict_projects:
+            self.check_project(project)
         return Runs(sort_runs(runs, order), project=project, filters=filters, order=order)
+
+    def check_project(self, project: str) -> None:
+        """Raise when the data root has no project ``project`` (no runs, no folder, no sweep).
+
+        Raises:
+            StorageError: ``no project 'x' under ROOT (projects: a, b); did you mean 'a'?``.
+        """
+        from tracker._human import did_you_mean, listing
+        from tracker._naming import project_dir
+
+        if project_dir(self.root, project).is_dir():
+            return
+        names = [p.name for p in self.projects()]
+        if project in names:
+            return
+        if self._edits_exist() and (self.state.sweeps(project) or self.state.artifacts(project)):
+            return  # a project with sweeps or artifacts but no runs yet
+        raise StorageError(
+            f"no project {project!r} under {self.root} (projects: {listing(names)})"
+            f"{did_you_mean(project, names) or '.'}",
+            path=str(self.root),
+        )
+
+    def _edits_exist(self) -> bool:
+        if self._state is not None or self._given[1] is not None:
+            return True
+        from tracker._settings import index_dir
+        from tracker.storage._base import STATE_NAME
+
+        return (index_dir(self.root) / STATE_NAME).exists()
 
     def run(self, path: str) -> Run:
         """One run by ``project/id``, ``entity/project/id`` or ``entity/project/runs/id``.
@@ -226,11 +275,27 @@ class Api(ApiArtifactsMixin):
         edit = self._edits(project).get(run_id) if record is not None else None
         if record is None or (edit is not None and edit.deleted):
             raise RunNotFoundError(
-                f"no run {run_id!r} in project {project!r} under {self.root}; check the path "
-                "(project/id) and TRACKER_DIR.",
+                f"no run {run_id!r} in project {project!r} under {self.root}"
+                f"{self._run_hint(project, run_id) or '; check the path (project/id) and TRACKER_DIR.'}",
                 run_id=run_id,
             )
         return Run(self, record, edit)
+
+    def _run_hint(self, project: str, run_id: str) -> str:
+        """The error path of :meth:`run`: a run named ``run_id``, or ids close to it."""
+        from tracker._human import did_you_mean, listing
+
+        self._refresh(project)  # run() refreshed only the one run asked for
+        records = self.index.runs(project)
+        if not records:  # an unknown project is the mistake to name
+            names = [p.name for p in self.projects()]
+            if project not in names:
+                hint = did_you_mean(project, names) or "."
+                return f"; there is no project {project!r} (projects: {listing(names)}){hint}"
+        named = [r.id for r in records if r.name == run_id]
+        if named:
+            return f"; {run_id!r} is the name of run {named[0]!r}: use {project}/{named[0]}."
+        return did_you_mean(run_id, [r.id for r in records])
 
     # ---------------------------------------------------------------- paths
     def _project_path(self, path: str | None) -> str:

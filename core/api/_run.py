@@ -149,6 +149,16 @@ class Run(RunArtifactsMixin, RunMediaMixin):
     def __repr__(self) -> str:
         return f"<Run {self.entity}/{self.project}/{self.id} ({self.state})>"
 
+    def _repr_html_(self) -> str:
+        """Jupyter's view: name, state, link, key figures; the dashboard page while one serves it."""
+        from tracker._html import run_html
+
+        facts = [("steps", str(self.max_step + 1)), ("created", self.created_at.replace("T", " ") + " UTC"),
+                 ("config", f"{len(self.config)} keys"), ("tags", ", ".join(self.tags))]  # fmt: skip
+        root = self._api.root if self._api._remote is None else None
+        return run_html(name=self.name, run_id=self.id, project=self.project, state=self.state, url=self.url,
+                        summary=self.summary, facts=facts, root=root)  # fmt: skip
+
     # ---------------------------------------------------------------- data
     def alerts(self) -> list[dict[str, Any]]:
         """Alerts recorded by ``run.alert()``, oldest first (title, text, level, ts, step)."""
@@ -389,14 +399,14 @@ def scan_dicts(
 
 def _warn_unknown_keys(asked: list[str], logged: Any, run: str) -> None:
     """history(keys=["trian/loss"]) would return no rows: say which key and what is close."""
-    from tracker._suggest import did_you_mean
+    from tracker._human import did_you_mean
 
     known = list(logged)
     for key in asked:
         if key not in known:
             warnings.warn(
                 f"history(keys=...): run {run} has no key {key!r}, so no row has all the keys"
-                f"{did_you_mean(key, known)}.",
+                f"{did_you_mean(key, known) or '.'}",
                 TrackerWarning,
                 stacklevel=7,  # history() -> _retry -> lambda -> _history -> _history_rows -> here
             )

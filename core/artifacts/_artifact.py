@@ -204,6 +204,22 @@ class Artifact(MediaAndEdits):
     def __repr__(self) -> str:
         return f"<Artifact {self.qualified_name} type={self.type} ({self.state.lower()})>"
 
+    def _repr_html_(self) -> str:
+        """Jupyter's view: name, type, state, aliases, size and files."""
+        from tracker._html import artifact_html
+
+        v = self._committed
+        return artifact_html(
+            name=self.qualified_name,
+            type_=self.type,
+            state=self.state,
+            aliases=self.aliases,
+            size=self.size if v is None else v.metadata.get("size"),
+            files=len(self._draft) if v is None else v.metadata.get("files"),
+            digest=self.digest,
+            description=self.description,
+        )
+
     # ---------------------------------------------------------------- building
     def _require_draft(self, what: str) -> None:
         if self.state != "DRAFT":

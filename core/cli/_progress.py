@@ -21,41 +21,13 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Final, TextIO
 
+from tracker._human import format_duration, format_size
+
 __all__ = ["Progress", "format_duration", "format_size", "progress"]
 
 _TTY_INTERVAL: Final = 0.1  # seconds between redraws of the bar
 _LINE_INTERVAL: Final = 5.0  # seconds between plain lines when not a TTY
 _BAR_WIDTH: Final = 24
-_SIZE_UNITS: Final = ("B", "kB", "MB", "GB", "TB", "PB")
-
-
-def format_size(n: float) -> str:
-    """A byte count for people, in decimal units as ``ls -h --si`` and W&B print them.
-
-    Args:
-        n: A number of bytes.
-
-    Returns:
-        ``"512 B"``, ``"1.5 kB"``, ``"446.2 MB"``, ...
-
-    Example:
-        >>> format_size(446184657)
-        '446.2 MB'
-    """
-    value = float(n)
-    for unit in _SIZE_UNITS:
-        if abs(value) < 1000 or unit == _SIZE_UNITS[-1]:
-            return f"{int(value)} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1000
-    raise AssertionError("unreachable")  # pragma: no cover - the loop always returns
-
-
-def format_duration(seconds: float) -> str:
-    """``"0:07"``, ``"12:03"`` or ``"1:02:03"`` for a number of seconds."""
-    total = max(0, round(seconds))
-    hours, rest = divmod(total, 3600)
-    minutes, secs = divmod(rest, 60)
-    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
 
 
 def _amount(n: float, unit: str) -> str:

@@ -40,7 +40,12 @@ class ServerData:
     ) -> None:
         from tracker.api import Api
 
+        if root is not None and index is None and state is None:
+            from tracker._settings import data_root
+
+            data_root(root).mkdir(parents=True, exist_ok=True)  # Api(root) refuses a missing root
         self.api = Api(root, index=index, state=state)
+        self.api._strict_projects = False  # an unknown project is an empty page, not an error
         self.root = self.api.root
         self.reader = SeriesReader(self.api)
         # Index refreshes take one lock per run, never one for the whole index: a read

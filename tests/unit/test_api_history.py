@@ -13,7 +13,7 @@ import pytest
 
 import tracker
 from tracker.api import Api
-from tracker.errors import MissingExtraError, UsageError
+from tracker.errors import MissingExtraError, TrackerWarning, UsageError
 from tracker.storage._ingest import CHUNK_POINTS
 
 T0 = 1_700_000_000.0
@@ -54,8 +54,10 @@ def test_keys_select_rows_having_all_keys(logs: Any, pd: Any) -> None:
     assert full["_step"].tolist() == [0, 1, 2, 3]
     assert math.isnan(full["b"][0])
     assert full["b"][1] == 20
-    assert api.run("p/a").history(keys=["nope"]).empty
-    assert api.run("p/a").history(keys=["a", "nope"]).empty
+    with pytest.warns(TrackerWarning, match="no key 'nope'"):  # issue 20: named, not silent
+        assert api.run("p/a").history(keys=["nope"]).empty
+    with pytest.warns(TrackerWarning, match="no key 'nope'"):
+        assert api.run("p/a").history(keys=["a", "nope"]).empty
 
 
 def test_history_dicts_hold_only_present_keys(logs: Any) -> None:

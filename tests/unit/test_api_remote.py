@@ -23,6 +23,7 @@ def test_env_or_base_url_selects_the_server(root: Path, monkeypatch: pytest.Monk
     api = Api()
     assert api._remote is not None
     assert (api._remote.base_url, api._remote.api_key) == ("http://127.0.0.1:9", "k1")
+    root.mkdir()  # Api(path) refuses a missing data root (issue 20)
     assert Api(root)._remote is None  # an explicit data root stays local
     assert Api(root, base_url="http://h:1", api_key="k2")._remote is not None
     with pytest.raises(UnsupportedError, match=r"team server http://127\.0\.0\.1:9"):

@@ -13,7 +13,7 @@ import pytest
 
 import tracker
 from tracker.api import Api, Runs
-from tracker.errors import RunNotFoundError, UsageError
+from tracker.errors import RunNotFoundError, StorageError, UsageError
 
 T0 = 1_700_000_000.0
 
@@ -191,7 +191,8 @@ def test_run_paths(project: Api) -> None:
 
 def test_projects(project: Api) -> None:
     assert [(p.name, p.run_count) for p in project.projects()] == [("other", 1), ("p", 5)]
-    assert project.runs("unknown") == Runs([], project="unknown") or len(project.runs("unknown")) == 0
+    with pytest.raises(StorageError, match=r"no project 'unknown' under .* \(projects: other, p\)"):
+        project.runs("unknown")  # issue 20: as the CLI says it, not an empty list
 
 
 def test_user_edits_override_the_log(project: Api, root: Path) -> None:

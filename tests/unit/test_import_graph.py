@@ -37,6 +37,7 @@ _EXACT = {
     "tracker": "composition root",  # the facade: re-exports the public names of every layer
     "tracker._init": "composition root",  # wires services to a run; may import api and domains
     "tracker._autoregister": "composition root",  # installed by the facade (report_to hook)
+    "tracker.__main__": "apps",  # python -m tracker: the CLI
     **dict.fromkeys(
         (
             "errors",
@@ -48,6 +49,8 @@ _EXACT = {
             "_client",
             "_lineage",
             "_ui_link",
+            "_human",
+            "_html",
         ),
         "foundation",
     ),

@@ -11,7 +11,7 @@ import pytest
 
 import tracker
 from tracker._init import LOG_NAME, read_log
-from tracker.errors import UsageError
+from tracker.errors import TrackerWarning, UsageError
 from tracker.storage._replay import RunState
 
 
@@ -113,7 +113,8 @@ def test_lower_step_is_kept_in_log_order_and_counted() -> None:
     run = tracker.init(project="p")
     for i in range(3):
         run.log({"loss": float(i)})
-    run.log({"late": 1.0}, step=1)  # below the last committed step
+    with pytest.warns(TrackerWarning, match="below the current step"):  # once per run
+        run.log({"late": 1.0}, step=1)  # below the last committed step
     run.log({"late": 2.0}, step=2)  # equal to the last committed step: also behind
     run.log({"loss": 9.0})  # the step counter is unaffected
     assert run.summary["_tracker.out_of_order_rows"] == 2
