@@ -247,7 +247,9 @@ class TrackerLoggerBase(_LoggerHooks):
         if experiment is not None:
             self._run_id = experiment.id
             self._project = experiment.project
-        self._checkpoint_callback: Any = None
+        # Every ModelCheckpoint seen (weak proxies, as Lightning passes them): with two,
+        # both callbacks' files are logged.
+        self._checkpoint_callbacks: list[Any] = []
         self._logged_checkpoints: dict[str, float] = {}
 
     # ------------------------------------------------------------------ rank zero
@@ -356,8 +358,9 @@ class TrackerLoggerBase(_LoggerHooks):
         """
         if self._experiment is None:
             return
-        if status in _SUCCESS and self._checkpoint_callback is not None:
-            self._scan_and_log_checkpoints(self._checkpoint_callback)
+        if status in _SUCCESS:
+            for callback in self._checkpoint_callbacks:
+                self._scan_and_log_checkpoints(callback)
         self._experiment.summary["_lightning_status"] = status
         if self._finish_on_finalize:
             self.finish(exit_code=0 if status in _SUCCESS else 1)
@@ -434,6 +437,36 @@ class TrackerLoggerBase(_LoggerHooks):
         """Log text as a table (W&B's logger does the same)."""
         self.log_table(key, columns, data, dataframe, step)
 
+    # ------------------------------------------------------------------ artifacts
+    @staticmethod
+    def download_artifact(
+        artifact: str,
+        save_dir: str | os.PathLike[str] | None = None,
+        artifact_type: str | None = None,
+        use_artifact: bool = True,
+    ) -> str:
+        """Download an artifact (``"name:alias"``, ``"project/name:v3"``); W&B's logger's method.
+
+        Args:
+            artifact: The artifact's path.
+            save_dir: Where to put its files (default: tracker's artifact cache folder).
+            artifact_type: Its type, checked when given.
+            use_artifact: Record it as an input of the current run, when one is active.
+
+        Returns:
+            The folder holding the files.
+        """
+        run = tracker.run
+        if run is not None and use_artifact:
+            found = run.use_artifact(artifact, type=artifact_type)
+        else:
+            found = tracker.Api().artifact(artifact, type=artifact_type)
+        return str(found.download(root=None if save_dir is None else os.fspath(save_dir)))
+
+    def use_artifact(self, artifact: str, artifact_type: str | None = None) -> Any:
+        """Record ``artifact`` as an input of this logger's run and return it (W&B's logger's method)."""
+        return self.experiment.use_artifact(artifact, type=artifact_type)
+
     # ------------------------------------------------------------------ checkpoints
     @override
     @_rank_zero
@@ -443,8 +476,8 @@ class TrackerLoggerBase(_LoggerHooks):
             return
         if self._log_model == "all" or getattr(checkpoint_callback, "save_top_k", None) == -1:
             self._scan_and_log_checkpoints(checkpoint_callback)
-        else:
-            self._checkpoint_callback = checkpoint_callback
+        elif not any(_same(c, checkpoint_callback) for c in self._checkpoint_callbacks):
+            self._checkpoint_callbacks.append(checkpoint_callback)
 
     def _scan_and_log_checkpoints(self, callback: Any) -> None:
         run = self.experiment
@@ -478,7 +511,8 @@ class TrackerLoggerBase(_LoggerHooks):
         meta = {
             "score": None if score is None else float(score),
             "original_filename": Path(path).name,
-            type(callback).__name__: {
+            # __class__, not type(): Lightning passes a weakref.proxy, whose type is ProxyType.
+            callback.__class__.__name__: {
                 k: getattr(callback, k)
                 for k in (
                     "monitor",
@@ -501,5 +535,13 @@ class TrackerLoggerBase(_LoggerHooks):
         # Spawned workers re-attach by id (resume="allow"); live objects stay behind.
         state = self.__dict__.copy()
         state["_experiment"] = None
-        state["_checkpoint_callback"] = None
+        state["_checkpoint_callbacks"] = []
         return state
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Whether two (possibly proxied) callbacks are one object; a dead proxy matches nothing."""
+    try:
+        return bool(a == b)  # a proxy compares its referent: identity for ModelCheckpoint
+    except ReferenceError:
+        return False
