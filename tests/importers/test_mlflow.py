@@ -1,0 +1,201 @@
+"""The MLflow reader against a file store and an sqlite store made by MLflow itself.
+
+``fixtures/mlflow/make_mlflow.py`` writes both stores (in a temporary folder, once per
+session: they are ~13 MB); every value, step, timestamp and artifact is compared with what
+that script logged.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+from unittest.mock import patch
+
+import pytest
+
+from tracker.errors import MissingExtraError, UsageError
+from tracker.importers import _mlflow
+from tracker.importers._model import ImportedRun
+
+pytest.importorskip("mlflow", reason="the [import] extra is not installed")
+# MLflow 3.17's sqlite store maps a relationship with SQLAlchemy 2.1's deprecated ``noload``.
+pytestmark = pytest.mark.filterwarnings("ignore:The ``noload`` loader strategy:DeprecationWarning")
+
+SCRIPT = Path(__file__).parent / "fixtures" / "mlflow" / "make_mlflow.py"
+
+
+@pytest.fixture(scope="session")
+def script() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("_fixture_make_mlflow", SCRIPT)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="session")
+def stores(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The two stores, made by MLflow in a subprocess (its tracking URI is process state)."""
+    out = tmp_path_factory.mktemp("mlflow")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
+    subprocess.run([sys.executable, str(SCRIPT), str(out)], check=True, env=env, capture_output=True)
+    return out
+
+
+def _read(uri: str, **kwargs: Any) -> dict[str, tuple[ImportedRun, list[dict[str, Any]], dict[str, bytes]]]:
+    out = {}
+    for run in _mlflow.read(uri, **kwargs):
+        rows = list(run.rows())  # rows first: files are downloaded meanwhile
+        out[run.name or ""] = (run, rows, {f.name: f.path.read_bytes() for f in run.files})
+    return out
+
+
+def _uris(stores: Path) -> dict[str, str]:
+    return {
+        "mlruns folder": str(stores / "mlruns"),
+        "file URI": (stores / "mlruns").as_uri(),
+        "sqlite URI": f"sqlite:///{stores / 'mlflow.db'}",
+        ".db path": str(stores / "mlflow.db"),
+    }
+
+
+@pytest.mark.parametrize("kind", ["mlruns folder", "file URI", "sqlite URI", ".db path"])
+def test_every_metric_point_with_its_step_and_timestamp(stores: Path, script: ModuleType, kind: str) -> None:
+    runs = _read(_uris(stores)[kind], experiment="vision")
+    assert sorted(runs) == ["fold-0", "fold-1", "train"]
+    _, rows, _ = runs["train"]
+    t0 = script.T0_MS / 1000
+    # step 0: loss, acc and the first lr share a row; lr's two later points at step 0
+    # (MLflow's default step) get rows of their own, in time order
+    assert rows[:3] == [
+        {"_step": 0, "_timestamp": t0, "loss": script.loss(0), "acc": script.acc(0), "lr": 0.1},
+        {"_step": 0, "_timestamp": t0 + 1, "lr": 0.01},
+        {"_step": 0, "_timestamp": t0 + 2, "lr": 0.001},
+    ]
+    assert rows[3:] == [
+        {
+            "_step": s,
+            "_timestamp": script.timestamp_ms(s) / 1000,
+            "loss": script.loss(s),
+            "acc": script.acc(s),
+        }
+        for s in range(1, script.STEPS)
+    ]
+    for fold in (0, 1):
+        _, fold_rows, _ = runs[f"fold-{fold}"]
+        assert fold_rows == [
+            {"_step": s, "_timestamp": script.timestamp_ms(s) / 1000, "loss": script.fold_loss(fold, s)}
+            for s in range(10)
+        ]
+
+
+@pytest.mark.parametrize("kind", ["mlruns folder", "sqlite URI"])
+def test_params_tags_status_times_artifacts_and_nesting(stores: Path, script: ModuleType, kind: str) -> None:
+    ids = json.loads((stores / "ids.json").read_text())["file" if kind == "mlruns folder" else "sqlite"]
+    runs = _read(_uris(stores)[kind])
+    assert sorted(runs) == ["fold-0", "fold-1", "train", "wav2vec"]
+    train, _, files = runs["train"]
+    assert (train.source, train.source_key, train.id, train.project) == (
+        "mlflow",
+        ids["train"],
+        ids["train"],
+        "vision",
+    )
+    assert train.config == {**script.PARAMS, "mlflow.tags": script.TAGS}  # "007" stays a string
+    assert train.tags == ["baseline", "team:vision"]
+    assert train.notes == script.NOTE
+    assert (train.state, train.created, train.ended) == (
+        "finished",
+        1_700_000_000.0,
+        script.timestamp_ms(20_000) / 1000,
+    )
+    assert files == script.ARTIFACTS
+    fold0, fold1 = runs["fold-0"][0], runs["fold-1"][0]
+    assert train.group == fold0.group == fold1.group == "train"  # nested runs: one group
+    assert (fold0.state, fold1.state) == ("finished", "failed")
+    assert fold0.config == {"fold": 0}
+    assert fold0.created is not None
+    assert fold0.ended is not None
+    assert fold0.created <= fold0.ended
+    assert fold0.meta["program"] == str(SCRIPT)
+    other = runs["wav2vec"][0]
+    assert (other.project, other.state, other.group, other.ended) == (
+        "audio",
+        "killed",
+        None,
+        1_700_000_005.0,
+    )
+    assert "MLFLOW_ALLOW_FILE_STORE" not in os.environ  # set only while the store opened
+
+
+def test_project_and_experiment_choice(stores: Path) -> None:
+    runs = _read(str(stores / "mlflow.db"), experiment="audio", project="speech")
+    assert [(r.name, r.project) for r, _, _ in runs.values()] == [("wav2vec", "speech")]
+    with pytest.raises(UsageError, match=r"no experiment 'vison'; existing: Default, audio, vision"):
+        next(_mlflow.read(str(stores / "mlflow.db"), experiment="vison"))
+
+
+def test_a_missing_store_is_refused_and_not_created(tmp_path: Path) -> None:
+    db = tmp_path / "mlflow.db"
+    with pytest.raises(UsageError, match="does not exist"):
+        next(_mlflow.read(f"sqlite:///{db}"))
+    assert not db.exists()
+    with pytest.raises(UsageError, match="does not exist"):
+        next(_mlflow.read(str(tmp_path / "mlruns")))
+
+
+def test_missing_extra_names_the_pip_command() -> None:
+    with patch.dict(sys.modules, {"mlflow": None}):
+        with pytest.raises(MissingExtraError, match=r"pip install 'tracker\[import\]'"):
+            next(_mlflow.read(None))
+
+
+def test_params_come_back_as_the_values_python_printed() -> None:
+    cases = {"0.001": 0.001, "1e-05": 1e-05, "20": 20, "-3": -3, "True": True, "None": None}
+    cases |= {"007": "007", "1.50": "1.50", "1e3": "1e3", "adam": "adam", "NaN": "NaN", "": ""}
+    assert {k: _mlflow._param(k) for k in cases} == cases
+    assert math.isnan(_mlflow._param("nan"))
+
+
+@pytest.mark.parametrize("kind", ["mlruns folder", "sqlite URI"])
+def test_cli_import_then_api_reads_back_the_same_and_reimport_adds_nothing(
+    stores: Path, script: ModuleType, root: Path, capsys: pytest.CaptureFixture[str], kind: str
+) -> None:
+    import tracker
+    from tracker._naming import run_dir_for
+    from tracker.cli import main
+
+    uri = _uris(stores)[kind]
+    direct = _read(uri, experiment="vision")
+    argv = ["import", "mlflow", "--tracking-uri", uri, "--experiment", "vision"]
+    assert main(argv) == 0
+    assert "imported 3 run(s), 20022 row(s), 2 file(s)" in capsys.readouterr().out
+    runs = {r.name: r for r in tracker.Api().runs("vision")}
+    assert sorted(runs) == ["fold-0", "fold-1", "train"]
+    for name, (imported, rows, files) in direct.items():
+        run = runs[name]
+        assert run.id == imported.id  # MLflow's run id is kept
+        assert (run.state, run.group, run.tags, run.notes) == (
+            imported.state,
+            "train",
+            imported.tags,
+            imported.notes,
+        )
+        assert dict(run.config) == imported.config
+        assert [{k: v for k, v in r.items() if k != "_runtime"} for r in run.scan_history()] == rows
+        run_dir = run_dir_for(root, "vision", run.id)
+        assert {n: (run_dir / "files" / n).read_bytes() for n in files} == files
+    assert runs["train"].summary_metrics["loss"] == script.loss(script.STEPS - 1)
+    assert main(argv) == 0
+    assert "imported 0 run(s), 0 row(s), 0 file(s), 0 artifact version(s); 3 already imported" in (
+        capsys.readouterr().out
+    )
+    assert len(tracker.Api().runs("vision")) == 3
