@@ -142,8 +142,6 @@ def _read_run(root: Path, rel: str, files: list[Path], project: str) -> Imported
         imported.config.update(run.config)
         imported.ended = run.last if run.last is not None else run.first
         imported.problems.extend(run.problems)
-        if run.first is not None:
-            imported.created = min(run.first, imported.created or run.first)
         table = run.rows
         for step in sorted(table):
             yield table.pop(step)
@@ -153,11 +151,20 @@ def _read_run(root: Path, rel: str, files: list[Path], project: str) -> Imported
 
 
 def _first_wall_time(path: Path) -> float | None:
+    """When the run started: its first summary's wall time (else the first event's).
+
+    Not the ``file_version`` event's: a writer given explicit wall times (a replay) stamps
+    that one with the clock, and the sink needs ``created`` before the rows.
+    """
     from tensorboard.backend.event_processing.event_file_loader import LegacyEventFileLoader
 
+    first = None
     for event in LegacyEventFileLoader(str(path)).Load():
-        return float(event.wall_time)
-    return None
+        if event.WhichOneof("what") == "summary":
+            return float(event.wall_time)
+        if first is None:
+            first = float(event.wall_time)
+    return first
 
 
 def _parse(files: list[Path]) -> _Run:

@@ -195,3 +195,50 @@ def test_a_path_without_event_files_is_refused(tmp_path: Path) -> None:
     (tmp_path / "empty" / "sub").mkdir(parents=True)
     with pytest.raises(UsageError, match="holds no event files"):
         next(_tensorboard.read(tmp_path / "empty"))
+
+
+def _stored(value: Any) -> Any:
+    """What the tracker run's history holds for a value the reader yielded."""
+    if isinstance(value, list):
+        return [_stored(v) for v in value]
+    if type(value).__name__ == "Histogram":
+        return {"_type": "histogram", "values": value.histogram, "bins": value.bins}
+    if type(value).__name__ == "Image":
+        return ("image", value._file[0])
+    return value
+
+
+@pytest.mark.parametrize("logdir", ["tf_summary", "tensorboardx"])
+def test_cli_import_then_api_reads_back_the_same_and_reimport_adds_nothing(
+    root: Path, capsys: pytest.CaptureFixture[str], logdir: str
+) -> None:
+    import tracker
+    from tracker._naming import run_dir_for
+    from tracker.cli import main
+
+    direct = _read(FIXTURES / logdir)
+    assert main(["import", "tensorboard", str(FIXTURES / logdir)]) == 0
+    first = capsys.readouterr().out
+    assert f"imported {len(direct)} run(s)" in first
+    runs = {r.name: r for r in tracker.Api().runs(logdir)}
+    assert sorted(runs) == sorted(direct)
+    for name, (imported, rows) in direct.items():
+        run = runs[name]
+        assert (run.state, run.config) == ("finished", imported.config)
+        run_dir = run_dir_for(root, logdir, run.id)
+
+        def media(value: Any, run_dir: Path = run_dir) -> Any:
+            if isinstance(value, list):
+                return [media(v) for v in value]
+            if isinstance(value, dict) and value.get("_type") == "image-file":
+                return ("image", (run_dir / value["path"]).read_bytes())
+            return value
+
+        got = [{k: media(v) for k, v in r.items() if k != "_runtime"} for r in run.scan_history()]
+        assert got == [{k: _stored(v) for k, v in r.items()} for r in rows]
+    assert main(["import", "tensorboard", str(FIXTURES / logdir)]) == 0
+    assert (
+        f"imported 0 run(s), 0 row(s), 0 file(s), 0 artifact version(s); {len(direct)} already imported"
+        in (capsys.readouterr().out)
+    )
+    assert len(tracker.Api().runs(logdir)) == len(direct)
