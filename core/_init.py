@@ -53,7 +53,6 @@ from tracker._run_resume import auto_resume_file as _auto_resume_file
 from tracker._session import with_defaults
 from tracker._settings import (
     ENV_CONSOLE,
-    ENV_DISABLE_CODE,
     ENV_DISABLE_GIT,
     ENV_ENTITY,
     ENV_FSYNC,
@@ -63,7 +62,6 @@ from tracker._settings import (
     ENV_RUN_GROUP,
     ENV_RUN_ID,
     ENV_RUN_NAME,
-    ENV_SAVE_CODE,
     ENV_SWEEP_ID,
     ENV_SWEEP_PARAM_PATH,
     ENV_UI_URL,
@@ -166,12 +164,9 @@ def init(
         resume_from: ``"<run_id>?_step=N"``: continue that run after step N; rows with
             ``_step > N`` are marked superseded (kept on disk, hidden).
         fork_from: Not supported yet (warns).
-        save_code: Log the script as a ``code`` artifact (default: the ``save_code``
-            setting or ``$TRACKER_SAVE_CODE``; ``disable_code`` turns it off).
-        tensorboard: Same as ``sync_tensorboard`` (W&B's older name).
-        sync_tensorboard: Mirror ``torch.utils.tensorboard``, tensorboardX and
-            ``tf.summary`` writers into this run until it finishes (see
-            :mod:`tracker.tensorboard`).
+        save_code: Ignored (the git diff is captured instead).
+        tensorboard: Ignored.
+        sync_tensorboard: Ignored.
         monitor_gym: Ignored.
         settings: ``tracker.Settings`` or a dict of settings.
         **unknown: Unknown keywords: ignored with one warning each.
@@ -191,7 +186,7 @@ def init(
         >>> run.finish()  # doctest: +SKIP
     """
     st = with_defaults(coerce_settings(settings))
-    flags = (force, anonymous, monitor_gym)
+    flags = (force, anonymous, save_code, tensorboard, sync_tensorboard, monitor_gym)
     ignored = {k: v for k, v in zip(IGNORED, flags, strict=True) if v}
     if fork_from is not None:
         ignored["fork_from"] = fork_from
@@ -207,7 +202,7 @@ def init(
         return _start_disabled(project or DEFAULT_PROJECT, name, id, config)
     if env(ENV_SWEEP_PARAM_PATH):  # a sweep agent staged this run (tracker._sweep_trial)
         project, id = init_overrides(project, id)
-    run = _start(
+    return _start(
         Args(
             st=st,
             run_mode=run_mode,
@@ -228,24 +223,6 @@ def init(
             exclude=config_exclude_keys,
         )
     )
-    _code_and_tensorboard(run, st, save_code, bool(sync_tensorboard or tensorboard))
-    return run
-
-
-def _code_and_tensorboard(run: Run, st: Settings, save_code: bool | None, sync_tensorboard: bool) -> None:
-    """``sync_tensorboard=True`` mirrors TensorBoard writers (tracker.tensorboard) until the
-    run finishes; ``save_code`` (or its settings) logs the script as a ``code`` artifact."""
-    if sync_tensorboard:
-        from tracker.tensorboard._hooks import sync_run
-
-        sync_run(run)
-    wanted = save_code if save_code is not None else st.get("save_code")
-    if wanted is None:
-        wanted = env_bool(ENV_SAVE_CODE, False)
-    if wanted and not (st.get("disable_code") or env_bool(ENV_DISABLE_CODE, False)):
-        from tracker.artifacts._models import save_code as log_script
-
-        log_script(run)
 
 
 def _warn_no_server(origin: str) -> None:
@@ -551,7 +528,7 @@ def _start_uploader(run: Run, st: Settings, log_path: Path, project: str, run_id
 
 def _artifact_ops() -> ArtifactOps:
     """What serves ``Run``'s artifact methods, loaded on first use (``import tracker`` stays light)."""
-    from tracker.artifacts._models import OPS
+    from tracker.artifacts._ops import OPS
 
     return OPS
 
