@@ -49,12 +49,14 @@ _log = logging.getLogger(__name__)
 
 # --------------------------------------------------------------------------- storing
 def store_version(
-    art: Artifact, root: Path, project: str, run_id: str | None, aliases: Iterable[str], state: StateStore
-) -> ArtifactVersion:
+    art: Artifact, root: Path, project: str, run_id: str | None, aliases: Iterable[str], state: StateStore,
+    on_stored: Callable[[int], None] | None = None,
+) -> ArtifactVersion:  # fmt: skip
     """Hash and store a draft's files, write its manifest, register the version.
 
     An unchanged artifact (same manifest digest) gets the existing version back;
-    ``latest`` is set in the same transaction as the other aliases.
+    ``latest`` is set in the same transaction as the other aliases. ``on_stored(size)``
+    is called after each file is stored (``tracker artifact put`` shows progress).
     """
     from tracker.artifacts._refs import resolve
     from tracker.artifacts._store import BlobStore
@@ -71,6 +73,8 @@ def store_version(
             digest, size, _copied = store.put_file(src)
             _check_unchanged(src, entry._stamp, path)
             entries[path] = {"digest": digest, "size": size}
+            if on_stored is not None:
+                on_stored(size)
         else:
             entries[path] = resolve(entry.ref)
             if entry._root is not None:

@@ -1,8 +1,10 @@
 """The ``tracker`` command line: a thin ``main(argv) -> int`` over argparse (G19).
 
 Exit codes: 0 success, 1 a tracker error (the message says what to do), 2 a usage
-error (the subcommand's help is printed), 130 interrupted. Tracebacks are printed only
-with ``--debug``. Each command imports what it needs when it runs.
+error, 130 interrupted. Only a mistake argparse finds (an unknown option, a missing
+argument) prints the command's usage; every other error is one line, ``tracker: error:
+...``, with a "did you mean" where one exists. Tracebacks are printed only with
+``--debug``. Each command imports what it needs when it runs.
 """
 
 from __future__ import annotations
@@ -44,7 +46,7 @@ def _common() -> _Parser:
 
 def _build() -> _Parser:
     from tracker._version import __version__
-    from tracker.cli import _artifact, _demo, _export, _gc, _runs, _server, _sweep, _sync, _ui
+    from tracker.cli import _artifact, _demo, _export, _gc, _import, _runs, _server, _sweep, _sync, _ui
 
     common = _common()
     parser = _Parser(
@@ -69,6 +71,7 @@ def _build() -> _Parser:
     _gc.add(commands, common)
     _server.add(commands, common)
     _sync.add(commands, common)
+    _import.add(commands, common)
     parser.set_defaults(_parser=parser)
     return parser
 
@@ -86,24 +89,27 @@ def main(argv: list[str] | None = None) -> int:
 
     parser = _build()
     try:
-        args, extra = parser.parse_known_args(argv)
+        args, extra = parser.parse_known_args(_dash_values(sys.argv[1:] if argv is None else list(argv)))
     except _ParseError as exc:
-        return _usage(exc.parser, exc.message)
+        return _usage(exc.parser, _suggest_choice(exc.message))
     except SystemExit as exc:  # --help and --version exit through argparse
         return exc.code if isinstance(exc.code, int) else 0
     sub: argparse.ArgumentParser = getattr(args, "_parser", parser)
-    if extra:  # reported against the innermost command, with its help
+    if extra:  # reported against the innermost command, with its usage
         return _usage(sub, f"unrecognized arguments: {' '.join(extra)}")
     func: Callable[[Any], int] | None = getattr(args, "_func", None)
     if func is None:
-        return _usage(sub, "a command is required")
+        sub.print_help(sys.stderr)  # `tracker`, `tracker runs`: the list of commands
+        print(f"\n{sub.prog}: error: a command is required", file=sys.stderr)
+        return 2
     debug = bool(getattr(args, "debug", False))
     try:
         return func(args)
-    except UsageError as exc:
+    except UsageError as exc:  # a bad value found at run time: one line, no usage dump
         if debug:
             _traceback()
-        return _usage(sub, str(exc))
+        print(f"{sub.prog}: error: {exc}", file=sys.stderr)
+        return 2
     except Error as exc:
         if debug:
             _traceback()
@@ -123,9 +129,43 @@ def main(argv: list[str] | None = None) -> int:
         return 1
 
 
+#: Options whose value may start with "-" (``--order -summary.val/loss``); argparse
+#: would read such a value as an option and say "expected one argument".
+_DASH_VALUE_OPTIONS = frozenset({"--order"})
+
+
+def _dash_values(argv: list[str]) -> list[str]:
+    out: list[str] = []
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+        if arg in _DASH_VALUE_OPTIONS and i + 1 < len(argv) and argv[i + 1].startswith("-"):
+            out.append(f"{arg}={argv[i + 1]}")
+            i += 2
+            continue
+        out.append(arg)
+        i += 1
+    return out
+
+
+def _suggest_choice(message: str) -> str:
+    """argparse's "invalid choice: 'rnus' (choose from ...)" with "did you mean 'runs'?"."""
+    import re
+
+    from tracker._human import did_you_mean
+
+    found = re.search(r"invalid choice: '([^']*)' \(choose from (.*)\)", message)
+    if found is None:
+        return message
+    choices = re.findall(r"'([^']*)'", found.group(2))
+    hint = did_you_mean(found.group(1), choices)
+    return message[: found.start(2) - len(" (choose from ")] + hint + f" (choose from {', '.join(choices)})"
+
+
 def _usage(parser: argparse.ArgumentParser, message: str) -> int:
-    parser.print_help(sys.stderr)
-    print(f"\n{parser.prog}: error: {message}", file=sys.stderr)
+    parser.print_usage(sys.stderr)
+    print(f"{parser.prog}: error: {message}", file=sys.stderr)
+    print(f"(see `{parser.prog} --help`)", file=sys.stderr)
     return 2
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -52,11 +53,10 @@ def add(commands: Any, common: argparse.ArgumentParser) -> None:
     ls.set_defaults(_func=run_ls, _parser=ls)
 
 
-def _api(args: argparse.Namespace) -> Any:
-    from tracker._settings import data_root
-    from tracker.api import Api
+def _api(args: argparse.Namespace, *, create: bool = False) -> Any:
+    from tracker.cli._runs import api_for
 
-    return Api(data_root(getattr(args, "root", None)))  # local data, even with TRACKER_BASE_URL set
+    return api_for(args, create=create)  # local data, even with TRACKER_BASE_URL set
 
 
 def run_put(args: argparse.Namespace) -> int:
@@ -64,38 +64,64 @@ def run_put(args: argparse.Namespace) -> int:
     from tracker.artifacts import Artifact
     from tracker.artifacts._names import check_aliases, check_name
     from tracker.artifacts._ops import store_version
+    from tracker.cli._progress import progress
     from tracker.errors import UsageError
 
-    api = _api(args)
-    project = check_name(args.project, "project name") if args.project else api.default_project
     path = Path(args.path)
+    if not path.exists():
+        raise UsageError(f"{args.path}: no such file or folder.")
+    api = _api(args, create=True)
+    project = check_name(args.project, "project name") if args.project else api.default_project
     art = Artifact(args.name, type=args.type, description=args.description)
     if path.is_dir():
         art.add_dir(path)
     elif path.is_file():
         art.add_file(path)
     else:
-        raise UsageError(f"{args.path}: no such file or folder.")
-    version = store_version(art, api.root, project, None, check_aliases(args.alias), api.state)
+        raise UsageError(f"{args.path}: not a file or folder.")
+    total = art.size
+    with progress(total, f"storing {args.name}", unit="B") as bar:
+        version = store_version(
+            art, api.root, project, None, check_aliases(args.alias), api.state, bar.update
+        )
     print(f"{project}/{version.name}:{version.label} {version.digest} aliases={','.join(version.aliases)}")
     return 0
 
 
 def run_get(args: argparse.Namespace) -> int:
-    """Download a version and print where it is."""
+    """Download a version (file by file, with progress) and print where it is."""
+    from tracker.cli._progress import progress
+
     art = _api(args).artifact(args.ref)
-    print(art.download(args.dest))
+    entries = art._entries()
+    trust = art._trust(None, None)
+    # References first, all in one call: each is checked before anything is written.
+    refs = sorted(name for name, entry in entries.items() if entry.get("ref") is not None)
+    files = sorted(name for name in entries if name not in refs)
+    total = sum(int(entry.get("size") or 0) for entry in entries.values())
+    with progress(total, f"downloading {art.qualified_name}", unit="B") as bar:
+        folder = art._download_entries(args.dest, refs, trust=trust)
+        bar.update(sum(int(entries[name].get("size") or 0) for name in refs))
+        for name in files:
+            folder = art._download_entries(args.dest, [name], trust=trust)
+            bar.update(int(entries[name].get("size") or 0))
+    print(folder)
     return 0
 
 
 def run_ls(args: argparse.Namespace) -> int:
-    """Print one line per live artifact version (artifacts from ``StateStore.artifacts``)."""
+    """One row per live artifact version (from ``StateStore.artifacts``), with a header and human sizes."""
     from tracker.api._artifacts import _state_exists
     from tracker.artifacts._names import check_name
+    from tracker.cli._format import print_table
+    from tracker.cli._progress import format_size
 
     api = _api(args)
     project = check_name(args.project, "project name") if args.project else None
     infos = api.state.artifacts(project) if _state_exists(api) else []
+    if project is not None and not infos:
+        api.check_project(project)  # a typo: name the projects there are
+    table = []
     for info in infos:
         proj, name, type_ = info.project, info.name, info.type
         for v in api.state.artifact_versions(proj, name) if info.latest is not None else []:
@@ -106,6 +132,16 @@ def run_ls(args: argparse.Namespace) -> int:
             }  # fmt: skip
             if args.json:
                 print(json.dumps(row))
-            else:
-                print(f"{proj}/{name}:{v.label}\t{type_}\t{row['size']}\t{','.join(v.aliases)}")
+                continue
+            size = row["size"]
+            table.append([
+                f"{proj}/{name}:{v.label}", type_, format_size(size) if isinstance(size, int) else "-",
+                str(row["files"] if row["files"] is not None else "-"), ",".join(v.aliases), v.run_id or "-",
+            ])  # fmt: skip
+    if args.json:
+        return 0
+    if table:
+        print_table(["ARTIFACT", "TYPE", "SIZE", "FILES", "ALIASES", "RUN"], table, right=["SIZE", "FILES"])
+    else:
+        print("(no artifacts)", file=sys.stderr)
     return 0

@@ -11,6 +11,7 @@ import argparse
 import csv
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -43,6 +44,7 @@ def add(commands: Any, common: argparse.ArgumentParser) -> None:
 def run_export(args: argparse.Namespace) -> int:
     """``tracker export``."""
     from tracker._optional import require_extra
+    from tracker.cli._progress import progress
 
     if args.fmt == "parquet":
         require_extra("pandas", feature="tracker export --format parquet", extra="data")
@@ -50,21 +52,23 @@ def run_export(args: argparse.Namespace) -> int:
     api = api_for(args)
     check_project(api, args.project)
     runs = list(api.runs(args.project, order="+created_at"))
-    if args.what == "runs":
-        header, rows = _runs_table(runs)
-    else:
-        header, rows = _history_table(runs)
     out = args.out or ("-" if args.fmt == "csv" else f"{args.project}.parquet")
-    if args.fmt == "csv":
-        count = _write_csv(out, header, rows)
-    else:
-        count = _write_parquet(out, header, rows)
+    with progress(len(runs), f"exporting {args.project}", unit="runs") as bar:
+        if args.what == "runs":
+            header, rows = _runs_table(runs)
+            bar.update(len(runs))
+        else:
+            header, rows = _history_table(runs, bar.update)
+        if args.fmt == "csv":
+            count = _write_csv(out, header, rows)
+        else:
+            count = _write_parquet(out, header, rows)
     if out != "-":
         print(f"wrote {count} rows to {out}", file=sys.stderr)
     return 0
 
 
-def _history_table(runs: list[Run]) -> tuple[list[str], Any]:
+def _history_table(runs: list[Run], done: Callable[[int], None]) -> tuple[list[str], Any]:
     keys: set[str] = set()
     for run in runs:
         keys.update(run._api.index.keys(run.project, run.id))
@@ -74,6 +78,7 @@ def _history_table(runs: list[Run]) -> tuple[list[str], Any]:
         for run in runs:
             for row in run.scan_history():
                 yield {"run_id": run.id, "run_name": run.name, **row}
+            done(1)
 
     return header, rows()
 

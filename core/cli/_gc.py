@@ -42,15 +42,6 @@ def add(commands: Any, common: argparse.ArgumentParser) -> None:
     gc.set_defaults(_func=run_gc, _parser=gc)
 
 
-def _human(n: int) -> str:
-    size = float(n)
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if size < 1024 or unit == "TiB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    raise AssertionError  # pragma: no cover
-
-
 def run_gc(args: argparse.Namespace) -> int:
     """Collect unreferenced blobs; print each one and a summary."""
     from tracker._settings import data_root
@@ -58,11 +49,16 @@ def run_gc(args: argparse.Namespace) -> int:
     from tracker.api._artifacts import _state_exists
     from tracker.artifacts._gc import collect
     from tracker.artifacts._store import BlobStore
+    from tracker.cli._progress import format_size
     from tracker.errors import StorageError, UsageError
 
     if not args.grace >= 0:
         raise UsageError(f"--grace {args.grace:g}: use a number of seconds >= 0.")
-    api = Api(data_root(getattr(args, "root", None)))  # local data, even with TRACKER_BASE_URL set
+    root = data_root(getattr(args, "root", None))
+    if not root.is_dir():
+        print(f"nothing to collect: no data root at {root}.")
+        return 0
+    api = Api(root)  # local data, even with TRACKER_BASE_URL set
     if not _state_exists(api):
         blobs = BlobStore(api.root).blobs
         if blobs.is_dir() and any(blobs.iterdir()):
@@ -86,12 +82,12 @@ def run_gc(args: argparse.Namespace) -> int:
     count = len(result.removed)
     if result.dry_run:
         print(
-            f"dry run: {count} unreferenced blob(s), {result.freed} bytes ({_human(result.freed)}) would be "
-            f"freed; {kept}."
+            f"dry run: {count} unreferenced blob(s), {result.freed} bytes ({format_size(result.freed)}) "
+            f"would be freed; {kept}."
         )
         if count:
             print("rerun with --yes to delete them.")
     else:
-        freed = f"{result.freed} bytes ({_human(result.freed)})"
+        freed = f"{result.freed} bytes ({format_size(result.freed)})"
         print(f"deleted {count} unreferenced blob(s), freed {freed}; {kept}.")
     return 0

@@ -45,28 +45,35 @@ def add_show(commands: Any, common: argparse.ArgumentParser) -> None:
     show.set_defaults(_func=run_show, _parser=show)
 
 
-def api_for(args: argparse.Namespace) -> Api:
-    """The Api over ``--root`` (or the default data root; never a team server)."""
+def api_for(args: argparse.Namespace, *, create: bool = False) -> Api:
+    """The Api over ``--root`` (or the default data root; never a team server).
+
+    Raises:
+        StorageError: The data root does not exist (unless ``create``: it is made).
+    """
     from tracker._settings import data_root
     from tracker.api import Api
+    from tracker.errors import StorageError
 
-    return Api(data_root(getattr(args, "root", None)))
+    root = data_root(getattr(args, "root", None))
+    if create:
+        root.mkdir(parents=True, exist_ok=True)
+    elif not root.is_dir():
+        raise StorageError(
+            f"no data root at {root}: nothing was logged there yet (pass --root DIR or set TRACKER_DIR).",
+            path=str(root),
+        )
+    return Api(root)
 
 
 def check_project(api: Api, project: str) -> None:
-    """Raise a StorageError naming the known projects when ``project`` has no runs."""
-    from tracker.errors import StorageError
-
-    names = [p.name for p in api.projects()]
-    if project not in names:
-        known = ", ".join(names) if names else "none yet"
-        raise StorageError(
-            f"no project {project!r} under {api.root} (projects: {known}).", path=str(api.root)
-        )
+    """Raise a StorageError naming the known projects (and the close ones) when ``project`` is unknown."""
+    api.check_project(project)
 
 
 def run_ls(args: argparse.Namespace) -> int:
     """``tracker runs ls [PROJECT]``."""
+    from tracker.cli._format import print_table
     from tracker.errors import UsageError
 
     api = api_for(args)
@@ -95,7 +102,7 @@ def run_ls(args: argparse.Namespace) -> int:
         if not args.project:
             row.insert(0, run.project)
         table.append(row)
-    _print_table(header, table)
+    print_table(header, table, right=["STEPS"])
     if not runs:
         print("(no runs)", file=sys.stderr)
     return 0
@@ -103,6 +110,8 @@ def run_ls(args: argparse.Namespace) -> int:
 
 def run_show(args: argparse.Namespace) -> int:
     """``tracker runs show PROJECT/ID``."""
+    from tracker.cli._format import describe
+
     run = api_for(args).run(args.run)
     info = _brief(run)
     info.update(config=run.config, summary=run.summary, alerts=run.alerts())
@@ -121,7 +130,7 @@ def run_show(args: argparse.Namespace) -> int:
         if not items:
             print("  (empty)")
         for key in sorted(items):
-            print(f"  {key}: {json.dumps(items[key], default=repr)}")
+            print(f"  {key}: {describe(items[key])}")
     if info["alerts"]:
         print("alerts:")
         for alert in info["alerts"]:
@@ -144,9 +153,3 @@ def _brief(run: Run) -> dict[str, Any]:
         "steps": run.max_step + 1,
         "url": run.url,
     }
-
-
-def _print_table(header: list[str], rows: list[list[str]]) -> None:
-    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(header)]
-    for line in [header, *rows]:
-        print("  ".join(cell.ljust(w) for cell, w in zip(line, widths, strict=True)).rstrip())

@@ -146,10 +146,12 @@ def _open_db(url: str | None, root: Any, *, migrate: bool) -> tuple[Any, Any]:
 
 def run_migrate(args: argparse.Namespace) -> int:
     """``tracker server migrate --db URL``."""
+    from tracker.cli._progress import progress
     from tracker.storage._pg import migrate, redact
     from tracker.storage._pg_migrations import LATEST
 
-    applied = migrate(args.db)
+    with progress(None, f"migrating {redact(args.db)}", unit="migrations") as bar:
+        applied = migrate(args.db, lambda _version: bar.update(1))
     if applied:
         done = ", ".join(map(str, applied))
         print(f"{redact(args.db)}: applied migrations {done} (schema version {LATEST})")

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 __all__: list[str] = []
 
@@ -55,7 +58,7 @@ def run_sweep(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from tracker.storage._sqlite_state import SQLiteStateStore
-    from tracker.sweeps import load_yaml, parse_config, sweep
+    from tracker.sweeps import parse_config, sweep
 
     state = next((flag for flag in _STATES if getattr(args, flag)), None)
     if state is not None and _root(args) is None:
@@ -81,12 +84,7 @@ def run_sweep(args: argparse.Namespace) -> int:
         print(f"sweep {sweep_id}: {_STATES[state]}")
         return 0
     path = Path(args.target)
-    try:
-        raw = load_yaml(path.read_text())
-    except OSError as exc:
-        from tracker.errors import UsageError
-
-        raise UsageError(f"cannot read {path}: {exc}") from exc
+    raw = _load(path)
     config = parse_config(raw, allow_exponent_bounds=args.allow_exponent_bounds)
     for line in config.describe():
         print(f"  {line}")
@@ -102,6 +100,35 @@ def run_sweep(args: argparse.Namespace) -> int:
     print(f"Created sweep with ID: {sweep_id}")
     print(f"Run sweep agent with: tracker agent {sweep_id}")
     return 0
+
+
+def _load(path: Path) -> Any:
+    """The sweep config of ``path``; a syntax error is reported as ``FILE:LINE:COLUMN: problem``."""
+    import yaml
+
+    from tracker.errors import UsageError
+    from tracker.sweeps import load_yaml
+
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        hint = (
+            ""
+            if path.suffix in (".yaml", ".yml", ".json")
+            else " (a sweep id? this one is not a file either)"
+        )
+        raise UsageError(f"{path}: no such file{hint}.") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"cannot read {path}: {exc}") from None
+    try:
+        return load_yaml(text)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark is not None else str(path)
+        what = " ".join(str(part) for part in (exc.context, exc.problem) if part)
+        raise UsageError(f"{where}: invalid YAML: {what}.") from None
+    except yaml.YAMLError as exc:
+        raise UsageError(f"{path}: invalid YAML: {exc}") from None
 
 
 def run_agent(args: argparse.Namespace) -> int:

@@ -39,7 +39,8 @@ def add(commands: Any, common: argparse.ArgumentParser) -> None:
         description="Store the server URL and API key in ~/.config/tracker/credentials (mode 0600).",
         parents=[common],
     )
-    login.add_argument("--host", required=True, help="server URL, e.g. http://tracker.example:8080")
+    login.add_argument("url", nargs="?", metavar="URL", help="server URL, e.g. http://tracker.example:8080")
+    login.add_argument("--host", help="the server URL, as an option (same as URL)")
     login.add_argument(
         "--key",
         help="an API key from `tracker server keys create` (omit: asked for, or read from stdin, "
@@ -53,6 +54,13 @@ def run_login(args: argparse.Namespace) -> int:
     import tracker
     from tracker.errors import UsageError
 
+    if args.url and args.host and args.url != args.host:
+        raise UsageError(f"two server URLs: {args.url} and --host {args.host}; give one.")
+    host = args.url or args.host
+    if not host:
+        raise UsageError(
+            "which server? `tracker login http://tracker.example:8080` (the URL `tracker server` prints)."
+        )
     key = args.key
     if key is None:
         if sys.stdin.isatty():
@@ -64,8 +72,8 @@ def run_login(args: argparse.Namespace) -> int:
         key = key.strip()
         if not key:
             raise UsageError("no API key given: paste it at the prompt or pipe it to stdin.")
-    tracker.login(key=key, host=args.host)
-    print(f"stored credentials for {args.host}")
+    tracker.login(key=key, host=host)
+    print(f"stored credentials for {host}")
     return 0
 
 
@@ -100,6 +108,7 @@ def run_sync(args: argparse.Namespace) -> int:
     """``tracker sync``."""
     from tracker._settings import server_target
     from tracker._upload import Client
+    from tracker.cli._progress import format_size, progress
     from tracker.cli._watch import Shipping
     from tracker.errors import CommError, StorageError, UsageError
 
@@ -118,18 +127,21 @@ def run_sync(args: argparse.Namespace) -> int:
     client = Client(*target)
     failed = 0
     total = 0
-    for project, run_id, log in runs:
-        job = Shipping(client, project, run_id, log)
-        try:
-            sent = job.round()
-        except (CommError, StorageError) as exc:
-            failed += 1
-            print(f"{project}/{run_id}: failed: {exc}", file=sys.stderr)
-            continue
-        total += job.log_bytes + job.blob_bytes
-        state = "up to date" if not sent else f"sent {job.describe()}"
-        print(f"{project}/{run_id}: {state} (server offset {job.offset})", flush=True)
-        for problem in job.problems:
-            print(f"{project}/{run_id}: {problem}", file=sys.stderr)
-    print(f"synced {len(runs) - failed} of {len(runs)} runs, {total} bytes sent", file=sys.stderr)
+    with progress(len(runs), "syncing", unit="runs") as bar:
+        for project, run_id, log in runs:
+            job = Shipping(client, project, run_id, log)
+            try:
+                sent = job.round()
+            except (CommError, StorageError) as exc:
+                failed += 1
+                print(f"{project}/{run_id}: failed: {exc}", file=sys.stderr)
+                bar.update(1)
+                continue
+            total += job.log_bytes + job.blob_bytes
+            state = "up to date" if not sent else f"sent {job.describe()}"
+            print(f"{project}/{run_id}: {state} (server offset {job.offset})", flush=True)
+            for problem in job.problems:
+                print(f"{project}/{run_id}: {problem}", file=sys.stderr)
+            bar.update(1)
+    print(f"synced {len(runs) - failed} of {len(runs)} runs, {format_size(total)} sent", file=sys.stderr)
     return 1 if failed else 0

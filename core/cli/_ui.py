@@ -71,9 +71,7 @@ def serve(
     """
     import secrets
 
-    import uvicorn
-
-    from tracker._ui_link import clear_ui_file, write_ui_file
+    from tracker._ui_link import clear_ui_file
     from tracker.errors import UsageError
     from tracker.server import create_app
 
@@ -87,6 +85,29 @@ def serve(
     bound = sock.getsockname()[1]
     app = create_app(root, token=token, allowed_hosts=hosts)
     url = url_for(host, bound, token, path)
+    previous = _on_sigterm()  # before the file is written: a SIGTERM from then on removes it
+    try:
+        _serve(server_app=app, sock=sock, root=root, host=host, bound=bound, token=token, url=url,
+               open_browser=open_browser)  # fmt: skip
+    except _Terminated:
+        return 128 + 15  # as a shell reports a process ended by SIGTERM
+    finally:
+        clear_ui_file(root)
+        if previous is not None:
+            import signal
+
+            signal.signal(signal.SIGTERM, previous)
+    return 0
+
+
+def _serve(
+    *, server_app: Any, sock: socket.socket, root: Path, host: str, bound: int, token: str | None, url: str,
+    open_browser: bool,
+) -> None:  # fmt: skip
+    import uvicorn
+
+    from tracker._ui_link import write_ui_file
+
     try:  # before the URL is printed: whoever saw the URL finds the file
         write_ui_file(root, url_for(host, bound, None).rstrip("/"), token)
     except OSError as exc:  # a read-only root still gets its dashboard, only run.url is not linked
@@ -100,13 +121,31 @@ def serve(
         import webbrowser
 
         webbrowser.open(url)
-    config = uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=2)
-    server = uvicorn.Server(config)
-    try:
-        server.run(sockets=[sock])
-    finally:
-        clear_ui_file(root)
-    return 0
+    config = uvicorn.Config(server_app, log_level="warning", timeout_graceful_shutdown=2)
+    uvicorn.Server(config).run(sockets=[sock])
+
+
+class _Terminated(BaseException):
+    """SIGTERM arrived: unwind through ``finally`` (the default action would skip it)."""
+
+
+def _on_sigterm() -> Any:
+    """Make SIGTERM unwind like Ctrl-C; return the handler it replaced (None off the main thread).
+
+    uvicorn handles SIGTERM itself while it serves, then restores the handler it found
+    and raises the signal again; with the default handler that ends the process on the
+    spot, before ``finally`` removes ``.ui.json`` (and its token).
+    """
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return None
+
+    def terminated(signum: int, frame: Any) -> None:
+        raise _Terminated
+
+    return signal.signal(signal.SIGTERM, terminated)
 
 
 def listen(host: str, port: int) -> socket.socket:

@@ -136,10 +136,12 @@ class Shipping:
         return self.shipped and (self._exit is not None or self._gone)
 
     def describe(self) -> str:
-        """What was sent so far, in words."""
+        """What was sent so far, in words (sizes for people: ``446.2 MB``)."""
+        from tracker.cli._progress import format_size
+
         return (
-            f"{self.rows} rows ({self.log_bytes} log bytes), {self.linked} files, "
-            f"{self.blobs} blobs ({self.blob_bytes} bytes), {self.artifacts} artifacts"
+            f"{self.rows} rows ({format_size(self.log_bytes)} of log), {self.linked} files, "
+            f"{self.blobs} blobs ({format_size(self.blob_bytes)}), {self.artifacts} artifacts"
         )
 
 

@@ -21,7 +21,7 @@ import contextlib
 import os
 import re
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, Final
 
 from tracker.errors import StorageError, UsageError
@@ -191,7 +191,7 @@ def _refuse_newer(version: int, url: str) -> None:
         )
 
 
-def migrate(url: str) -> list[int]:
+def migrate(url: str, on_applied: Callable[[int], None] | None = None) -> list[int]:
     """Apply the pending migrations, in order, each in its own transaction.
 
     Safe to run from several processes at once (an advisory lock serialises them) and
@@ -199,6 +199,7 @@ def migrate(url: str) -> list[int]:
 
     Args:
         url: The database URL.
+        on_applied: Called with each version once it is applied (the CLI's progress).
 
     Returns:
         The versions applied by this call, in order (empty when up to date).
@@ -223,6 +224,8 @@ def migrate(url: str) -> list[int]:
                         "INSERT INTO schema_migrations (version, name) VALUES (%s, %s)", (version, name)
                     )
                 applied.append(version)
+                if on_applied is not None:
+                    on_applied(version)
         finally:
             conn.execute("SELECT pg_advisory_unlock(%s)", (MIGRATE_LOCK,))
     return applied

@@ -295,4 +295,5 @@ def test_cli_ls_lists_from_the_state_store(
     assert [(r["project"], r["name"], r["version"]) for r in rows] == [("p", "ds", "v1")]
     assert main(["artifact", "ls"]) == 0
     out = capsys.readouterr().out.splitlines()
-    assert [line.split("\t")[0] for line in out] == ["p/ds:v1", "q/other:v0"]
+    assert out[0].split()[:3] == ["ARTIFACT", "TYPE", "SIZE"]  # a header, then aligned columns
+    assert [line.split()[0] for line in out[1:]] == ["p/ds:v1", "q/other:v0"]

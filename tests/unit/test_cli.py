@@ -50,9 +50,6 @@ def test_help_exits_zero(capsys: pytest.CaptureFixture[str]) -> None:
         (["export", "p"], "usage: tracker export"),
         (["export", "p", "--format", "xml"], "usage: tracker export"),
         (["nope"], "usage: tracker [-h]"),
-        (["runs", "show", "not a path"], "usage: tracker runs show"),
-        (["runs", "ls", "p", "--filter", "{bad json"], "usage: tracker runs ls"),
-        (["runs", "ls", "p", "--filter", '{"$bogus": 1}'], "usage: tracker runs ls"),
     ],
 )
 def test_usage_errors_exit_2_with_the_subcommand_help(
@@ -63,6 +60,22 @@ def test_usage_errors_exit_2_with_the_subcommand_help(
     assert help_of in err
     assert "error:" in err
     assert "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["runs", "show", "not a path"], "tracker runs show: error: run('not a path'): "),
+        (["runs", "ls", "p", "--filter", "{bad json"], "tracker runs ls: error: --filter is not valid JSON"),
+        (["runs", "ls", "p", "--filter", '{"$bogus": 1}'], "tracker runs ls: error: "),
+    ],
+)
+def test_bad_values_found_at_run_time_exit_2_in_one_line(
+    data: Path, capsys: pytest.CaptureFixture[str], argv: list[str], message: str
+) -> None:
+    assert main(argv) == 2
+    (line,) = capsys.readouterr().err.splitlines()  # issue 20: no usage dump for these
+    assert line.startswith(message)
 
 
 def test_runs_ls(data: Path, capsys: pytest.CaptureFixture[str]) -> None:
