@@ -30,6 +30,7 @@ from tracker._run_args import (
     IGNORED,
     Args,
     check_record_fields,
+    default_config,
     env_tags,
     filter_config,
     load_config,
@@ -331,6 +332,9 @@ def _identify(a: Args) -> _Launch:
     config = load_config(a.config)
     # Validated before anything is created: a bad config must not leave a half-started run.
     items = filter_config(config, a.include, a.exclude) if config is not None else {}
+    defaults = default_config(a.st)
+    if defaults:
+        items = {**filter_config(defaults, None, None), **items}
     run_id, resume, rewind = a.run_id, a.resume, None
     if a.resume_from is not None:
         rid, rewind = parse_resume_from(a.resume_from)

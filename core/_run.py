@@ -55,6 +55,13 @@ def serve_artifacts(load: Callable[[], ArtifactOps]) -> None:
     _artifact_ops = load
 
 
+def _is_matplotlib(value: Any) -> bool:
+    """``matplotlib.pyplot`` itself (W&B logs its current figure) or a matplotlib ``Figure``."""
+    if type(value).__module__.startswith("matplotlib"):
+        return hasattr(value, "savefig")
+    return getattr(value, "__name__", None) == "matplotlib.pyplot" and type(value).__name__ == "module"
+
+
 def _artifacts() -> ArtifactOps:
     if _artifact_ops is None:
         raise RuntimeError("tracker._init wires the artifact operations; import tracker first.")
@@ -158,6 +165,10 @@ class Run(RunBase):
     def _normalise(self, data: dict[str, Any]) -> dict[str, Any]:
         row: dict[str, Any] = {}
         for key, value in data.items():
+            if _is_matplotlib(value):
+                from tracker.media import Image
+
+                value = Image(value)  # W&B logs the (current) figure; rendered now, as an image
             log_value(key, value, row)
         writer = self._writer
         if writer is not None:

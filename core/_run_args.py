@@ -90,20 +90,25 @@ def env_tags() -> tuple[str, ...]:
     return tuple(t.strip() for t in raw.split(",") if t.strip()) if raw else ()
 
 
-def load_config(config: Any) -> Any:
-    """``init(config=...)``, reading a YAML file path (W&B's ``config-defaults.yaml`` style)."""
-    if isinstance(config, (str, os.PathLike)):
-        path = Path(config)
-        if path.suffix not in (".yaml", ".yml") or not path.is_file():
-            raise UsageError(f"init(config={str(config)!r}): a string config must be a YAML file path.")
-        import yaml
+def load_config(config: Any) -> dict[str, Any] | None:
+    """``init(config=...)`` as a dict (None when not given); see ``tracker._config.config_items``."""
+    from tracker._config import config_items
 
-        loaded = yaml.safe_load(path.read_text())
-        if not isinstance(loaded, dict):
-            raise UsageError(f"{path}: the YAML config must be a mapping at the top level.")
-        # W&B's config-defaults.yaml style: {"lr": {"value": 0.1, "desc": ...}}
-        return {k: v["value"] if isinstance(v, dict) and "value" in v else v for k, v in loaded.items()}
-    return config
+    return None if config is None else config_items(config, "init(config=...)")
+
+
+def default_config(settings: Settings) -> dict[str, Any]:
+    """What ``config-defaults.yaml`` in the working directory and ``settings.config_paths``
+    hold (W&B reads both; ``init(config=...)`` and a sweep's values win over them)."""
+    from tracker._config import DEFAULTS_FILE, load_yaml
+
+    out: dict[str, Any] = {}
+    if Path(DEFAULTS_FILE).is_file():
+        out.update(load_yaml(DEFAULTS_FILE, DEFAULTS_FILE))
+    paths = settings.get("config_paths") or []
+    for path in [paths] if isinstance(paths, (str, os.PathLike)) else paths:
+        out.update(load_yaml(path, "settings config_paths"))
+    return out
 
 
 class Args(NamedTuple):

@@ -306,6 +306,7 @@ _IMPLEMENTED: Final = (
     frozenset(
         {
             "mode",
+            "config_paths",
             "console",
             "disable_git",
             "root_dir",

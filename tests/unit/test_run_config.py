@@ -183,12 +183,12 @@ def test_config_include_and_exclude_keys() -> None:
     [
         (
             5,
-            r"init\(config=\.\.\.\) must be a dict, dataclass, argparse\.Namespace or OmegaConf config, "
-            r"not int",
+            r"init\(config=\.\.\.\) must be a dict, an object with attributes \(__dict__\), a dataclass, "
+            r".* not int",
         ),
         ([1, 2], r"not list"),
         ("params.txt", r"a string config must be a YAML file path"),
-        ("missing.yaml", r"a string config must be a YAML file path"),
+        ("missing.yaml", r"init\(config=\.\.\.\): no such file: missing\.yaml"),
         ({1: "x"}, r"init\(config=\.\.\.\) keys must be strings; got int 1"),
     ],
 )
