@@ -9,6 +9,11 @@ evaluated at the optimizer's current step). Standalone ``evaluate()`` results ar
 logged as ``eval/<metric>``. Checkpoints are written by this callback itself with
 ``model.save`` (no private Keras API) and logged as ``run_<id>_model`` artifacts.
 
+W&B's other two Keras callbacks: :class:`TrackerModelCheckpoint` (``WandbModelCheckpoint``:
+Keras' ``ModelCheckpoint`` options, ``filepath``, ``save_freq`` in batches,
+``save_best_only``, ``initial_value_threshold``; each save logged as an artifact) and
+:class:`TrackerEvalCallback` (``WandbEvalCallback``: prediction tables).
+
 Example::
 
     from tracker.integrations.keras import TrackerCallback
@@ -34,8 +39,10 @@ import keras  # noqa: E402
 
 import tracker  # noqa: E402
 from tracker.errors import UsageError  # noqa: E402
+from tracker.integrations._keras_checkpoint import TrackerModelCheckpoint  # noqa: E402
+from tracker.integrations._keras_eval import TrackerEvalCallback  # noqa: E402
 
-__all__ = ["TrackerCallback"]
+__all__ = ["TrackerCallback", "TrackerEvalCallback", "TrackerModelCheckpoint"]
 
 _LOG_MODEL: Final = (False, "best", "all")
 _MAX_WORDS: Final = ("acc", "auc", "precision", "recall", "f1", "fmeasure")
