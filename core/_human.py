@@ -44,7 +44,7 @@ def format_duration(seconds: float) -> str:
     return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
 
 
-def did_you_mean(word: str, candidates: Iterable[str], *, n: int = 3) -> str:
+def did_you_mean(word: str, candidates: Iterable[str], *, n: int = 3, prefix: str = "") -> str:
     """``"; did you mean 'loss'?"`` (or ``'a' or 'b'``), or ``""`` when nothing is close.
 
     Matching is difflib's ratio (cutoff 0.6), so transpositions and one-letter typos
@@ -54,6 +54,8 @@ def did_you_mean(word: str, candidates: Iterable[str], *, n: int = 3) -> str:
         word: What was given.
         candidates: The names that exist.
         n: At most this many suggestions.
+        prefix: Shown before each suggestion and not compared (``summary.`` of
+            ``summary.val/loss``: a shared prefix would make every key look close).
 
     Returns:
         The hint, to append to an error message.
@@ -67,7 +69,7 @@ def did_you_mean(word: str, candidates: Iterable[str], *, n: int = 3) -> str:
     close = folded + [c for c in difflib.get_close_matches(word, names, n=n, cutoff=0.6) if c not in folded]
     if not close:
         return ""
-    return "; did you mean " + " or ".join(repr(c) for c in close[:n]) + "?"
+    return "; did you mean " + " or ".join(repr(prefix + c) for c in close[:n]) + "?"
 
 
 def listing(names: Iterable[str], *, limit: int = 10) -> str:

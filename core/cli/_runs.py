@@ -89,6 +89,7 @@ def run_ls(args: argparse.Namespace) -> int:
     else:
         projects = [p.name for p in api.projects()]
     runs = [run for project in projects for run in api.runs(project, filters=filters, order=args.order)]
+    _check_order_key(runs, args.order)
     if args.json:
         for run in runs:
             print(json.dumps(_brief(run), default=repr))
@@ -136,6 +137,23 @@ def run_show(args: argparse.Namespace) -> int:
         for alert in info["alerts"]:
             print(f"  [{alert.get('level')}] {alert.get('title')}: {alert.get('text')}")
     return 0
+
+
+def _check_order_key(runs: list[Run], order: str) -> None:
+    """``--order -summary.val/los``: no run has the key, so nothing is sorted; say so, and what is close."""
+    from tracker._human import did_you_mean
+
+    field = order.lstrip("+-")
+    for prefix, attr in (("config.", "config"), ("summary.", "summary"), ("summary_metrics.", "summary")):
+        if runs and field.startswith(prefix):
+            keys = {key for run in runs for key in getattr(run, attr)}
+            if field[len(prefix) :] not in keys:
+                hint = did_you_mean(field[len(prefix) :], sorted(keys), prefix=prefix) or "."
+                print(
+                    f"tracker runs ls: note: no run has {field!r}, so --order sorts nothing{hint}",
+                    file=sys.stderr,
+                )
+            return
 
 
 def _brief(run: Run) -> dict[str, Any]:

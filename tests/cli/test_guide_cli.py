@@ -152,6 +152,16 @@ def test_order_accepts_a_leading_minus(runs: dict[str, str], capsys: pytest.Capt
     assert names == ["second", "first", "export"]
 
 
+def test_order_by_a_key_no_run_has_says_so_and_suggests(
+    runs: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["runs", "ls", "vision", "--order", "-summary.val/los"]) == 0
+    assert _err_lines(capsys) == [
+        "tracker runs ls: note: no run has 'summary.val/los', so --order sorts nothing; "
+        "did you mean 'summary.val/loss'?"
+    ]
+
+
 def test_login_takes_the_url_as_the_readme_says(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
