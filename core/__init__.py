@@ -27,7 +27,7 @@ from tracker._session import restore, setup, teardown
 from tracker._settings import Settings
 from tracker._summary import Summary
 from tracker._version import __version__
-from tracker.errors import Error, TrackerWarning
+from tracker.errors import CommError, Error, TrackerWarning, UsageError
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -54,6 +54,7 @@ __all__ = [
     "Api",
     "Artifact",
     "Audio",
+    "CommError",
     "Config",
     "Error",
     "Histogram",
@@ -64,6 +65,7 @@ __all__ = [
     "Summary",
     "Table",
     "TrackerWarning",
+    "UsageError",
     "Video",
     "__version__",
     "agent",
@@ -78,6 +80,7 @@ __all__ = [
     "log",
     "log_artifact",
     "login",
+    "mark_preempting",
     "plot",
     "restore",
     "run",
@@ -131,6 +134,13 @@ def finish(exit_code: int | None = None, quiet: bool | None = None) -> None:
 
 #: W&B's old name for :func:`finish`.
 join = finish
+
+
+def mark_preempting() -> None:
+    """Mark the current run as preempted when it ends (``Run.mark_preempting``); no-op without one."""
+    run = _live()
+    if run is not None:
+        run.mark_preempting()
 
 
 def save(glob_str: Any = None, base_path: Any = None, policy: str = "live") -> list[str]:

@@ -138,15 +138,19 @@ def init(
         name: Display name (defaults to the id).
         notes: Free text.
         tags: Tags.
-        config: Hyperparameters: dict, dataclass, argparse.Namespace, OmegaConf or a
-            path to a YAML file.
+        config: Hyperparameters: dict, dataclass, argparse.Namespace, any object with
+            ``__dict__``, absl flags, OmegaConf or a path to a YAML file.
+            ``config-defaults.yaml`` in the working directory and the ``config_paths``
+            setting give defaults, as in W&B.
         config_exclude_keys: Config keys to leave out.
         config_include_keys: The only config keys to keep.
         allow_val_change: Accepted (config values may always change).
         group: Group name (e.g. one per distributed job).
         job_type: Job type (``train``, ``eval``, ...).
         mode: ``offline`` (default), ``online`` (also streams to the configured team
-            server) or ``disabled`` (every call is a cheap no-op).
+            server; with none configured, a warning and ``offline``) or ``disabled``
+            (every call is a cheap no-op). ``WANDB_MODE`` is the fallback of
+            ``TRACKER_MODE`` (docs/compat.md).
         force: Ignored (no accounts needed).
         anonymous: Ignored.
         reinit: What a second ``init`` does while a run is active: ``return_previous``,

@@ -75,6 +75,7 @@ class RunBase:
         self.start_time = _now()
         self._writer = writer
         self._step = start_step
+        self._start_step = start_step
         self._pending: dict[str, Any] | None = None
         self._pending_ts = 0.0
         self._max_rows = max_rows
@@ -388,6 +389,19 @@ class RunBase:
     def mark_preempted(self) -> None:
         """Record that the process is being stopped from outside (SIGTERM, sweep stop)."""
         self._exit_state = "preempted"
+
+    @property
+    def starting_step(self) -> int:
+        """The first step of this session (0, or where a resumed run goes on; W&B's name)."""
+        return self._start_step
+
+    def restore(
+        self, name: str, run_path: str | None = None, replace: bool = False, root: str | None = None
+    ) -> Any:
+        """Copy a file a run saved into this run's folder and open it (see :func:`tracker.restore`)."""
+        from tracker._session import restore
+
+        return restore(name, run_path, replace, root, run=self)
 
     def mark_preempting(self) -> None:
         """W&B's ``run.mark_preempting()``: the exit state ``finish`` records (also from the

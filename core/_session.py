@@ -70,7 +70,7 @@ def with_defaults(settings: Settings) -> Settings:
 
 
 def restore(
-    name: str, run_path: str | None = None, replace: bool = False, root: str | None = None
+    name: str, run_path: str | None = None, replace: bool = False, root: str | None = None, *, run: Any = None
 ) -> IO[str]:
     """Copy a file a run saved into ``root`` and open it for reading (W&B's ``wandb.restore``).
 
@@ -80,6 +80,7 @@ def restore(
             current run.
         replace: Copy even when ``root/name`` exists (otherwise an existing file is opened).
         root: Where to put it; default the current run's folder, else the working directory.
+        run: The run to restore into (``Run.restore``); default the current run.
 
     Returns:
         The copy, opened for reading as text (``.name`` is its path).
@@ -90,7 +91,7 @@ def restore(
     """
     import tracker
 
-    current = tracker.run
+    current = run if run is not None else tracker.run
     if run_path is None and current is None:
         raise UsageError("restore() needs run_path='project/run_id' or an active run.")
     if root is None:

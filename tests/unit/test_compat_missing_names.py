@@ -105,3 +105,30 @@ def test_project_and_sweep_urls(root: Path, monkeypatch: pytest.MonkeyPatch) -> 
     assert api_run.sweep is not None
     assert api_run.sweep.id == sweep_id
     assert tracker.Api(root).run("p/" + os.listdir(root / "projects/p/runs")[0]).sweep is None
+
+
+def test_module_mark_preempting_errors_and_starting_step(root: Path) -> None:
+    assert tracker.UsageError is UsageError
+    assert issubclass(tracker.CommError, tracker.Error)
+    tracker.mark_preempting()  # no run: nothing to mark
+    run = tracker.init(project="p", id="mp", settings=QUIET)
+    run.log({"x": 1})
+    run.log({"x": 2})
+    tracker.mark_preempting()
+    run.finish()
+    assert tracker.Api(root).run("p/mp").state == "preempted"
+    again = tracker.init(project="p", id="mp", resume="must", settings=QUIET)
+    assert again.starting_step == 2
+    again.finish()
+
+
+def test_run_restore(root: Path, tmp_path: Path) -> None:
+    (tmp_path / "notes.txt").write_text("hello")
+    first = tracker.init(project="p", id="src", settings=QUIET)
+    first.save(str(tmp_path / "notes.txt"), base_path=str(tmp_path), policy="now")
+    first.finish()
+    other = tracker.init(project="p", id="dst", settings=QUIET)
+    with other.restore("notes.txt", run_path="p/src") as f:
+        assert f.read() == "hello"
+        assert Path(f.name).parent == Path(other.dir)
+    other.finish()
