@@ -273,19 +273,22 @@ def _rows(run: ImportedRun, writer: _Writer, created: float, bar: Bar | None, re
     step = -1
     ts = created
     n = 0
+    fast = FAST_TYPES
     for row in run.rows():
-        s = row.get("_step")
+        s = row.pop("_step", None)
         step = s if type(s) is int and s >= 0 else step + 1
-        t = row.get("_timestamp")
+        t = row.pop("_timestamp", None)
         if type(t) is float or type(t) is int:
             ts = float(t)
-        data: dict[str, Any] = {}
-        for k, v in row.items():
-            if k in ("_step", "_timestamp", "_runtime"):
-                continue
-            if type(v) in FAST_TYPES:
-                data[k] = v
-            else:
+        row.pop("_runtime", None)  # derived: _timestamp - created
+        if set(map(type, row.values())) <= fast:
+            data = row
+        else:
+            data = {}
+            for k, v in row.items():
+                if type(v) in fast:
+                    data[k] = v
+                    continue
                 try:
                     log_value(k, v, data)
                 except UsageError as exc:

@@ -133,7 +133,7 @@ class _Stream:
         self.system: list[Row] = []
         self.console: list[tuple[float, int, str]] = []
         self._partial: dict[int, tuple[float, str]] = {}  # stream -> (ts, text) of an unfinished line
-        self._summary: dict[str, Any] = {}
+        self._summary: dict[str | tuple[str, ...], str] = {}  # key path -> value JSON
         self._unmapped: dict[str, int] = {}
         self._last = 0.0
         self._media_noted: set[str] = set()
@@ -217,8 +217,17 @@ class _Stream:
     def rows(self) -> Iterator[Row]:
         run = self.run
         assert run is not None
+        held: Any = None  # the summary record just read, not yet folded
         for rec in self.records():
             kind = rec.WhichOneof("record_type")
+            if held is not None:
+                # wandb writes each row's values as a summary record just before the row:
+                # one with as many items as the row, which the row itself supersedes (a row's
+                # values are the summary of its keys). Only other summary records carry
+                # anything the rows do not (summary[...] = ..., keys never logged).
+                if kind != "history" or len(held.update) != len(rec.history.item):
+                    self._fold_summary(held)
+                held = None
             if kind == "history":
                 row = self._row(rec.history)
                 if row is not None:
@@ -235,9 +244,7 @@ class _Stream:
                 for item in rec.config.remove:
                     run.config.pop(_key(item), None)
             elif kind == "summary":
-                self._summary.update(_items(rec.summary.update))
-                for item in rec.summary.remove:
-                    self._summary.pop(_key(item), None)
+                held = rec.summary
             elif kind == "files":
                 for f in rec.files.files:
                     self._file(f.path)
@@ -252,7 +259,17 @@ class _Stream:
                 run.ended = max(self._last, (run.created or 0.0) + float(rec.exit.runtime))
             elif kind not in _INTERNAL and kind is not None:
                 self._unmapped[kind] = self._unmapped.get(kind, 0) + 1
+        if held is not None:
+            self._fold_summary(held)
         self._finish()
+
+    def _fold_summary(self, summary: Any) -> None:
+        """Keep a summary record's items as raw JSON by key path (decoded once, at the end)."""
+        raw = self._summary
+        for item in summary.update:
+            raw[item.key or tuple(item.nested_key)] = item.value_json
+        for item in summary.remove:
+            raw.pop(item.key or tuple(item.nested_key), None)
 
     def _finish(self) -> None:
         run = self.run
@@ -261,7 +278,7 @@ class _Stream:
             self.console.append((ts, stream, _line(text)))
         self._partial.clear()
         self.console.sort(key=lambda line: line[0])
-        run.summary = _summary(self._summary)
+        run.summary = _summary(_decoded(self._summary))
         for name in sorted(_walk_files(self.folder / "files")):
             self._file(name)
         run.files = [ImportedFile(name, path) for name, path in sorted(self._saved.items())]
@@ -276,16 +293,15 @@ class _Stream:
 
     def _row(self, history: Any) -> Row | None:
         items = history.item
+        # Key paths joined by NUL (never in a W&B key): nesting is then one substring test.
+        paths = [item.key or "\0".join(item.nested_key) for item in items]
         values = _values(items)
-        row: Row = {}
-        nested = False
-        for item, value in zip(items, values, strict=True):
-            if item.nested_key and len(item.nested_key) > 1:
-                nested = True
-                _put(row, list(item.nested_key), value)
-            else:
-                row[item.key or item.nested_key[0]] = value
-        if nested:
+        if "\0" not in "".join(paths):
+            row: Row = dict(zip(paths, values, strict=True))
+        else:  # nested dicts and media maps arrive as one item per leaf
+            row = {}
+            for path, value in zip(paths, values, strict=True):
+                _put(row, path.split("\0"), value)
             row = self._flatten(row, "")
         if "_step" not in row:
             row["_step"] = int(history.step.num)
@@ -454,6 +470,16 @@ def _items(items: Any) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for item, value in zip(items, _values(items), strict=True):
         _put(out, [item.key] if item.key else list(item.nested_key), value)
+    return out
+
+
+def _decoded(raw: dict[str | tuple[str, ...], str]) -> dict[str, Any]:
+    """Raw summary items (key path -> value JSON) as a nested dict."""
+    out: dict[str, Any] = {}
+    paths = list(raw)
+    values = json.loads("[" + ",".join(raw.values()) + "]") if raw else []
+    for path, value in zip(paths, values, strict=True):
+        _put(out, [path] if isinstance(path, str) else list(path), value)
     return out
 
 
