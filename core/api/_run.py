@@ -210,6 +210,10 @@ class Run(RunArtifactsMixin, RunMediaMixin):
         self, samples: int | None, keys: list[str] | None, x_axis: str, pandas: bool, stream: str
     ) -> Any:
         rows, out_keys, step = self._history_rows(samples, keys, x_axis, stream)
+        if keys is not None and self._api._remote is None and stream not in _EVENTS:
+            # Here, not in _history_rows: a team server answering a client must not warn.
+            logged = self._api.index.keys(self.project, self.id, stream)
+            _warn_unknown_keys(_check_keys(keys, "history"), logged, f"{self.project}/{self.id}")
         if pandas:
             return to_frame(rows, out_keys, self._created, step=step)
         return to_dicts(rows, out_keys, self._created, step=step)
@@ -233,9 +237,6 @@ class Run(RunArtifactsMixin, RunMediaMixin):
         else:
             out_keys = [k for k in _check_keys(keys, "history") if k not in SPECIAL]
             required = list(out_keys)
-            _warn_unknown_keys(
-                out_keys, api.index.keys(self.project, self.id, stream), f"{self.project}/{self.id}"
-            )
         if x_axis not in SPECIAL:
             if not isinstance(x_axis, str):
                 raise UsageError(f"history(x_axis={x_axis!r}) must be a key name.")
@@ -403,12 +404,12 @@ def _warn_unknown_keys(asked: list[str], logged: Any, run: str) -> None:
 
     known = list(logged)
     for key in asked:
-        if key not in known:
+        if key not in known and key not in SPECIAL:
             warnings.warn(
                 f"history(keys=...): run {run} has no key {key!r}, so no row has all the keys"
                 f"{did_you_mean(key, known) or '.'}",
                 TrackerWarning,
-                stacklevel=7,  # history() -> _retry -> lambda -> _history -> _history_rows -> here
+                stacklevel=6,  # history() -> _retry -> lambda -> _history -> here
             )
 
 

@@ -6,7 +6,10 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from tracker.cli._progress import Progress
 
 __all__: list[str] = []
 
@@ -103,10 +106,50 @@ def run_get(args: argparse.Namespace) -> int:
         folder = art._download_entries(args.dest, refs, trust=trust)
         bar.update(sum(int(entries[name].get("size") or 0) for name in refs))
         for name in files:
-            folder = art._download_entries(args.dest, [name], trust=trust)
-            bar.update(int(entries[name].get("size") or 0))
+            folder = _fetch(art, args.dest, name, int(entries[name].get("size") or 0), trust, bar)
     print(folder)
     return 0
+
+
+#: Files at least this large are watched while they are copied, so the bar moves within one.
+WATCH_BYTES = 16_000_000
+
+
+def _fetch(art: Any, dest: str | None, name: str, size: int, trust: Any, bar: Progress) -> str:
+    """Download one entry; for a large one, count the bytes of its ``.part`` file as they grow."""
+    if size < WATCH_BYTES:
+        folder: str = art._download_entries(dest, [name], trust=trust)
+        bar.update(size)
+        return folder
+    import glob
+    import threading
+
+    target = (Path(dest) if dest is not None else art._default_root()) / name
+    done: dict[str, Any] = {}
+
+    def work() -> None:
+        try:
+            done["folder"] = art._download_entries(dest, [name], trust=trust)
+        except BaseException as exc:  # noqa: BLE001 - handed to the main thread, raised there
+            done["error"] = exc
+
+    worker = threading.Thread(target=work, name="tracker-artifact-get", daemon=True)
+    worker.start()
+    seen = 0
+    while worker.is_alive():
+        worker.join(0.25)
+        for part in glob.glob(glob.escape(str(target.parent / f".{target.name}.")) + "*.part"):
+            try:
+                grown = Path(part).stat().st_size - seen
+            except OSError:  # renamed into place meanwhile
+                continue
+            if grown > 0:
+                bar.update(grown)
+                seen += grown
+    if "error" in done:
+        raise done["error"]
+    bar.update(max(0, size - seen))
+    return str(done["folder"])
 
 
 def run_ls(args: argparse.Namespace) -> int:

@@ -145,6 +145,9 @@ def progress(
     if interval is None:
         interval = _TTY_INTERVAL if tty else _LINE_INTERVAL
     bar = Progress(total, desc, unit, out, tty=tty, interval=interval, clock=clock)
+    if tty:  # the bar shows at once: a long first step is not silence
+        with bar._lock:
+            bar._emit(bar._start, final=False)
     try:
         yield bar
     except BaseException:

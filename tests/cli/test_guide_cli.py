@@ -225,6 +225,23 @@ def test_progress_lines_when_not_a_tty(
     assert lines[1] == f"wrote 4 rows to {tmp_path / 'h.csv'}"
 
 
+def test_a_large_file_is_counted_while_it_is_copied(
+    runs: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tracker.cli import _artifact
+    from tracker.cli._progress import Progress
+
+    counted: list[int] = []
+    update = Progress.update
+    monkeypatch.setattr(Progress, "update", lambda self, n=1: (counted.append(n), update(self, n))[1])
+    monkeypatch.setattr(_artifact, "WATCH_BYTES", 1)  # watch the .part file of every entry
+    assert main(["artifact", "get", "vision/model:v0", "--dir", str(tmp_path / "dl")]) == 0
+    assert sum(counted) == 2_500_000  # the .part sizes seen plus the rest: never more than the file
+    assert capsys.readouterr().err.startswith("downloading vision/model:v0: 2.5 MB/2.5 MB in 0:")
+    assert (tmp_path / "dl" / "weights.bin").read_bytes() == b"\0" * 2_500_000
+    assert not list((tmp_path / "dl").glob(".*.part"))
+
+
 # ---------------------------------------------------------------- SIGTERM
 
 

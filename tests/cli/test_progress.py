@@ -70,7 +70,8 @@ def test_a_tty_redraws_one_line_with_a_bar() -> None:
         clock.now += 1.0
         bar.update(1)
     text = out.getvalue()
-    assert text.startswith("\r\x1b[K|######------------------| export:  25% 1/4 runs (1.0 runs/s, ETA 0:03)")
+    assert text.startswith("\r\x1b[K|------------------------| export:   0% 0/4 runs (0.0 runs/s)")
+    assert "\r\x1b[K|######------------------| export:  25% 1/4 runs (1.0 runs/s, ETA 0:03)" in text
     assert text.endswith("\r\x1b[Kexport: 1/4 runs in 0:01 (1.0 runs/s)\n")
 
 
