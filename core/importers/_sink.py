@@ -211,6 +211,10 @@ class _Writer(Writer):
                 f"could not write {self.path}: the disk refused the last bytes", path=str(self.path)
             )
 
+    def abandon(self) -> None:
+        """Close the log of an import that failed part way."""
+        self._file.close()
+
     @property
     def rows_written(self) -> int:
         """Rows encoded so far."""
@@ -226,48 +230,55 @@ def _write(
     created = float(run.created if run.created is not None else time.time())
     writer = _Writer(run_dir / LOG_NAME, rid, created)
     writer.open(file_header())
-    writer.write_now([R.RUN, {
-        "id": rid, "project": project, "entity": None, "name": run.name or rid, "group": run.group,
-        "job_type": run.job_type, "tags": [str(t) for t in run.tags], "notes": run.notes,
-        "created": created, "pid": os.getpid(), "host": str(run.meta.get("host") or os.uname().nodename),
-        "start_time": None, "mode": "offline", "format_version": FORMAT_VERSION,
-        "tracker_version": __version__, "sweep_id": None,
-    }])  # fmt: skip
-    meta = dict(run.meta)
-    meta["import"] = {
-        "source": run.source,
-        "key": run.source_key,
-        "ts": time.time(),
-        "tracker_version": __version__,
-    }
-    queue = writer.queue
-    queue.append(Ctl("record", [R.META, meta]))
-    last = _rows(run, writer, created, bar, report)
-    _side(run, writer, last)
-    # Read after the iterators: a stream reader fills these in as it goes.
-    if run.config:
-        queue.append(Ctl("record", [R.CONFIG, _plain(run.config), []]))
-    saved = [_copy(f, run_dir, run, report) for f in run.files]
-    if any(saved):
-        queue.append(Ctl("record", [R.FILES, [e for e in saved if e is not None]]))
-    writer.drain()
-    _artifacts(run, root, project, rid, writer, report)
-    # The source's summary over the one folded from the rows; always a SUMMARY before EXIT.
-    queue.append(Ctl("summary_set", _plain(run.summary or {}), []))
-    ended = float(run.ended if run.ended is not None else max(last, created))
-    state = run.state
-    if state == "running":
-        run.problems.append("the source run had not ended (running or crashed); imported as crashed")
-        state = "crashed"
-    code = run.exit_code if run.exit_code is not None else (0 if state == "finished" else 1)
-    exit_rec = {"state": state, "exit_code": int(code), "ts": ended, "runtime": max(0.0, ended - created)}
-    queue.append(Ctl("record", [R.EXIT, exit_rec]))
-    writer.drain(final=True)
+    try:
+        writer.write_now([R.RUN, {
+            "id": rid, "project": project, "entity": None, "name": run.name or rid, "group": run.group,
+            "job_type": run.job_type, "tags": [str(t) for t in run.tags], "notes": run.notes,
+            "created": created, "pid": os.getpid(), "host": str(run.meta.get("host") or os.uname().nodename),
+            "start_time": None, "mode": "offline", "format_version": FORMAT_VERSION,
+            "tracker_version": __version__, "sweep_id": None,
+        }])  # fmt: skip
+        meta = dict(run.meta)
+        meta["import"] = {
+            "source": run.source,
+            "key": run.source_key,
+            "ts": time.time(),
+            "tracker_version": __version__,
+        }
+        queue = writer.queue
+        queue.append(Ctl("record", [R.META, meta]))
+        last = _rows(run, writer, created, bar)
+        _side(run, writer, last)
+        # Read after the iterators: a stream reader fills these in as it goes.
+        if run.config:
+            queue.append(Ctl("record", [R.CONFIG, _plain(run.config), []]))
+        saved = [e for e in (_copy(f, run_dir, run) for f in run.files) if e is not None]
+        if saved:
+            queue.append(Ctl("record", [R.FILES, saved]))
+        writer.drain()
+        artifacts = _artifacts(run, root, project, rid, writer)
+        # The source's summary over the one folded from the rows; always a SUMMARY before EXIT.
+        queue.append(Ctl("summary_set", _plain(run.summary or {}), []))
+        ended = float(run.ended if run.ended is not None else max(last, created))
+        state = run.state
+        if state == "running":
+            run.problems.append("the source run had not ended (running or crashed); imported as crashed")
+            state = "crashed"
+        code = run.exit_code if run.exit_code is not None else (0 if state == "finished" else 1)
+        exit_rec = {"state": state, "exit_code": int(code), "ts": ended, "runtime": max(0.0, ended - created)}
+        queue.append(Ctl("record", [R.EXIT, exit_rec]))
+        writer.drain(final=True)
+    except BaseException:
+        writer.abandon()  # the marker stays incomplete: the next import redoes the run
+        raise
     writer.close_file()
     run.problems.extend(message for _key, message in writer.problems)
+    report.rows += writer.rows_written
+    report.files += len(saved)
+    report.artifacts += artifacts
 
 
-def _rows(run: ImportedRun, writer: _Writer, created: float, bar: Bar | None, report: Report) -> float:
+def _rows(run: ImportedRun, writer: _Writer, created: float, bar: Bar | None) -> float:
     """Queue every row; returns the time of the last one (``created`` when there is none)."""
     queue = writer.queue
     step = -1
@@ -304,7 +315,6 @@ def _rows(run: ImportedRun, writer: _Writer, created: float, bar: Bar | None, re
     writer.drain()
     if bar is not None and n:
         bar.update(n)
-    report.rows += writer.rows_written
     return ts
 
 
@@ -336,7 +346,7 @@ def _plain(data: dict[str, Any]) -> dict[str, Any]:
     return {str(k): v for k, v in json.loads(json.dumps(data, default=repr)).items()}
 
 
-def _copy(f: ImportedFile, run_dir: Path, run: ImportedRun, report: Report) -> dict[str, Any] | None:
+def _copy(f: ImportedFile, run_dir: Path, run: ImportedRun) -> dict[str, Any] | None:
     """Copy one saved file into ``files/``; its FILES entry, or None (a problem) if it cannot."""
     name = f.name.replace("\\", "/").lstrip("/")
     if not name or any(part in ("", ".", "..") for part in name.split("/")):
@@ -355,7 +365,6 @@ def _copy(f: ImportedFile, run_dir: Path, run: ImportedRun, report: Report) -> d
     except OSError as exc:
         run.problems.append(f"file {name}: cannot copy {f.path}: {exc.strerror or exc}")
         return None
-    report.files += 1
     return {
         "path": name,
         "size": dest.stat().st_size,
@@ -365,10 +374,11 @@ def _copy(f: ImportedFile, run_dir: Path, run: ImportedRun, report: Report) -> d
     }
 
 
-def _artifacts(run: ImportedRun, root: Path, project: str, rid: str, writer: _Writer, report: Report) -> None:
-    """Store logged artifact versions (idempotent by digest) and record the lineage edges."""
+def _artifacts(run: ImportedRun, root: Path, project: str, rid: str, writer: _Writer) -> int:
+    """Store logged artifact versions (idempotent by digest), record the lineage edges; the count stored."""
     if not run.artifacts_logged and not run.artifacts_used:
-        return
+        return 0
+    stored = 0
     from tracker.artifacts._names import parse_ref
     from tracker.artifacts._ops import edge, store_version
     from tracker.storage._sqlite_state import SQLiteStateStore
@@ -384,7 +394,7 @@ def _artifacts(run: ImportedRun, root: Path, project: str, rid: str, writer: _Wr
                 run.problems.append(f"artifact {art.source_name}: {exc}")
                 continue
             writer.queue.append(Ctl("record", [R.ARTIFACT, edge("log", version, aliases=aliases)]))
-            report.artifacts += 1
+            stored += 1
         for ref in run.artifacts_used:
             try:
                 parsed = parse_ref(ref)
@@ -401,3 +411,4 @@ def _artifacts(run: ImportedRun, root: Path, project: str, rid: str, writer: _Wr
     finally:
         state.close()
     writer.drain()
+    return stored

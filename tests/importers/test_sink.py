@@ -196,3 +196,18 @@ def test_project_override_and_running_source(root: Path) -> None:
     assert any("imported as crashed" in p for p in report.problems)
     api_run = tracker.Api(root).run("elsewhere/run-a")
     assert api_run.state == "crashed"
+
+
+def test_cli_without_the_extra_says_what_to_install(
+    root: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from unittest.mock import patch
+
+    from tracker.cli import main
+
+    with patch.dict(sys.modules, {"wandb": None}):
+        code = main(["import", "wandb", str(tmp_path), "--root", str(root)])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert "pip install 'tracker[import]'" in err
+    assert "Traceback" not in err

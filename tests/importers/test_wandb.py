@@ -178,3 +178,22 @@ def test_missing_extra_says_what_to_install(source: Path, hidden: str, said: str
         next(_wandb.read([source]))
     assert said in str(err.value)
     assert "pip install 'tracker[import]'" in str(err.value)
+
+
+def test_an_interrupted_import_is_completed_by_running_it_again(root: Path, source: Path) -> None:
+    from tracker.importers import _sink
+
+    def interrupted(*args: Any) -> None:
+        raise KeyboardInterrupt  # Ctrl-C after the rows, before the artifacts and the EXIT
+
+    with patch.object(_sink, "_artifacts", interrupted):
+        assert _import(root, source)[0] == 130
+    log = _run_dir(root, REGRESSION["id"]) / "run.tlog"
+    assert not [rec for _off, rec in read_frames(log).records if rec[0] == R.EXIT]
+    code, out = _import(root, source)
+    assert code == 0, out
+    assert out.startswith("imported 2 run(s), 41 row(s), 3 file(s), 2 artifact version(s); 0 already"), out
+    records = [rec[0] for _off, rec in read_frames(log).records]
+    assert (records.count(R.RUN), records.count(R.EXIT), records.count(R.ARTIFACT)) == (1, 1, 2)
+    history = tracker.Api(root).run(f"wb-import/{REGRESSION['id']}").history(pandas=False)
+    assert [h["_step"] for h in history] == [r["_step"] for r in REGRESSION["rows"]]
