@@ -31,6 +31,17 @@ _now = time.time
 _R = TypeVar("_R", bound="RunBase")
 
 
+#: Serves :meth:`RunBase.restore` (it reads through ``tracker.Api``, above the write path);
+#: set by ``tracker._session``, which the facade imports.
+_restorer: Callable[..., Any] | None = None
+
+
+def serve_restore(restorer: Callable[..., Any]) -> None:
+    """Set what serves ``Run.restore`` (``tracker._session``)."""
+    global _restorer
+    _restorer = restorer
+
+
 def _discard(item: Any) -> None:
     """The queue of a run without a writer: records go nowhere."""
 
@@ -399,9 +410,9 @@ class RunBase:
         self, name: str, run_path: str | None = None, replace: bool = False, root: str | None = None
     ) -> Any:
         """Copy a file a run saved into this run's folder and open it (see :func:`tracker.restore`)."""
-        from tracker._session import restore
-
-        return restore(name, run_path, replace, root, run=self)
+        if _restorer is None:
+            raise RuntimeError("tracker._session serves Run.restore; import tracker first.")
+        return _restorer(name, run_path, replace, root, run=self)
 
     def mark_preempting(self) -> None:
         """W&B's ``run.mark_preempting()``: the exit state ``finish`` records (also from the

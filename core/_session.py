@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import IO, Any
 
+from tracker._run_base import serve_restore
 from tracker._settings import Settings, coerce_settings
 from tracker.errors import UsageError
 
@@ -102,6 +103,9 @@ def restore(
             root=str(root), replace=True
         )
     return open(target, encoding="utf-8")
+
+
+serve_restore(restore)
 
 
 def _api(current: Any) -> Any:

@@ -37,6 +37,7 @@ _EXACT = {
     "tracker": "composition root",  # the facade: re-exports the public names of every layer
     "tracker._init": "composition root",  # wires services to a run; may import api and domains
     "tracker._autoregister": "composition root",  # installed by the facade (report_to hook)
+    "tracker._init_extras": "composition root",  # TensorBoard mirroring and code capture for init
     "tracker.__main__": "apps",  # python -m tracker: the CLI
     **dict.fromkeys(
         (
@@ -54,7 +55,7 @@ _EXACT = {
         ),
         "foundation",
     ),
-    **dict.fromkeys(("_values", "_config", "_summary", "_files"), "data"),
+    **dict.fromkeys(("_values", "_config", "_summary", "_files", "_code"), "data"),
     **dict.fromkeys(
         ("_process", "_disabled", "_distributed", "_stats", "_capture", "_upload_files", "_sweep_trial"),
         "write path",
@@ -69,6 +70,7 @@ PACKAGE_LAYER = {
     "tracker.system_metrics": "data",
     "tracker.api": "read path",
     "tracker.artifacts": "domains",
+    "tracker.tensorboard": "composition root",  # patches writers, logs into the current run
     "tracker.sweeps": "domains",
     "tracker.integrations": "adapters",
     "tracker.server": "apps",
