@@ -37,6 +37,7 @@ _EXACT = {
     "tracker": "composition root",  # the facade: re-exports the public names of every layer
     "tracker._init": "composition root",  # wires services to a run; may import api and domains
     "tracker._autoregister": "composition root",  # installed by the facade (report_to hook)
+    "tracker._session": "composition root",  # setup/teardown/restore: reads through Api
     "tracker._init_extras": "composition root",  # TensorBoard mirroring and code capture for init
     "tracker.__main__": "apps",  # python -m tracker: the CLI
     **dict.fromkeys(
@@ -52,6 +53,7 @@ _EXACT = {
             "_ui_link",
             "_human",
             "_html",
+            "_console",
         ),
         "foundation",
     ),
