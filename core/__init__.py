@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 
     from tracker.api import Api
     from tracker.artifacts import Artifact
-    from tracker.media import Audio, Histogram, Html, Image, Table, Video, plot
+    from tracker.media import Audio, Histogram, Html, Image, Molecule, Object3D, Plotly, Table, Video, plot
 
 # Public names served lazily (PEP 562): each pulls in a subsystem `import tracker` need not load.
 _LAZY: dict[str, str] = {
@@ -44,6 +44,9 @@ _LAZY: dict[str, str] = {
     "Histogram": "tracker.media",
     "Html": "tracker.media",
     "Image": "tracker.media",
+    "Molecule": "tracker.media",
+    "Object3D": "tracker.media",
+    "Plotly": "tracker.media",
     "Table": "tracker.media",
     "Video": "tracker.media",
     "plot": "tracker.media",
@@ -60,6 +63,9 @@ __all__ = [
     "Histogram",
     "Html",
     "Image",
+    "Molecule",
+    "Object3D",
+    "Plotly",
     "Run",
     "Settings",
     "Summary",
@@ -309,6 +315,10 @@ def __getattr__(name: str) -> Any:
         if current is None:
             return _NoRun(name)
         return getattr(current, name)
+    if name == "tensorboard":  # tracker.tensorboard.patch() after a plain `import tracker`, as W&B's
+        import importlib
+
+        return importlib.import_module("tracker.tensorboard")
     module = _LAZY.get(name)
     if module is not None:
         import importlib

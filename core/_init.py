@@ -22,6 +22,7 @@ from typing import Any, Final, cast
 
 from tracker import _console, _distributed, _process, _stats
 from tracker._capture import ConsoleTee, capture
+from tracker._init_extras import start_extras
 from tracker._lineage import LineageReader, set_lineage_factory
 from tracker._naming import DEFAULT_PROJECT, LOG_NAME, check_id, check_name, new_id, run_dir_for, run_page
 from tracker._port import ArtifactOps
@@ -127,8 +128,8 @@ def init(
 
     Every ``wandb.init`` keyword is accepted. ``dir`` is the data root for this run
     (default ``$TRACKER_DIR`` or ``~/.tracker``). Keywords tracker does not act on
-    (``force``, ``anonymous``, ``save_code``, ``tensorboard``, ``sync_tensorboard``,
-    ``monitor_gym``, ``fork_from``) and unknown keywords give one ``TrackerWarning``.
+    (``force``, ``anonymous``, ``monitor_gym``, ``fork_from``) and unknown keywords give one
+    ``TrackerWarning``.
 
     Args:
         entity: Recorded as the run's entity.
@@ -169,9 +170,12 @@ def init(
         resume_from: ``"<run_id>?_step=N"``: continue that run after step N; rows with
             ``_step > N`` are marked superseded (kept on disk, hidden).
         fork_from: Not supported yet (warns).
-        save_code: Ignored (the git diff is captured instead).
-        tensorboard: Ignored.
-        sync_tensorboard: Ignored.
+        save_code: Log the script as a ``code`` artifact (default: the ``save_code``
+            setting or ``$TRACKER_SAVE_CODE``; ``disable_code`` turns it off).
+        tensorboard: Same as ``sync_tensorboard`` (W&B's older name).
+        sync_tensorboard: Mirror ``torch.utils.tensorboard``, tensorboardX and
+            ``tf.summary`` writers into this run until it finishes (see
+            :mod:`tracker.tensorboard`).
         monitor_gym: Ignored.
         settings: ``tracker.Settings`` or a dict of settings.
         **unknown: Unknown keywords: ignored with one warning each.
@@ -191,7 +195,7 @@ def init(
         >>> run.finish()  # doctest: +SKIP
     """
     st = with_defaults(coerce_settings(settings))
-    flags = (force, anonymous, save_code, tensorboard, sync_tensorboard, monitor_gym)
+    flags = (force, anonymous, monitor_gym)
     ignored = {k: v for k, v in zip(IGNORED, flags, strict=True) if v}
     if fork_from is not None:
         ignored["fork_from"] = fork_from
@@ -207,7 +211,7 @@ def init(
         return _start_disabled(project or DEFAULT_PROJECT, name, id, config)
     if env(ENV_SWEEP_PARAM_PATH):  # a sweep agent staged this run (tracker._sweep_trial)
         project, id = init_overrides(project, id)
-    return _start(
+    run = _start(
         Args(
             st=st,
             run_mode=run_mode,
@@ -228,6 +232,8 @@ def init(
             exclude=config_exclude_keys,
         )
     )
+    start_extras(run, st, save_code, bool(sync_tensorboard or tensorboard))
+    return run
 
 
 def _warn_no_server(origin: str) -> None:
@@ -536,7 +542,7 @@ def _start_uploader(run: Run, st: Settings, log_path: Path, project: str, run_id
 
 def _artifact_ops() -> ArtifactOps:
     """What serves ``Run``'s artifact methods, loaded on first use (``import tracker`` stays light)."""
-    from tracker.artifacts._ops import OPS
+    from tracker.artifacts._models import OPS
 
     return OPS
 

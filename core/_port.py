@@ -127,3 +127,29 @@ class ArtifactOps(Protocol):
 
     def link_artifact(self, run: RunPort, artifact: Any, target_path: str, aliases: Any = None) -> Any:
         """Link a logged artifact into ``model-registry/<collection>``."""
+
+    def log_model(self, run: RunPort, path: Any, name: str | None = None, aliases: Any = None) -> Any:
+        """Log a file or folder as a ``model`` artifact."""
+
+    def use_model(self, run: RunPort, name: str) -> str:
+        """Use a ``model`` artifact; the path of its download."""
+
+    def link_model(
+        self,
+        run: RunPort,
+        path: Any,
+        registered_model_name: str,
+        name: str | None = None,
+        aliases: Any = None,
+    ) -> Any:
+        """Log a model and link it into ``model-registry/<registered_model_name>``."""
+
+    def log_code(
+        self,
+        run: RunPort,
+        root: Any = ".",
+        name: str | None = None,
+        include_fn: Callable[..., Any] | None = None,
+        exclude_fn: Callable[..., Any] | None = None,
+    ) -> Any:
+        """Log the code files under ``root`` as a ``code`` artifact (None when there are none)."""

@@ -482,3 +482,46 @@ class Run(RunBase):
             UsageError: Not a registry path, or an invalid alias.
         """
         return _artifacts().link_artifact(self, artifact, target_path, aliases=aliases)
+
+    def log_model(self, path: Any, name: str | None = None, aliases: list[str] | None = None) -> Any:
+        """Log a file or folder as a ``model`` artifact (named ``run-<id>-<file name>`` by default).
+
+        Returns:
+            The :class:`tracker.Artifact` (``wait()`` for its version).
+        """
+        return _artifacts().log_model(self, path, name=name, aliases=aliases)
+
+    def use_model(self, name: str) -> str:
+        """Use a ``model`` artifact (``"name:alias"``) and download it.
+
+        Returns:
+            The downloaded file's path when the model is one file, else the folder's.
+
+        Raises:
+            UsageError: The artifact's type is not ``model``.
+        """
+        return str(_artifacts().use_model(self, name))
+
+    def link_model(
+        self, path: Any, registered_model_name: str, name: str | None = None, aliases: list[str] | None = None
+    ) -> Any:
+        """Log a model (as :meth:`log_model`) and link it into ``model-registry/<registered_model_name>``."""
+        return _artifacts().link_model(self, path, registered_model_name, name=name, aliases=aliases)
+
+    def log_code(
+        self,
+        root: str | None = ".",
+        name: str | None = None,
+        include_fn: Callable[..., Any] | None = None,
+        exclude_fn: Callable[..., Any] | None = None,
+    ) -> Any:
+        """Log the code under ``root`` as a ``code`` artifact (W&B's ``run.log_code``).
+
+        ``include_fn(path[, root])`` picks files (default: ``.py``, ``requirements.txt``,
+        ``Dockerfile*``), ``exclude_fn`` drops some; hidden folders, virtual environments
+        and the data root are never entered.
+
+        Returns:
+            The :class:`tracker.Artifact`, or None when no file matched.
+        """
+        return _artifacts().log_code(self, root, name=name, include_fn=include_fn, exclude_fn=exclude_fn)

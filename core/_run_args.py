@@ -42,7 +42,7 @@ _MODES: Final = {
 }
 _REINIT: Final = {"default", "return_previous", "finish_previous", "create_new"}
 # wandb.init keywords tracker accepts but does not act on: a TrackerWarning when set.
-IGNORED: Final = ("force", "anonymous", "save_code", "tensorboard", "sync_tensorboard", "monitor_gym")
+IGNORED: Final = ("force", "anonymous", "monitor_gym")
 
 
 def resolve_mode(mode: str | None, settings: Settings) -> str:

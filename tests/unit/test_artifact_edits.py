@@ -98,7 +98,7 @@ def test_save_logs_a_draft_to_the_current_run(root: Path) -> None:
     art = tracker.Artifact("notes", type="dataset")
     with art.new_file("a.txt") as f:
         f.write("a")
-    with pytest.raises(UsageError, match="tracker.init"):
+    with pytest.raises(UsageError, match=r"tracker\.init"):
         art.save()
     with tracker.init(project="arts"):
         art.save()
@@ -117,3 +117,38 @@ def test_bad_edits_are_refused_by_name(root: Path) -> None:
     fetched.aliases = ["v7"]
     with pytest.raises(UsageError, match="not valid"):
         fetched.save()
+
+
+def test_log_model_use_model_link_model(root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)  # use_model downloads into ./artifacts, as W&B
+    weights = tmp_path / "model.pt"
+    weights.write_bytes(b"\x00weights\x01")
+    folder = tmp_path / "ckpt"
+    folder.mkdir()
+    (folder / "a.bin").write_bytes(b"a")
+    (folder / "b.bin").write_bytes(b"b")
+    with tracker.init(project="models") as run:
+        logged = run.log_model(str(weights), aliases=["best"]).wait()
+        assert logged.type == "model"
+        assert logged.source_name == f"run-{run.id}-model.pt"
+        run.link_model(str(folder), "MNIST Classifier" if _spaces_ok() else "MNIST-Classifier", name="ckpt")
+    with tracker.init(project="models") as user:
+        path = user.use_model(f"run-{run.id}-model.pt:best")
+        assert Path(path).read_bytes() == weights.read_bytes()
+        folder_path = Path(user.use_model("ckpt:latest"))
+        assert sorted(p.name for p in folder_path.iterdir()) == ["a.bin", "b.bin"]
+        art = tracker.Artifact("data", type="dataset")
+        art.add_file(str(weights))
+        user.log_artifact(art).wait()
+        with pytest.raises(UsageError, match="not 'model'"):
+            user.use_model("data:latest")
+    registered = "MNIST Classifier" if _spaces_ok() else "MNIST-Classifier"
+    linked = tracker.Api(root).artifact(f"model-registry/{registered}:latest")
+    assert sorted(e.path for e in linked.files()) == ["a.bin", "b.bin"]
+
+
+def _spaces_ok() -> bool:
+    """Registry names with spaces arrive with area 4's naming change (issue 19 point 4)."""
+    from tracker._naming import NAME_RE
+
+    return NAME_RE.match("MNIST Classifier") is not None

@@ -33,15 +33,16 @@ def test_object3d_from_numpy_is_a_pts_json_point_list(root: Path) -> None:
     )
     ref = summary["cloud"]
     assert ref["_type"] == "object3D-file"
-    assert ref["path"].startswith("media/object3D/") and ref["path"].endswith(".pts.json")
+    assert ref["path"].startswith("media/object3D/")
+    assert ref["path"].endswith(".pts.json")
     stored = json.loads((Path(run.dir) / ref["path"]).read_text())
     np.testing.assert_allclose(np.array(stored), points)
     assert np.array(json.loads((Path(run.dir) / summary["xyz"]["path"]).read_text())).shape == (50, 3)
 
 
 def test_object3d_scene_and_mesh_file(root: Path, tmp_path: Path) -> None:
-    box = {"corners": [[0, 0, 0], [1, 0, 0], [0, 1, 0], [0, 0, 1], [1, 1, 0], [1, 0, 1], [0, 1, 1], [1, 1, 1]],
-           "label": "car", "color": [255, 0, 0]}  # fmt: skip
+    corners = [[x, y, z] for x in (0, 1) for y in (0, 1) for z in (0, 1)]
+    box = {"corners": corners, "label": "car", "color": [255, 0, 0]}
     scene = tracker.Object3D.from_point_cloud(
         np.zeros((4, 3)), boxes=[box], vectors=[{"start": [0, 0, 0], "end": [1, 1, 1]}]
     )
@@ -76,7 +77,8 @@ def test_molecule_is_stored_as_its_file(root: Path, tmp_path: Path) -> None:
     )
     ref = summary["mol"]
     assert ref["_type"] == "molecule-file"
-    assert ref["path"].startswith("media/molecule/") and ref["path"].endswith(".pdb")
+    assert ref["path"].startswith("media/molecule/")
+    assert ref["path"].endswith(".pdb")
     assert (Path(run.dir) / ref["path"]).read_text() == PDB
     assert summary["mol2"]["sha256"] == ref["sha256"]
 

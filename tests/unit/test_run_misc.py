@@ -135,9 +135,6 @@ def test_init_records_identity() -> None:
     [
         ({"force": True}, "force"),
         ({"anonymous": "allow"}, "anonymous"),
-        ({"save_code": True}, "save_code"),
-        ({"tensorboard": True}, "tensorboard"),
-        ({"sync_tensorboard": True}, "sync_tensorboard"),
         ({"monitor_gym": True}, "monitor_gym"),
         ({"fork_from": "abc?_step=1"}, "fork_from"),
         ({"magic_option": 1}, "magic_option"),
