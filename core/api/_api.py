@@ -289,6 +289,8 @@ class Api(ApiArtifactsMixin):
         records = self.index.runs(project)
         if not records:  # an unknown project is the mistake to name
             names = [p.name for p in self.projects()]
+            if run_id in names:
+                return f"; {run_id!r} is a project: name a run as {run_id}/ID."
             if project not in names:
                 hint = did_you_mean(project, names) or "."
                 return f"; there is no project {project!r} (projects: {listing(names)}){hint}"

@@ -95,7 +95,8 @@ def run_get(args: argparse.Namespace) -> int:
     """Download a version (file by file, with progress) and print where it is."""
     from tracker.cli._progress import progress
 
-    art = _api(args).artifact(args.ref)
+    api = _api(args)
+    art = _artifact(api, args.ref)
     entries = art._entries()
     trust = art._trust(None, None)
     # References first, all in one call: each is checked before anything is written.
@@ -109,6 +110,24 @@ def run_get(args: argparse.Namespace) -> int:
             folder = _fetch(art, args.dest, name, int(entries[name].get("size") or 0), trust, bar)
     print(folder)
     return 0
+
+
+def _artifact(api: Any, ref: str) -> Any:
+    """``api.artifact(ref)``; when there is none, the error names the close artifact names."""
+    from tracker._human import did_you_mean
+    from tracker.api._artifacts import _state_exists
+    from tracker.errors import StorageError
+
+    try:
+        return api.artifact(ref)
+    except StorageError as exc:
+        path, _, _version = ref.rpartition(":") if ":" in ref else (ref, "", "")
+        project, _, name = path.rpartition("/")
+        infos = api.state.artifacts(project or api.default_project) if _state_exists(api) else []
+        hint = did_you_mean(name, [info.name for info in infos])
+        if not hint:
+            raise
+        raise StorageError(f"{str(exc).rstrip('.')}{hint}", path=str(api.root)) from None
 
 
 #: Files at least this large are watched while they are copied, so the bar moves within one.

@@ -8,6 +8,8 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from tracker.api import Api, Run
 
 __all__: list[str] = []
@@ -53,17 +55,30 @@ def api_for(args: argparse.Namespace, *, create: bool = False) -> Api:
     """
     from tracker._settings import data_root
     from tracker.api import Api
+
+    if create:
+        root = data_root(getattr(args, "root", None))
+        root.mkdir(parents=True, exist_ok=True)
+        return Api(root)
+    return Api(existing_root(args))
+
+
+def existing_root(args: argparse.Namespace) -> Path:
+    """The data root of ``--root`` (or the default); reading commands never create it.
+
+    Raises:
+        StorageError: It does not exist.
+    """
+    from tracker._settings import data_root
     from tracker.errors import StorageError
 
     root = data_root(getattr(args, "root", None))
-    if create:
-        root.mkdir(parents=True, exist_ok=True)
-    elif not root.is_dir():
+    if not root.is_dir():
         raise StorageError(
             f"no data root at {root}: nothing was logged there yet (pass --root DIR or set TRACKER_DIR).",
             path=str(root),
         )
-    return Api(root)
+    return root
 
 
 def check_project(api: Api, project: str) -> None:

@@ -70,10 +70,10 @@ def run_sweep(args: argparse.Namespace) -> int:
             print(f"sweep {sweep_id}: {set_sweep_state(remote, sweep_id, _STATES[state])}")
             return 0
     if state is not None:
-        from tracker._settings import data_root
+        from tracker.cli._runs import existing_root
         from tracker.errors import UsageError
 
-        store = SQLiteStateStore.for_root(data_root(_root(args)))
+        store = SQLiteStateStore.for_root(existing_root(args))
         try:
             sweep_id = args.target.strip("/").split("/")[-1]
             if store.sweep(sweep_id) is None:
@@ -115,7 +115,7 @@ def _load(path: Path) -> Any:
         hint = (
             ""
             if path.suffix in (".yaml", ".yml", ".json")
-            else " (a sweep id? this one is not a file either)"
+            else " (for a sweep id, add --stop, --pause, --resume or --cancel)"
         )
         raise UsageError(f"{path}: no such file{hint}.") from None
     except (OSError, UnicodeDecodeError) as exc:

@@ -140,6 +140,26 @@ def test_did_you_mean_a_run_id_or_its_name(runs: dict[str, str], capsys: pytest.
     )
 
 
+def test_did_you_mean_an_artifact_and_a_project_given_as_a_run(
+    runs: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["artifact", "get", "vision/modle:latest"]) == 1
+    assert _err_lines(capsys)[-1].endswith("; did you mean 'model'?")
+    assert main(["runs", "show", "vision"]) == 1
+    assert _err_lines(capsys)[-1].endswith("'vision' is a project: name a run as vision/ID.")
+
+
+def test_a_sweep_state_change_on_a_missing_root_creates_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["sweep", "--stop", "abc", "--root", str(tmp_path / "nope")]) == 1
+    assert _err_lines(capsys) == [
+        f"tracker: error: no data root at {tmp_path / 'nope'}: nothing was logged there yet "
+        "(pass --root DIR or set TRACKER_DIR)."
+    ]
+    assert not (tmp_path / "nope").exists()
+
+
 # ---------------------------------------------------------------- arguments
 
 
