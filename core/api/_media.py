@@ -2,58 +2,20 @@
 
 from __future__ import annotations
 
-import shutil
+import json
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from tracker._naming import run_dir_for
 from tracker.errors import UsageError
 
 if TYPE_CHECKING:
+    from tracker.api._files import File
+    from tracker.api._run import Run
     from tracker.media._read import MediaEntry
 
-__all__ = ["File", "RunMediaMixin"]
-
-
-class File:
-    """A file saved into a run with ``run.save()`` (W&B's ``run.files()`` items).
-
-    Attributes:
-        name: Path inside the run's ``files/`` folder.
-        size: Bytes.
-        sha256: Content digest.
-    """
-
-    def __init__(self, run_dir: Path, info: dict[str, Any]) -> None:
-        self._run_dir = run_dir
-        self.name: str = str(info["path"])
-        self.size: int = int(info.get("size") or 0)
-        self.sha256: str | None = info.get("sha256")
-        self._info = info
-
-    @property
-    def path(self) -> Path:
-        """Where the saved copy lives on disk."""
-        from tracker.media._read import resolve
-
-        return resolve(self._run_dir, {"path": f"files/{self.name}"})
-
-    def download(self, root: str = ".", replace: bool = False) -> Path:
-        """Copy the file to ``root/<name>``; refuses to overwrite unless ``replace``.
-
-        Raises:
-            UsageError: The target exists and ``replace`` is False.
-        """
-        target = Path(root) / self.name
-        if target.exists() and not replace:
-            raise UsageError(f"{target} exists; pass replace=True to overwrite it.")
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(self.path, target)
-        return target
-
-    def __repr__(self) -> str:
-        return f"<File {self.name} ({self.size} bytes)>"
+__all__ = ["RunMediaMixin"]
 
 
 class RunMediaMixin:
@@ -80,7 +42,8 @@ class RunMediaMixin:
         Returns:
             Images: an ``H x W x C`` uint8 array. Audio: ``(samples, sample_rate)``. Video:
             ``T x H x W x 3`` frames. Tables: a DataFrame. Histograms: ``(counts, edges)``.
-            Charts: ``(description, table)``. Html: the HTML text.
+            Charts: ``(description, table)``. Html: the HTML text. Object3D and
+            Molecule: the file's path. Plotly: the figure dict.
 
         Raises:
             UsageError: ``ref`` is not a media reference.
@@ -99,24 +62,40 @@ class RunMediaMixin:
             "html-file": lambda: _read.read_html(self.dir, value),
             "histogram": lambda: _read.read_histogram(value),
             "chart": lambda: _read.read_chart(self.dir, value),
+            "object3D-file": lambda: str(_read.resolve(self.dir, value)),
+            "molecule-file": lambda: str(_read.resolve(self.dir, value)),
+            "plotly-file": lambda: json.loads(_read.resolve(self.dir, value).read_text(encoding="utf-8")),
         }
         if kind not in loaders:
             raise UsageError(f"load() needs a media reference from history or summary, not {value!r:.80}.")
         return loaders[kind]()
 
-    def files(self) -> list[File]:
-        """Files saved with ``run.save()`` (the latest copy of each path)."""
-        from tracker.media._read import run_files
+    def files(self, names: list[str] | None = None, per_page: int = 50) -> list[File]:
+        """The run's files, as W&B lists them: the standard files (``config.yaml``,
+        ``wandb-summary.json``, ``wandb-metadata.json``, ``requirements.txt``,
+        ``output.log``), every media file, and the files saved with ``run.save()``.
 
-        return [File(self.dir, info) for info in run_files(self.dir).values()]
-
-    def file(self, name: str) -> File:
-        """One saved file by name.
+        Args:
+            names: Only these names.
+            per_page: Accepted for W&B compatibility.
 
         Raises:
-            UsageError: The run saved no file of that name.
+            UnsupportedError: The run was read from a team server.
+        """
+        from tracker.api._files import run_files
+
+        if self._api._remote is not None:
+            raise self._api._remote.unsupported("run.files()")
+        found = run_files(cast("Run", self))
+        return found if names is None else [f for f in found if f.name in set(names)]
+
+    def file(self, name: str) -> File:
+        """One file by name (see :meth:`files`).
+
+        Raises:
+            UsageError: The run has no file of that name.
         """
         for f in self.files():
             if f.name == name:
                 return f
-        raise UsageError(f"run {self.project}/{self.id} saved no file named {name!r}.")
+        raise UsageError(f"run {self.project}/{self.id} has no file named {name!r}.")

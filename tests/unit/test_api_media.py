@@ -53,7 +53,7 @@ def test_each_media_type_round_trips_through_api(root: Path, tmp_path: Path) -> 
     pd.testing.assert_frame_equal(df.reset_index(drop=True), pd.DataFrame({"a": [1, 2], "b": ["x", "y"]}))
     _description, cm_table = api_run.load(media["cm"][0])
     assert int(cm_table["nPredictions"].sum()) == 4
-    (f,) = api_run.files()
+    (f,) = api_run.files(names=["notes.txt"])  # besides the standard and media files
     assert f.name == "notes.txt"
     assert f.download(str(tmp_path / "out")).read_text() == "hello"
     with pytest.raises(tracker.errors.UsageError, match="media reference"):
