@@ -135,3 +135,23 @@ def test_new_media_are_listed_as_media_and_round_trip_through_artifacts(root: Pa
     assert isinstance(mol, tracker.Molecule)
     assert isinstance(fetched.get("chart"), tracker.Plotly)
     assert fetched.get("chart").figure["data"][0]["x"] == [0, 1, 2]
+
+
+def test_the_dashboard_serves_them_for_download(root: Path, tmp_path: Path) -> None:
+    from fastapi.testclient import TestClient
+
+    from tracker.server import create_app
+
+    pdb = tmp_path / "w.pdb"
+    pdb.write_text(PDB)
+    run, _summary = _logged(
+        root, {"mol": tracker.Molecule(str(pdb)), "cloud": tracker.Object3D(np.ones((2, 3)))}
+    )
+    base = f"/api/projects/media3d/runs/{run.id}/media"
+    with TestClient(create_app(root, token=None), base_url="http://127.0.0.1") as client:
+        steps = client.get(f"{base}/mol/steps").json()
+        assert steps["steps"][0]["items"][0]["type"] == "molecule-file"
+        assert client.get(f"{base}/mol/at/0/0").text == PDB
+        assert json.loads(client.get(f"{base}/cloud/at/0/0").text) == [[1.0, 1.0, 1.0]] * 2
+    static = Path(tracker.__file__).parent / "server" / "static" / "js" / "components" / "media.js"
+    assert '"object3D-file", "molecule-file", "plotly-file"' in static.read_text()

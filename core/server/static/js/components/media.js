@@ -4,6 +4,9 @@ import { html } from "../html.js";
 import { api, apiUrl } from "../api.js";
 import { enc } from "../url.js";
 
+// Stored as files (W&B's formats) and offered for download: no viewer is bundled for them.
+const DOWNLOADS = ["object3D-file", "molecule-file", "plotly-file"];
+
 export function MediaViewer({ project, runId, mkey }) {
   const [info, setInfo] = useState(null);
   const [idx, setIdx] = useState(0);
@@ -19,5 +22,6 @@ export function MediaViewer({ project, runId, mkey }) {
       : it.type === "html-file" ? html`<iframe sandbox="" src=${`${base}/${it.index}`} style="width:100%;height:300px;border:1px solid #ddd"></iframe>`
       : it.type === "audio-file" ? html`<audio controls src=${`${base}/${it.index}`}></audio>`
       : it.type === "video-file" ? html`<video controls src=${`${base}/${it.index}`} style="max-width:100%"></video>`
+      : DOWNLOADS.includes(it.type) ? html`<a href=${`${base}/${it.index}`} download data-testid="media-download">download ${it.type.replace("-file", "")} (${it.format})${it.caption ? `: ${it.caption}` : ""}</a>`
       : html`<span class="muted">${it.type}</span>`)}</div></div>`;
 }
