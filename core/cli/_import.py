@@ -87,12 +87,12 @@ def add(commands: Any, common: argparse.ArgumentParser) -> None:
     ml.set_defaults(_func=run_import, _parser=ml, _source="mlflow")
 
 
-def _runs(args: argparse.Namespace) -> Iterator[ImportedRun]:
+def _runs(args: argparse.Namespace, unreadable: list[str]) -> Iterator[ImportedRun]:
     source = args._source
     if source == "wandb":
         from tracker.importers import _wandb
 
-        return _wandb.read(args.paths)
+        return _wandb.read(args.paths, unreadable=unreadable)
     if source == "tensorboard":
         from tracker.importers import _tensorboard
 
@@ -109,9 +109,12 @@ def run_import(args: argparse.Namespace) -> int:
     from tracker.importers._sink import import_runs
 
     root = data_root(getattr(args, "root", None))
-    runs = _runs(args)
+    unreadable: list[str] = []
+    runs = _runs(args, unreadable)
     with progress(None, f"importing {args._source} runs", unit="rows") as bar:
         report = import_runs(runs, root, project=args.project, bar=bar)
+    report.failed.extend(unreadable)
+    report.problems.extend(unreadable)
     for line in report.lines():
         print(line)
     return 1 if report.failed else 0

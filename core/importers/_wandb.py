@@ -101,21 +101,33 @@ def _log_of(folder: Path) -> Path | None:
     return logs[0] if logs else None
 
 
-def read(paths: Iterable[str | os.PathLike[str]], project: str | None = None) -> Iterator[ImportedRun]:
+def read(
+    paths: Iterable[str | os.PathLike[str]], project: str | None = None, unreadable: list[str] | None = None
+) -> Iterator[ImportedRun]:
     """One :class:`ImportedRun` per W&B run folder under ``paths``.
 
     Args:
         paths: Run folders, ``wandb/`` folders, or folders above them.
         project: The project when the run has none (W&B offline runs started without
             ``project=``); ``tracker import --project`` overrides every run's in the sink.
+        unreadable: Where to note a run folder whose log cannot be read (one line each),
+            the other runs being read as usual; None raises instead.
 
     Raises:
         MissingExtraError: wandb (< 0.30) is not installed.
-        StorageError: A path holds no W&B run.
+        StorageError: A path holds no W&B run; a run's log cannot be read (without
+            ``unreadable``).
     """
     datastore, record = _reader()
     for folder in find_runs(paths):
-        yield _Stream(folder, datastore, record).head(project)
+        try:
+            run = _Stream(folder, datastore, record).head(project)
+        except StorageError as exc:
+            if unreadable is None:
+                raise
+            unreadable.append(str(exc))
+            continue
+        yield run
 
 
 # --------------------------------------------------------------------------- one run
@@ -149,6 +161,7 @@ class _Stream:
                 f"{self.log}: cannot read it: {exc.strerror or exc}", path=str(self.log)
             ) from exc
         except Exception as exc:  # wandb raises a bare Exception("Invalid header")
+            ds.close()
             raise StorageError(f"{self.log}: not a W&B run log ({exc})", path=str(self.log)) from exc
         n = 0
         try:
@@ -209,6 +222,11 @@ class _Stream:
             console_timed=lambda: iter(self.console),
             meta={k: v for k, v in meta.items() if v is not None},
         )
+        if runrec.resumed:
+            run.problems.append(
+                f"a resumed session of W&B run {runrec.run_id} (folder {self.folder.name}); "
+                "its sessions are imported as runs of their own"
+            )
         self.run = run
         self._last = run.created or 0.0
         return run

@@ -197,3 +197,14 @@ def test_an_interrupted_import_is_completed_by_running_it_again(root: Path, sour
     assert (records.count(R.RUN), records.count(R.EXIT), records.count(R.ARTIFACT)) == (1, 1, 2)
     history = tracker.Api(root).run(f"wb-import/{REGRESSION['id']}").history(pandas=False)
     assert [h["_step"] for h in history] == [r["_step"] for r in REGRESSION["rows"]]
+
+
+def test_an_unreadable_run_folder_does_not_stop_the_others(root: Path, source: Path) -> None:
+    broken = source / "wandb" / "offline-run-20260101_000000-broken1"
+    broken.mkdir()
+    (broken / "run-broken1.wandb").write_bytes(b"not a W&B log at all")
+    code, out = _import(root, source)
+    assert code == 1
+    assert out.startswith("imported 2 run(s), 41 row(s)"), out
+    assert "1 failed" in out
+    assert "run-broken1.wandb: not a W&B run log" in out
