@@ -83,8 +83,10 @@ __all__ = [
     "init",
     "join",
     "link_artifact",
+    "link_model",
     "log",
     "log_artifact",
+    "log_model",
     "login",
     "mark_preempting",
     "plot",
@@ -100,6 +102,7 @@ __all__ = [
     "termwarn",
     "unwatch",
     "use_artifact",
+    "use_model",
     "watch",
 ]
 
@@ -226,6 +229,27 @@ def link_artifact(artifact: Artifact, target_path: str, aliases: list[str] | Non
     """Link an artifact into ``model-registry/<collection>`` (``Run.link_artifact``)."""
     linked: Artifact = _current("link_artifact()").link_artifact(artifact, target_path, aliases=aliases)
     return linked
+
+
+def log_model(path: Any, name: str | None = None, aliases: list[str] | None = None) -> Artifact:
+    """Log a file or folder as a ``model`` artifact of the current run (``Run.log_model``)."""
+    art: Artifact = _current("log_model()").log_model(path, name=name, aliases=aliases)
+    return art
+
+
+def use_model(name: str) -> str:
+    """Use and download a ``model`` artifact of the current run (``Run.use_model``); its path."""
+    return _current("use_model()").use_model(name)
+
+
+def link_model(
+    path: Any, registered_model_name: str, name: str | None = None, aliases: list[str] | None = None
+) -> Artifact:
+    """Log a model and link it into the registry (``Run.link_model``)."""
+    art: Artifact = _current("link_model()").link_model(
+        path, registered_model_name, name=name, aliases=aliases
+    )
+    return art
 
 
 def login(

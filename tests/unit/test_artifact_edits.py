@@ -145,6 +145,10 @@ def test_log_model_use_model_link_model(root: Path, tmp_path: Path, monkeypatch:
     registered = "MNIST Classifier" if _spaces_ok() else "MNIST-Classifier"
     linked = tracker.Api(root).artifact(f"model-registry/{registered}:latest")
     assert sorted(e.path for e in linked.files()) == ["a.bin", "b.bin"]
+    with tracker.init(project="models"):  # W&B's module-level names
+        assert tracker.log_model(str(weights), name="top").wait().version == "v0"
+        assert Path(tracker.use_model("top:latest")).read_bytes() == weights.read_bytes()
+        assert tracker.link_model(str(weights), registered, name="top").wait() is not None
 
 
 def _spaces_ok() -> bool:
