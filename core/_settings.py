@@ -39,6 +39,7 @@ ENV_BASE_URL: Final = "TRACKER_BASE_URL"
 ENV_S3_ENDPOINT_URL: Final = "TRACKER_S3_ENDPOINT_URL"  # object store (tracker server --store s3://)
 ENV_SWEEP_ID: Final = "TRACKER_SWEEP_ID"
 ENV_SWEEP_PARAM_PATH: Final = "TRACKER_SWEEP_PARAM_PATH"  # set by sweep agents (tracker.sweeps)
+ENV_SWEEP_RUN_TIMEOUT: Final = "TRACKER_SWEEP_RUN_TIMEOUT"  # seconds an agent lets one run take
 ENV_UI_URL: Final = "TRACKER_UI_URL"
 # Artifact references a download may follow (tracker.artifacts._refs): folders for file://
 # (os.pathsep-separated) and an opt-in for http(s):// and s3://.

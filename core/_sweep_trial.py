@@ -7,6 +7,13 @@ conflicting ``project`` or ``id`` (with a warning) and deep-merges the parameter
 ``run.config`` over ``init(config=...)``, locking the top-level keys so that later
 ``config.update`` calls cannot change them. Works in-process and in subprocesses alike.
 
+One process takes the hand-off: the first ``init()`` under it claims it (``<param
+file>.claim`` holding its pid, created exclusively). An ``init()`` in any other process
+that inherited the variables (a worker the trial forked or spawned, as W&B's
+cross-validation example does, which clears only ``WANDB_*`` for its folds) finds the
+claim, drops the hand-off variables from its environment and starts a run of its own, as
+the same code does under W&B.
+
 Stopping a CLI agent's run: before the agent sends SIGTERM to the run's process group it
 writes ``<root>/sweeps/<sweep>/stop-<run>`` holding the state to record (``stopped`` for
 hyperband, ``killed`` for ``--cancel``); the run's SIGTERM handler (:mod:`tracker._process`)
@@ -16,12 +23,22 @@ reads it through :func:`stop_state` and records that state instead of ``preempte
 from __future__ import annotations
 
 import json
+import logging
+import os
 import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tracker._settings import ENV_PROJECT, ENV_RUN_ID, ENV_SWEEP_PARAM_PATH, data_root, env
+from tracker._settings import (
+    ENV_PROJECT,
+    ENV_RUN_ID,
+    ENV_SWEEP_ID,
+    ENV_SWEEP_PARAM_PATH,
+    data_root,
+    env,
+    set_env,
+)
 from tracker.errors import TrackerWarning, UsageError
 
 if TYPE_CHECKING:
@@ -29,9 +46,43 @@ if TYPE_CHECKING:
 
 __all__: list[str] = []
 
+_log = logging.getLogger(__name__)
+
+
+def _claim(param_path: str) -> bool:
+    """Claim the hand-off for this process; False when another process holds it."""
+    claim = Path(f"{param_path}.claim")
+    try:
+        fd = os.open(claim, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+    except FileExistsError:
+        try:
+            holder = int(claim.read_text().strip() or 0)
+        except (OSError, ValueError):
+            holder = 0  # being written by its claimer right now: not this process
+        return holder == os.getpid()
+    except OSError:
+        return True  # cannot record a claim (read-only folder): behave as before claims
+    with os.fdopen(fd, "w") as f:
+        f.write(str(os.getpid()))
+    return True
+
 
 def init_overrides(project: str | None, run_id: str | None) -> tuple[str | None, str | None]:
-    """The project and id ``init()`` must use inside a sweep; conflicting arguments warn."""
+    """The project and id ``init()`` must use inside a sweep; conflicting arguments warn.
+
+    In a process that did not take the hand-off (module docstring) the hand-off variables
+    are removed and the arguments returned unchanged: that ``init()`` starts its own run.
+    """
+    param_path = env(ENV_SWEEP_PARAM_PATH)
+    if param_path is not None and not _claim(param_path):
+        staged = env(ENV_RUN_ID)
+        set_env({ENV_RUN_ID: None, ENV_SWEEP_ID: None, ENV_SWEEP_PARAM_PATH: None})
+        _log.info(
+            "sweep run %s belongs to another process (%s.claim); this process starts its own run",
+            staged,
+            param_path,
+        )
+        return project, run_id
     staged_project, staged_id = env(ENV_PROJECT), env(ENV_RUN_ID)
     for what, given, staged in (("project", project, staged_project), ("id", run_id, staged_id)):
         if given is not None and staged is not None and given != staged:

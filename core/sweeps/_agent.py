@@ -31,6 +31,13 @@ in-process, 143 for a SIGTERMed program) and ``killed`` for ``--cancel``. A stop
 not a failure for the crash guards; bayes imputes it like a failed run (W&B's rule for
 early-terminated runs).
 
+A run that takes too long: with ``run_timeout`` (or ``$TRACKER_SWEEP_RUN_TIMEOUT``, in
+seconds) the agent stops a run still going after that long, with an error naming the
+limit, exactly as ``--cancel`` stops it (state ``killed``), and counts it as failed. The
+default is no limit: training runs may rightly take days. (A program that forks workers
+for its folds needs no limit for that: each worker's ``init()`` starts a run of its own,
+see :mod:`tracker._sweep_trial`.)
+
 Sweep states: ``paused`` makes an agent wait between runs (polling the state every
 :data:`POLL_S` seconds; the run in progress continues) until ``--resume`` (it goes on),
 ``--stop`` (it exits after its run) or ``--cancel`` (it stops its run and exits).
@@ -119,6 +126,7 @@ def agent(
     count: int | None = None,
     *,
     root: str | Path | None = None,
+    run_timeout: float | None = None,
 ) -> int:
     """Run sweep runs until the sweep has no more work or ``count`` runs were taken.
 
@@ -131,12 +139,15 @@ def agent(
         project: Accepted for W&B compatibility (the sweep knows its project).
         count: Most runs this agent takes (failed runs count); None: until no work is left.
         root: Data root (default ``$TRACKER_DIR``).
+        run_timeout: Seconds after which a run still going is stopped (state ``killed``,
+            counted as failed); default ``$TRACKER_SWEEP_RUN_TIMEOUT``, else no limit.
+            A function agent's run stops at its next ``log()``.
 
     Returns:
         The number of runs this agent took.
 
     Raises:
-        UsageError: No such sweep, or ``count`` is not a positive integer.
+        UsageError: No such sweep, or ``count`` or ``run_timeout`` is not positive.
 
     Example:
         >>> def train():
@@ -146,6 +157,7 @@ def agent(
     """
     if count is not None and (not isinstance(count, int) or isinstance(count, bool) or count < 1):
         raise UsageError(f"agent(count={count!r}): use a positive integer or None.")
+    limit = _run_timeout(run_timeout)
     from tracker.sweeps._remote import open_controller
 
     # With $TRACKER_BASE_URL set and no root, the sweep lives on the team server.
@@ -169,7 +181,10 @@ def agent(
                     continue
                 break
             taken += 1
-            ok = _run_function(ctl, job, function) if function is not None else _run_process(ctl, job)
+            if function is not None:
+                ok = _run_function(ctl, job, function, limit)
+            else:
+                ok = _run_process(ctl, job, limit)
             stop = guard.record(ok)
             if stop is not None:
                 warnings.warn(stop, TrackerWarning, stacklevel=2)
@@ -177,6 +192,26 @@ def agent(
     finally:
         ctl.close()
     return taken
+
+
+def _run_timeout(given: float | None) -> float | None:
+    from tracker._settings import ENV_SWEEP_RUN_TIMEOUT, env_float
+
+    value = given if given is not None else env_float(ENV_SWEEP_RUN_TIMEOUT, 0.0) or None
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+        raise UsageError(f"agent(run_timeout={value!r}): use a positive number of seconds or None.")
+    return float(value)
+
+
+def _timed_out(job: Job, limit: float) -> None:
+    _log.error(
+        "Run %s is still running after run_timeout=%gs (TRACKER_SWEEP_RUN_TIMEOUT); stopping it "
+        "(state killed). Raise the limit if runs of this sweep need longer.",
+        job.run_id,
+        limit,
+    )
 
 
 def _wait_while_paused(ctl: Controller, wake: threading.Event) -> bool:
@@ -189,17 +224,18 @@ def _wait_while_paused(ctl: Controller, wake: threading.Event) -> bool:
     return state in ACTIVE
 
 
-def _run_function(ctl: Controller, job: Job, function: Callable[[], Any]) -> bool:
+def _run_function(ctl: Controller, job: Job, function: Callable[[], Any], limit: float | None) -> bool:
     from tracker import _process
     from tracker._settings import set_env
 
     previous = set_env(ctl.environment(job))
-    watch = _Watch(ctl, job)
+    watch = _Watch(ctl, job, limit)
     ok = True
     try:
         function()
     except SweepRunStopped as stop:
         _log.info("Run %s %s by the sweep", job.run_id, stop.state)
+        ok = not watch.timed_out
     except Exception:  # noqa: BLE001 - a failed run is reported and the agent moves on (W&B)
         ok = False
         _log.exception("Run %s errored", job.run_id)
@@ -220,9 +256,12 @@ class _Watch:
     run's ``log`` with one that raises :class:`SweepRunStopped`.
     """
 
-    def __init__(self, ctl: Controller, job: Job) -> None:
+    def __init__(self, ctl: Controller, job: Job, limit: float | None) -> None:
         self.sweep_id, self.root, self.job = ctl.sweep_id, ctl.root, job
         self.reopen = ctl.reopen
+        self.deadline = None if limit is None else time.monotonic() + limit
+        self.limit = limit
+        self.timed_out = False
         self.done = threading.Event()
         self.thread = threading.Thread(target=self._main, name=f"tracker-sweep-{job.run_id}", daemon=True)
         self.thread.start()
@@ -239,6 +278,11 @@ class _Watch:
                 run = _live_run(self.job.run_id)
                 if run is None:
                     continue  # not initialised yet
+                if self.deadline is not None and self.limit is not None and time.monotonic() >= self.deadline:
+                    self.timed_out = True
+                    _timed_out(self.job, self.limit)
+                    _interrupt(run, "killed")
+                    return
                 run.flush(POLL_S)  # put what was logged so far on disk for the index
                 state = _stop_state(ctl, self.job)
                 if state is not None and not self.done.is_set():
@@ -272,7 +316,7 @@ def _stop_state(ctl: Controller, job: Job) -> str | None:
     return None
 
 
-def _run_process(ctl: Controller, job: Job) -> bool:
+def _run_process(ctl: Controller, job: Job, limit: float | None) -> bool:
     from tracker._settings import environ_copy
     from tracker.sweeps._command import build_command
 
@@ -289,12 +333,22 @@ def _run_process(ctl: Controller, job: Job) -> bool:
     except OSError as exc:
         _log.error("Run %s could not start %s: %s", job.run_id, argv, exc)
         return False
+    deadline = None if limit is None else time.monotonic() + limit
     while True:
+        wait = POLL_S if deadline is None else max(0.0, min(POLL_S, deadline - time.monotonic()))
         try:
-            code = proc.wait(timeout=POLL_S)
+            code = proc.wait(timeout=wait)
             break
         except subprocess.TimeoutExpired:
             pass
+        if deadline is not None and limit is not None and time.monotonic() >= deadline:
+            from tracker._sweep_trial import request_stop
+
+            _timed_out(job, limit)
+            request_stop(ctl.root, ctl.sweep_id, job.run_id, "killed")
+            _terminate(proc)
+            proc.wait()
+            return False
         state = _stop_state(ctl, job)
         if state is not None:
             from tracker._sweep_trial import request_stop
