@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 __all__: list[str] = []
 
 _HISTORY_LEAD = ["run_id", "run_name", "_step", "_timestamp", "_runtime"]
+_ROWS_PER_UPDATE = 1000
 
 
 def add(commands: Any, common: argparse.ArgumentParser) -> None:
@@ -53,7 +54,11 @@ def run_export(args: argparse.Namespace) -> int:
     check_project(api, args.project)
     runs = list(api.runs(args.project, order="+created_at"))
     out = args.out or ("-" if args.fmt == "csv" else f"{args.project}.parquet")
-    with progress(len(runs), f"exporting {args.project}", unit="runs") as bar:
+    if args.what == "runs":
+        total, unit = len(runs), "runs"
+    else:  # rows as the index counted them (superseded ones too: the bar may end short of 100%)
+        total, unit = sum(run._record.rows_logged for run in runs), "rows"
+    with progress(total, f"exporting {args.project}", unit=unit) as bar:
         if args.what == "runs":
             header, rows = _runs_table(runs)
             bar.update(len(runs))
@@ -76,9 +81,14 @@ def _history_table(runs: list[Run], done: Callable[[int], None]) -> tuple[list[s
 
     def rows() -> Any:
         for run in runs:
+            count = 0
             for row in run.scan_history():
                 yield {"run_id": run.id, "run_name": run.name, **row}
-            done(1)
+                count += 1
+                if count == _ROWS_PER_UPDATE:  # not per row: the bar costs nothing per row
+                    done(count)
+                    count = 0
+            done(count)
 
     return header, rows()
 

@@ -30,8 +30,9 @@ _LINE_INTERVAL: Final = 5.0  # seconds between plain lines when not a TTY
 _BAR_WIDTH: Final = 24
 
 
-def _amount(n: float, unit: str) -> str:
-    return format_size(n) if unit == "B" else f"{n:g} {unit}" if n != int(n) else f"{int(n)} {unit}"
+def _count(n: float) -> str:
+    """``12``, ``200,000``; a rate below 100 keeps one decimal (``2.5``)."""
+    return f"{n:,.0f}" if n == int(n) or n >= 100 else f"{n:.1f}"
 
 
 class Progress:
@@ -83,14 +84,13 @@ class Progress:
     def _emit(self, now: float, *, final: bool) -> None:
         elapsed = max(now - self._start, 1e-9)
         rate = self.n / elapsed
-        done = _amount(self.n, self.unit)
-        if self.total is not None:
-            done = (
-                f"{done}/{_amount(self.total, self.unit)}"
-                if self.unit == "B"
-                else f"{self.n}/{self.total} {self.unit}"
-            )
-        speed = f"{format_size(rate)}/s" if self.unit == "B" else f"{rate:.1f} {self.unit}/s"
+        if self.unit == "B":
+            done = format_size(self.n) + ("" if self.total is None else f"/{format_size(self.total)}")
+            speed = f"{format_size(rate)}/s"
+        else:
+            of = "" if self.total is None else f"/{_count(self.total)}"
+            done = f"{_count(self.n)}{of} {self.unit}"
+            speed = f"{_count(rate) if rate >= 100 else f'{rate:.1f}'} {self.unit}/s"
         if final:
             text = f"{self.desc}: {done} in {format_duration(elapsed)} ({speed})"
         else:

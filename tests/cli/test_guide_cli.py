@@ -241,7 +241,7 @@ def test_progress_lines_when_not_a_tty(
     assert (tmp_path / "dl" / "weights.bin").stat().st_size == 2_500_000
     assert main(["export", "vision", "--format", "csv", "--out", str(tmp_path / "h.csv")]) == 0
     lines = capsys.readouterr().err.splitlines()
-    assert lines[0].startswith("exporting vision: 3/3 runs in 0:")
+    assert lines[0].startswith("exporting vision: 4/4 rows in 0:")
     assert lines[1] == f"wrote 4 rows to {tmp_path / 'h.csv'}"
 
 
