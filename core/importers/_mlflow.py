@@ -30,6 +30,7 @@ The project defaults to the experiment's name.
 from __future__ import annotations
 
 import contextlib
+import operator
 import os
 import re
 import tempfile
@@ -219,55 +220,98 @@ def _imported(client: Any, run: Any, project: str, groups: dict[str, str], tmp: 
         state=_STATES.get(info.status, "running"),
         meta=_meta(data.tags),
     )
-    system: list[Row] = []
+    system: dict[int, Row] = {}  # step -> sample
 
     def rows() -> Iterator[Row]:
         table: dict[int, list[Row]] = {}
-        for key in sorted(data.metrics):
-            points = client.get_metric_history(rid, key)
+        for key, points in _histories(client, rid, sorted(data.metrics)):
             if key.startswith(_SYSTEM_PREFIX):
-                _fold(system, {}, _system_key(key[len(_SYSTEM_PREFIX) :]), points)
+                _fold_system(system, _system_key(key[len(_SYSTEM_PREFIX) :]), points)
             else:
-                _fold(None, table, key, points)
-        imported.files.extend(_artifacts(client, rid, tmp, imported.problems))
+                _fold(table, key, points)
+        imported.files.extend(_artifacts(info.artifact_uri, client.tracking_uri, tmp, imported.problems))
         for step in sorted(table):
             yield from table.pop(step)
 
     imported.rows = rows
-    imported.system = lambda: iter(sorted(system, key=lambda r: r["_timestamp"]))
+    imported.system = lambda: iter(sorted(system.values(), key=lambda r: r["_timestamp"]))
     return imported
 
 
-def _fold(flat: list[Row] | None, table: dict[int, list[Row]], key: str, points: list[Any]) -> None:
-    """Put one metric's points into rows: the n-th point of a step goes to that step's n-th row."""
-    if flat is not None:  # system samples: one row per step, like the rows
-        by_step: dict[int, Row] = {}
-        for p in points:
-            row = by_step.get(p.step)
-            ts = p.timestamp / 1000
-            if row is None:
-                row = by_step[p.step] = {"_timestamp": ts}
-                flat.append(row)
-            row[key] = p.value
-            row["_timestamp"] = max(row["_timestamp"], ts)
-        return
-    ordered = sorted(points, key=lambda p: (p.step, p.timestamp))
-    prev_step, n = None, 0
-    for p in ordered:
-        step = p.step
-        n = n + 1 if step == prev_step else 0
-        prev_step = step
-        ts = p.timestamp / 1000
+Point = tuple[int, int, float]  # step, timestamp (ms), value
+_POINT = operator.attrgetter("step", "timestamp", "value")
+
+
+def _histories(client: Any, run_id: str, keys: list[str]) -> Iterator[tuple[str, list[Point]]]:
+    """Each metric's points sorted by (step, timestamp, value): one query per metric.
+
+    A database store is read in bulk through MLflow's own session and ``SqlMetric`` model
+    (columns, not entities: ``get_metric_history`` builds an ORM object and an entity per
+    point, ~0.1 ms each); any other store through ``get_metric_history``, which pages.
+    """
+    store = _sql_store(client)
+    for key in keys:
+        if store is not None:
+            yield key, _sql_history(store, run_id, key)
+        else:
+            points = list(map(_POINT, client.get_metric_history(run_id, key)))
+            points.sort()  # linear when already in order, as a file store's usually is
+            yield key, points
+
+
+def _sql_store(client: Any) -> Any:
+    store = getattr(getattr(client, "_tracking_client", None), "store", None)  # MLflow private
+    if store is None or not type(store).__module__.startswith("mlflow.store.tracking.sqlalchemy"):
+        return None  # another store, or MLflow moved it: the public path
+    try:
+        from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
+    except ImportError:
+        return None
+    return store if isinstance(store, SqlAlchemyStore) and hasattr(store, "ManagedSessionMaker") else None
+
+
+def _sql_history(store: Any, run_id: str, key: str) -> list[Point]:
+    from mlflow.store.tracking.dbmodels.models import SqlMetric
+
+    m = SqlMetric
+    with store.ManagedSessionMaker() as session:
+        found = (
+            session.query(m.step, m.timestamp, m.value, m.is_nan)
+            .filter(m.run_uuid == run_id, m.key == key)
+            .order_by(m.step, m.timestamp, m.value)
+            .all()
+        )
+    nan = float("nan")
+    return [(step, ts, nan if is_nan else value) for step, ts, value, is_nan in found]
+
+
+def _fold(table: dict[int, list[Row]], key: str, points: list[Point]) -> None:
+    """Put one metric's sorted points into rows: the n-th point of a step goes to its n-th row."""
+    prev, n = None, 0
+    for step, ms, value in points:
+        n = n + 1 if step == prev else 0
+        prev = step
+        ts = ms / 1000
         rows = table.get(step)
         if rows is None:
-            rows = table[step] = []
-        if n == len(rows):
-            rows.append({"_step": step, "_timestamp": ts, key: p.value})
+            table[step] = [{"_step": step, "_timestamp": ts, key: value}]
+        elif n == len(rows):
+            rows.append({"_step": step, "_timestamp": ts, key: value})
         else:
             row = rows[n]
-            row[key] = p.value
+            row[key] = value
             if ts > row["_timestamp"]:
                 row["_timestamp"] = ts
+
+
+def _fold_system(samples: dict[int, Row], key: str, points: list[Point]) -> None:
+    """System metrics: one sample per step (MLflow's sample index), at its latest time."""
+    for step, ms, value in points:
+        row = samples.get(step)
+        if row is None:
+            row = samples[step] = {"_timestamp": ms / 1000}
+        row[key] = value
+        row["_timestamp"] = max(row["_timestamp"], ms / 1000)
 
 
 def _system_key(name: str) -> str:
@@ -279,13 +323,18 @@ def _system_key(name: str) -> str:
     return f"system.mlflow.{name}"
 
 
-def _artifacts(client: Any, run_id: str, tmp: Path, problems: list[str]) -> list[ImportedFile]:
+def _artifacts(artifact_uri: str, tracking_uri: str, tmp: Path, problems: list[str]) -> list[ImportedFile]:
+    """Download the run's artifacts into ``tmp`` (by its artifact URI: ``list_artifacts`` by
+    run id reads the whole run again, every metric point of a file store included)."""
+    from mlflow.artifacts import download_artifacts, list_artifacts
     from mlflow.exceptions import MlflowException
 
-    if not client.list_artifacts(run_id):
-        return []
     try:
-        local = Path(client.download_artifacts(run_id, "", dst_path=str(tmp)))
+        if not list_artifacts(artifact_uri=artifact_uri, tracking_uri=tracking_uri):
+            return []
+        local = Path(
+            download_artifacts(artifact_uri=artifact_uri, dst_path=str(tmp), tracking_uri=tracking_uri)
+        )
     except (MlflowException, OSError) as exc:
         problems.append(f"artifacts not downloaded: {exc}")
         return []

@@ -139,8 +139,29 @@ def test_params_tags_status_times_artifacts_and_nesting(stores: Path, script: Mo
 def test_project_and_experiment_choice(stores: Path) -> None:
     runs = _read(str(stores / "mlflow.db"), experiment="audio", project="speech")
     assert [(r.name, r.project) for r, _, _ in runs.values()] == [("wav2vec", "speech")]
+    rows = runs["wav2vec"][1]
+    assert [r["_step"] for r in rows] == [1, 2, 3]
+    assert math.isnan(rows[0]["loss"])  # MLflow's is_nan column, read back as NaN
+    assert rows[1:] == [
+        {"_step": 2, "_timestamp": 1_700_000_000.01, "loss": 0.5},
+        {"_step": 3, "_timestamp": 1_700_000_000.0, "wer": 0.25},
+    ]
     with pytest.raises(UsageError, match=r"no experiment 'vison'; existing: Default, audio, vision"):
         next(_mlflow.read(str(stores / "mlflow.db"), experiment="vison"))
+
+
+def test_a_database_is_read_in_bulk_with_the_same_points_as_get_metric_history(
+    stores: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    uri = f"sqlite:///{stores / 'mlflow.db'}"
+
+    def rows() -> str:
+        return repr({name: rows for name, (_, rows, _) in _read(uri).items()})  # nan == nan in a repr
+
+    bulk = rows()
+    assert _mlflow._sql_store(_mlflow._client(uri)) is not None
+    monkeypatch.setattr(_mlflow, "_sql_store", lambda client: None)
+    assert rows() == bulk
 
 
 def test_a_missing_store_is_refused_and_not_created(tmp_path: Path) -> None:
