@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any, Final
 
 from tracker._settings import ENV_QUIET, ENV_SILENT, Settings, env_bool
@@ -112,6 +113,18 @@ def init_lines(*, name: str, run_id: str, run_dir: str, root: str, url: str | No
         lines.append(f"view it at {url}" if url else f"view it with: tracker ui --root {shlex.quote(root)}")
         lines.append(f"offline run; upload it to a team server with: tracker sync {shlex.quote(run_dir)}")
     return "\n".join(lines)
+
+
+def dashboard_page(root: Path, project: str, run_id: str) -> str | None:
+    """A run's page on the live ``tracker ui`` of ``root`` or at ``$TRACKER_UI_URL``, without
+    the dashboard's token (stderr often lands in shared logs); None when nothing serves it."""
+    from tracker._naming import run_page
+    from tracker._settings import ENV_UI_URL, env
+    from tracker._ui_link import ui_link
+
+    found = ui_link(root)
+    base = env(ENV_UI_URL) or (found[0] if found is not None else None)
+    return base.rstrip("/") + run_page(project, run_id) if base else None
 
 
 def finish_line(*, name: str, run_id: str, state: str, steps: int, summary: Mapping[str, Any]) -> str:

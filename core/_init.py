@@ -487,26 +487,14 @@ def _wire(run: Run, writer: Writer, a: Args, launch: _Launch) -> None:
         run.on_finish(lambda: _console.loud_again(run.id))
     elif not _console.silenced():
         run._silent = False
+        url = run.url if run.server is not None else _console.dashboard_page(a.root, run.project, run.id)
         _console.write(_console.init_lines(
-            name=run.name, run_id=run.id, run_dir=run.dir, root=str(a.root), url=_shown_url(run, a.root),
+            name=run.name, run_id=run.id, run_dir=run.dir, root=str(a.root), url=url,
             online=run.server is not None,
         ))  # fmt: skip
     console = st.get("console") if st.is_set("console") else (env(ENV_CONSOLE) or "auto")
     if console not in ("off", False):
         _tee_console(run, writer)
-
-
-def _shown_url(run: Run, root: Path) -> str | None:
-    """The run's page for the init line: the team server's, a live ``tracker ui``'s or
-    ``$TRACKER_UI_URL``'s, without the dashboard's token (stderr often lands in shared logs)."""
-    if run.server is not None:
-        return run.url
-    from tracker._ui_link import ui_link
-
-    configured = env(ENV_UI_URL)
-    found = ui_link(root)
-    base = configured or (found[0] if found is not None else None)
-    return base.rstrip("/") + run_page(run.project, run.id) if base else None
 
 
 def _start_uploader(run: Run, st: Settings, log_path: Path, project: str, run_id: str) -> bool:
