@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, NamedTuple
 
 from tracker._settings import (
+    ENV_CONFIG_PATHS,
     ENV_HOST,
     ENV_MODE,
     ENV_TAGS,
@@ -99,13 +100,14 @@ def load_config(config: Any) -> dict[str, Any] | None:
 
 def default_config(settings: Settings) -> dict[str, Any]:
     """What ``config-defaults.yaml`` in the working directory and ``settings.config_paths``
-    hold (W&B reads both; ``init(config=...)`` and a sweep's values win over them)."""
+    (or ``$TRACKER_CONFIG_PATHS``, comma-separated) hold; W&B reads both, and
+    ``init(config=...)`` and a sweep's values win over them."""
     from tracker._config import DEFAULTS_FILE, load_yaml
 
     out: dict[str, Any] = {}
     if Path(DEFAULTS_FILE).is_file():
         out.update(load_yaml(DEFAULTS_FILE, DEFAULTS_FILE))
-    paths = settings.get("config_paths") or []
+    paths = settings.get("config_paths") or [p for p in (env(ENV_CONFIG_PATHS) or "").split(",") if p.strip()]
     for path in [paths] if isinstance(paths, (str, os.PathLike)) else paths:
         out.update(load_yaml(path, "settings config_paths"))
     return out

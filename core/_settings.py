@@ -56,6 +56,8 @@ ENV_QUIET: Final = "TRACKER_QUIET"
 # Code capture (tracker._code): W&B's save_code and its off switch.
 ENV_SAVE_CODE: Final = "TRACKER_SAVE_CODE"
 ENV_DISABLE_CODE: Final = "TRACKER_DISABLE_CODE"
+# YAML files whose keys are config defaults (comma-separated; W&B's config_paths).
+ENV_CONFIG_PATHS: Final = "TRACKER_CONFIG_PATHS"
 #: ``WANDB_DISABLED=true`` means ``mode="disabled"`` (read by tracker._run_args.resolve_mode).
 WANDB_DISABLED: Final = "WANDB_DISABLED"
 
@@ -76,6 +78,7 @@ WANDB_FALLBACKS: Final[dict[str, str]] = {
     ENV_NOTES: "WANDB_NOTES",
     ENV_RESUME: "WANDB_RESUME",
     ENV_CONSOLE: "WANDB_CONSOLE",
+    ENV_CONFIG_PATHS: "WANDB_CONFIG_PATHS",
     ENV_SILENT: "WANDB_SILENT",
     ENV_QUIET: "WANDB_QUIET",
     ENV_DISABLE_GIT: "WANDB_DISABLE_GIT",

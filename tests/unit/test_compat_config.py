@@ -97,3 +97,15 @@ def test_config_defaults_yaml_in_the_working_directory(
 def test_bad_configs_are_refused(root: Path, config: Any, message: str) -> None:
     with pytest.raises(UsageError, match=message):
         tracker.init(project="cfg", config=config, settings=QUIET)
+
+
+def test_config_paths_from_settings_or_wandb_variable(
+    root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "a.yaml").write_text("lr: 0.1\nbatch: 8\n")
+    (tmp_path / "b.yml").write_text("batch: 16\n")
+    monkeypatch.setenv("WANDB_CONFIG_PATHS", f"{tmp_path / 'a.yaml'},{tmp_path / 'b.yml'}")
+    tracker.init(project="cfg", settings=QUIET).finish()
+    assert _config_of(root) == {"lr": 0.1, "batch": 16}
+    tracker.init(project="cfg2", settings={**QUIET, "config_paths": [str(tmp_path / "b.yml")]}).finish()
+    assert _config_of(root, "cfg2") == {"batch": 16}
