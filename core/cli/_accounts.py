@@ -115,10 +115,12 @@ def users_create(args: argparse.Namespace) -> int:
 
 def users_ls(args: argparse.Namespace) -> int:
     """``tracker server users ls``."""
+    rows = []
     for u in _store(args).users():
         state = "disabled" if u.disabled is not None else "active"
         kind = "admin" if u.site_admin else "user"
-        print(f"{u.name}\t{kind}\t{state}\t{_when(u.created)}\t{u.default_team or '-'}")
+        rows.append([u.name, kind, state, _when(u.created), u.default_team or "-"])
+    _table(["USER", "KIND", "STATE", "CREATED", "DEFAULT TEAM"], rows, "users")
     return 0
 
 
@@ -154,8 +156,11 @@ def teams_add(args: argparse.Namespace) -> int:
 
 def teams_ls(args: argparse.Namespace) -> int:
     """``tracker server teams ls``."""
-    for team, members in _store(args).teams().items():
-        print(f"{team}\t" + ", ".join(f"{m}:{r}" for m, r in members.items()))
+    rows = [
+        [team, ", ".join(f"{m}:{r}" for m, r in members.items()) or "-"]
+        for team, members in _store(args).teams().items()
+    ]
+    _table(["TEAM", "MEMBERS (USER:ROLE)"], rows, "teams")
     return 0
 
 
@@ -173,9 +178,11 @@ def keys_create(args: argparse.Namespace) -> int:
 
 def keys_ls(args: argparse.Namespace) -> int:
     """``tracker server keys ls``."""
+    rows = []
     for info in _store(args).keys(args.user):
         state = "revoked" if info.revoked is not None else "active"
-        print(f"{info.key_id}\t{info.user}\t{info.role}\t{state}\t{_when(info.created)}\t{info.name}")
+        rows.append([info.key_id, info.user, info.role, state, _when(info.created), info.name])
+    _table(["KEY", "USER", "ROLE", "STATE", "CREATED", "NAME"], rows, "keys")
     return 0
 
 
@@ -203,6 +210,15 @@ def set_owner(args: argparse.Namespace) -> int:
 
 def projects_ls(args: argparse.Namespace) -> int:
     """``tracker server projects ls``."""
-    for p in _store(args).projects():
-        print(f"{p.name}\t{p.owner_kind}:{p.owner}\t{p.visibility}")
+    rows = [[p.name, f"{p.owner_kind}:{p.owner}", p.visibility] for p in _store(args).projects()]
+    _table(["PROJECT", "OWNER", "VISIBILITY"], rows, "projects")
     return 0
+
+
+def _table(header: list[str], rows: list[list[str]], what: str) -> None:
+    from tracker.cli._format import print_table
+
+    if rows:
+        print_table(header, rows)
+    else:
+        print(f"(no {what})", file=sys.stderr)

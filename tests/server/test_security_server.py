@@ -48,15 +48,16 @@ def test_cli_accounts(
     capsys.readouterr()
     assert cli(monkeypatch, root, "users", "ls") == 0
     out = capsys.readouterr().out
-    assert "alice\tuser\tactive" in out
-    assert "boss\tadmin\tactive" in out
+    assert out.splitlines()[0].split() == ["USER", "KIND", "STATE", "CREATED", "DEFAULT", "TEAM"]
+    assert any(line.split()[:3] == ["alice", "user", "active"] for line in out.splitlines())
+    assert any(line.split()[:3] == ["boss", "admin", "active"] for line in out.splitlines())
     assert "alice-password" not in (root / "server-auth.sqlite").read_text(errors="replace")
     assert cli(monkeypatch, root, "teams", "create", "crew") == 0
     assert cli(monkeypatch, root, "teams", "add-member", "crew", "alice", "--role", "viewer") == 0
     assert cli(monkeypatch, root, "teams", "add-member", "crew", "ghost") == 2
     capsys.readouterr()
     assert cli(monkeypatch, root, "teams", "ls") == 0
-    assert capsys.readouterr().out == "crew\talice:viewer\n"
+    assert capsys.readouterr().out.splitlines()[1].split() == ["crew", "alice:viewer"]
     assert (
         cli(monkeypatch, root, "keys", "create", "--user", "alice", "--name", "ci", "--role", "editor") == 0
     )
@@ -71,7 +72,7 @@ def test_cli_accounts(
     assert cli(monkeypatch, root, "projects", "set-visibility", "p", "open") == 2
     capsys.readouterr()
     assert cli(monkeypatch, root, "projects", "ls") == 0
-    assert "p\tteam:crew\tpublic\n" in capsys.readouterr().out
+    assert ["p", "team:crew", "public"] in [line.split() for line in capsys.readouterr().out.splitlines()]
     assert AuthStore(root).role_on(who, "p") == "viewer"
     assert cli(monkeypatch, root, "users", "disable", "alice") == 0
     assert AuthStore(root).verify_key(key) is None
