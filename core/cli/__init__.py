@@ -157,7 +157,8 @@ def _suggest_choice(message: str) -> str:
     found = re.search(r"invalid choice: '([^']*)' \(choose from (.*)\)", message)
     if found is None:
         return message
-    choices = re.findall(r"'([^']*)'", found.group(2))
+    # Quoted up to Python 3.13 ('runs', 'export'), bare from 3.14 (runs, export).
+    choices = re.findall(r"'([^']*)'", found.group(2)) or [c.strip() for c in found.group(2).split(",")]
     hint = did_you_mean(found.group(1), choices)
     return message[: found.start(2) - len(" (choose from ")] + hint + f" (choose from {', '.join(choices)})"
 
