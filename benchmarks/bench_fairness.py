@@ -179,8 +179,9 @@ def _bench(base: str, keys: dict[str, str], big: bytes, small: bytes, slack: flo
             upload["status"], upload["body"] = _put_log(base, keys["alice"], "alice-proj", "big", big)
         except urllib.error.HTTPError as exc:
             upload["status"], upload["body"] = exc.code, exc.read()
-        upload["s"] = time.perf_counter() - t
-        finished.set()
+        finally:  # a server that died mid-upload must end the read loop, not spin it forever
+            upload["s"] = time.perf_counter() - t
+            finished.set()
 
     # Open loop: a read starts every 25 ms in its own thread whatever the others are doing,
     # so a stall shows in every read that starts during it (not just in the first).

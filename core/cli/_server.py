@@ -103,7 +103,11 @@ def run_server(args: argparse.Namespace) -> int:
     port = sock.getsockname()[1]
     app = create_app(root, token=None, allowed_hosts=hosts, index=index, state=state)
     auth = AuthStore.postgres(root, args.db, pooled=True) if args.db else None  # None: SQLite in root
-    install(app, root, max_body=args.max_request_bytes, store=auth)
+    from tracker.server._offload import Offload
+
+    offload = Offload(root, args.db)  # big uploads: checked and indexed off this process's GIL
+    offload.start()
+    install(app, root, max_body=args.max_request_bytes, store=auth, offload=offload)
     install_remote(app, root)
     from tracker.server._blobs import install_blobs
 
@@ -115,7 +119,10 @@ def run_server(args: argparse.Namespace) -> int:
     print(f"tracker server: serving {root}", file=sys.stderr)
     print(url_for(args.host, port, None), flush=True)
     config = uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=2)
-    uvicorn.Server(config).run(sockets=[sock])
+    try:
+        uvicorn.Server(config).run(sockets=[sock])
+    finally:
+        offload.close()
     return 0
 
 

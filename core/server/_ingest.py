@@ -65,6 +65,9 @@ class RefusedError(Exception):
         self.status = status
         self.data = data
 
+    def __reduce__(self) -> tuple[Any, ...]:  # raised in the upload worker (tracker.server._offload)
+        return (type(self), (self.status, self.data))
+
 
 class _Logs:
     """Appends to server-side run logs: one lock per log in this process, ``flock`` across processes."""
@@ -256,11 +259,24 @@ def _indexer(app: Any, logs: _Logs) -> Any:
 class IngestState:
     """What the run-log endpoints (:mod:`tracker.server._routes_ingest`) read, on ``app.state.ingest``."""
 
-    def __init__(self, logs: _Logs, max_body: int, indexer: Any) -> None:
+    def __init__(self, logs: _Logs, max_body: int, indexer: Any, offload: Any = None) -> None:
         self.logs = logs
         self.max_body = max_body
         #: ``index(project, run_id)`` after a log grew, or None (see :func:`_indexer`).
         self.indexer = indexer
+        #: The worker process for big uploads (:class:`tracker.server._offload.Offload`), or None.
+        self.offload = offload
+
+    def append(self, project: str, run_id: str, offset: int, body: bytes) -> tuple[int, int]:
+        """Store ``body`` at ``offset`` and index it; ``(server offset, bytes appended)``."""
+        from tracker.server._offload import OFFLOAD_BYTES
+
+        if self.offload is not None and len(body) >= OFFLOAD_BYTES:
+            return self.offload.append(project, run_id, offset, body)  # type: ignore[no-any-return]
+        end, appended = self.logs.append(project, run_id, offset, body)
+        if appended and self.indexer is not None:
+            self.indexer(project, run_id)
+        return end, appended
 
 
 def install(
@@ -269,6 +285,7 @@ def install(
     *,
     max_body: int = MAX_BODY,
     store: AuthStore | None = None,
+    offload: Any = None,
 ) -> AuthStore:
     """Add the ingest routes and the auth gate to the dashboard ``app``; return its auth store.
 
@@ -277,6 +294,8 @@ def install(
         root: The server's data root.
         max_body: Largest upload body, in bytes (larger: 413).
         store: Accounts and project ownership (default: SQLite in ``root``).
+        offload: The worker process that checks and indexes big uploads
+            (:class:`tracker.server._offload.Offload`; None: all in-process).
     """
     from tracker.server._app import add_routes
     from tracker.server._gate import protect
@@ -284,7 +303,7 @@ def install(
 
     logs = _Logs(Path(root))
     auth = store if store is not None else AuthStore(Path(root))
-    app.state.ingest = IngestState(logs, max_body, _indexer(app, logs))
+    app.state.ingest = IngestState(logs, max_body, _indexer(app, logs), offload)
     add_routes(app, log_routes)
     protect(app, auth, max_body=max_body)
     return auth

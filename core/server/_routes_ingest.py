@@ -97,9 +97,7 @@ async def put_log(request: Request, ingest: Ingest, project: str, run_id: str, o
         return _refused(exc)
 
     def do() -> dict[str, Any]:
-        end, appended = ingest.logs.append(project, run_id, offset, body)
-        if appended and ingest.indexer is not None:
-            ingest.indexer(project, run_id)
+        end, appended = ingest.append(project, run_id, offset, body)
         return {"offset": end, "appended": appended}
 
     return await run_in_threadpool(_answer, do)

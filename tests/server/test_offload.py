@@ -1,0 +1,97 @@
+"""Big uploads are checked, stored and indexed in a worker process (issue 14, point 7).
+
+``tracker.server._offload`` moves the CPU-heavy part of a big upload (checking every
+record, folding it into the index) out of the server process, so that it never holds the
+interpreter lock other users' requests need. These tests run the real worker process
+(``spawn``) over a real data root and SQLite index: what it stores and indexes is exactly
+what the in-process path stores and indexes, a refusal crosses the process boundary with
+its status and reason, and the server's ingest sends bodies over the threshold there.
+``benchmarks/bench_fairness.py`` measures the effect on other users' reads.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+import tracker
+from tracker.server import _offload
+from tracker.server._ingest import IngestState, RefusedError, _Logs
+from tracker.server._offload import Offload
+from tracker.storage._sqlite_index import SQLiteIndex
+
+STEPS = 300
+
+
+def _log_bytes(tmp: Path) -> bytes:
+    """A run log written by a real run (on the client's machine)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        run = tracker.init(
+            project="alpha", id="big", dir=str(tmp), settings=tracker.Settings(disable_git=True)
+        )
+        for step in range(STEPS):
+            run.log({"loss": 1.0 / (step + 1)}, step=step)
+        run.finish()
+    return (tmp / "projects" / "alpha" / "runs" / "big" / "run.tlog").read_bytes()
+
+
+@pytest.fixture
+def offload(tmp_path: Path) -> Iterator[Offload]:
+    worker = Offload(tmp_path / "server")
+    yield worker
+    worker.close()
+
+
+def _indexed_steps(root: Path) -> int | None:
+    """Rows of ``loss`` the index holds for alpha/big, read without refreshing it."""
+    index = SQLiteIndex(root)
+    try:
+        keys = index.keys("alpha", "big")
+        return keys["loss"].points if "loss" in keys else None
+    finally:
+        index.close()
+
+
+def test_the_worker_stores_and_indexes_a_log_as_the_server_would(offload: Offload, tmp_path: Path) -> None:
+    data = _log_bytes(tmp_path / "client")
+    root = tmp_path / "server"
+
+    end, appended = offload.append("alpha", "big", 0, data)
+
+    assert (end, appended) == (len(data), len(data))
+    assert (root / "projects" / "alpha" / "runs" / "big" / "run.tlog").read_bytes() == data
+    assert _indexed_steps(root) == STEPS  # indexed by the worker: nothing here refreshed the index
+    # The same batch again changes nothing (the bytes are recognised, as in-process).
+    assert offload.append("alpha", "big", 0, data) == (len(data), 0)
+
+
+def test_a_refusal_in_the_worker_keeps_its_status_and_reason(offload: Offload, tmp_path: Path) -> None:
+    data = _log_bytes(tmp_path / "client")
+    cut = data[: len(data) - 3]  # the last frame torn: not whole frames
+    with pytest.raises(RefusedError) as in_process:
+        _Logs(tmp_path / "other").append("alpha", "big", 0, cut)
+
+    with pytest.raises(RefusedError) as in_worker:
+        offload.append("alpha", "big", 0, cut)
+
+    assert in_worker.value.status == in_process.value.status == 400
+    assert in_worker.value.data == in_process.value.data
+    assert not (tmp_path / "server" / "projects" / "alpha" / "runs" / "big" / "run.tlog").exists()
+
+
+def test_ingest_sends_bodies_over_the_threshold_to_the_worker(
+    offload: Offload, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = _log_bytes(tmp_path / "client")
+    root = tmp_path / "server"
+    monkeypatch.setattr(_offload, "OFFLOAD_BYTES", len(data))
+    # No in-process indexer: only the worker can have indexed the run.
+    ingest = IngestState(_Logs(root), max_body=64 << 20, indexer=None, offload=offload)
+
+    assert ingest.append("alpha", "big", 0, data) == (len(data), len(data))
+
+    assert _indexed_steps(root) == STEPS
