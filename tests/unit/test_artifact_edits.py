@@ -19,6 +19,7 @@ def _logged(root: Path, art: tracker.Artifact, **kw: object) -> tracker.Artifact
 
 
 def test_add_a_table_stores_name_table_json_and_get_returns_it(root: Path) -> None:
+    pytest.importorskip("PIL")  # read_image
     pixels = np.arange(4 * 4 * 3, dtype=np.uint8).reshape(4, 4, 3)
     table = tracker.Table(columns=["id", "img", "score"])
     table.add_data(0, tracker.Image(pixels, caption="first"), 0.5)

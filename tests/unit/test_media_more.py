@@ -138,6 +138,8 @@ def test_new_media_are_listed_as_media_and_round_trip_through_artifacts(root: Pa
 
 
 def test_the_dashboard_serves_them_for_download(root: Path, tmp_path: Path) -> None:
+    pytest.importorskip("fastapi")
+    pytest.importorskip("httpx")  # TestClient
     from fastapi.testclient import TestClient
 
     from tracker.server import create_app

@@ -42,6 +42,7 @@ def test_files_lists_standard_media_and_saved_files(root: Path, tmp_path: Path) 
 
 
 def test_each_file_downloads_with_the_runs_data(root: Path, tmp_path: Path) -> None:
+    pytest.importorskip("PIL")  # read_image
     run = _run(root, tmp_path)
     api_run = tracker.Api(root).run(f"files/{run.id}")
     api_run.summary.update({"best": 0.25})

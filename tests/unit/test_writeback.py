@@ -71,6 +71,7 @@ def test_edits_leave_the_run_log_untouched(root: Path) -> None:
 
 def test_the_dashboard_run_listing_shows_the_edit(root: Path) -> None:
     pytest.importorskip("fastapi")
+    pytest.importorskip("httpx")  # TestClient
     from fastapi.testclient import TestClient
 
     from tracker.server import create_app
@@ -109,7 +110,9 @@ def test_a_non_dict_summary_is_refused_by_name(root: Path) -> None:
         run.update()
 
 
-def test_the_team_servers_state_store_keeps_the_edits(pg_url: str) -> None:
+def test_the_team_servers_state_store_keeps_the_edits(request: pytest.FixtureRequest) -> None:
+    pytest.importorskip("psycopg")
+    pg_url: str = request.getfixturevalue("pg_url")
     from tracker.storage._pg import migrate
     from tracker.storage._pg_state import PostgresStateStore
 
