@@ -11,6 +11,7 @@ missing stderr never fails the caller.
 
 from __future__ import annotations
 
+import re
 import sys
 from collections.abc import Mapping
 from pathlib import Path
@@ -24,6 +25,8 @@ PREFIX: Final = "tracker: "
 #: Summary values the finish line shows at most (W&B prints a table of them).
 SUMMARY_KEYS: Final = 8
 _said: set[str] = set()
+#: Characters a shell word may hold unquoted (``shlex.quote``'s safe set).
+_PLAIN: Final = re.compile(r"[\w@%+=:,./-]+")
 #: Runs started with ``silent``/``quiet`` settings: ``termlog`` is silent while any is active.
 _quiet_runs: set[str] = set()
 
@@ -103,15 +106,13 @@ def init_lines(*, name: str, run_id: str, run_dir: str, root: str, url: str | No
             ``$TRACKER_UI_URL``), without any token; None otherwise.
         online: True when the run streams to a team server.
     """
-    import shlex
-
     shown = name if name == run_id else f"{name} ({run_id})"
     lines = [f"run {shown} is saved locally in {run_dir}"]
     if online:
         lines.append(f"streaming to the team server: {url}")
     else:
-        lines.append(f"view it at {url}" if url else f"view it with: tracker ui --root {shlex.quote(root)}")
-        lines.append(f"offline run; upload it to a team server with: tracker sync {shlex.quote(run_dir)}")
+        lines.append(f"view it at {url}" if url else f"view it with: tracker ui --root {_quote(root)}")
+        lines.append(f"offline run; upload it to a team server with: tracker sync {_quote(run_dir)}")
     return "\n".join(lines)
 
 
@@ -137,6 +138,15 @@ def finish_line(*, name: str, run_id: str, state: str, steps: int, summary: Mapp
         parts.append(f"(+{more} more)")
     tail = f"; summary: {', '.join(parts)}" if parts else ""
     return f"run {shown} {state} after {steps} step{'s' if steps != 1 else ''}{tail}"
+
+
+def _quote(path: str) -> str:
+    """``path`` as a shell word (``shlex`` is imported only for paths that need quoting)."""
+    if _PLAIN.fullmatch(path):
+        return path
+    import shlex
+
+    return shlex.quote(path)
 
 
 def _scalar(value: Any) -> bool:

@@ -253,6 +253,8 @@ def _warn_no_server(origin: str) -> None:
 
 def _warn_ignored(keys: list[str]) -> None:
     """One ``TrackerWarning`` per keyword or setting tracker accepts but does not act on."""
+    if not keys:
+        return  # the usual case: init does not pay for importing difflib
     from tracker._human import did_you_mean
 
     known = init.__code__.co_varnames[: init.__code__.co_argcount + init.__code__.co_kwonlyargcount]

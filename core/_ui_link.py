@@ -16,9 +16,7 @@ Resolution of a run's URL, first match wins:
 
 from __future__ import annotations
 
-import json
 import os
-import socket
 from pathlib import Path
 from typing import Any, Final
 from urllib.parse import quote
@@ -41,12 +39,12 @@ def write_ui_file(root: Path, url: str, token: str | None) -> Path:
         url: The base URL (``http://127.0.0.1:8765``), without a path or token.
         token: The per-launch token, or None when none is required.
     """
+    import json
+
     root.mkdir(parents=True, exist_ok=True)
     path = root / UI_FILE
     tmp = root / f"{UI_FILE}.{os.getpid()}.tmp"
-    body = json.dumps(
-        {"url": url.rstrip("/"), "token": token, "pid": os.getpid(), "host": socket.gethostname()}
-    )
+    body = json.dumps({"url": url.rstrip("/"), "token": token, "pid": os.getpid(), "host": _hostname()})
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:
         os.fchmod(fd, 0o600)  # O_CREAT's mode is masked by the umask and ignored for an old file
@@ -72,7 +70,7 @@ def ui_link(root: Path) -> tuple[str, str | None] | None:
     url, token, pid = info.get("url"), info.get("token"), info.get("pid")
     if not isinstance(url, str) or not isinstance(pid, int) or not isinstance(token, (str, type(None))):
         return None
-    if info.get("host") == socket.gethostname() and not _alive(pid):
+    if info.get("host") == _hostname() and not _alive(pid):
         return None  # left behind by a killed `tracker ui`
     return url, token
 
@@ -100,7 +98,17 @@ def page_url(root: Path, path: str, configured: str | None) -> str:
     return base + path + (f"?token={quote(token)}" if token else "")
 
 
+def _hostname() -> str:
+    # socket is imported here, not at module level: init's console line reads .ui.json, and
+    # importing socket costs a run's init several milliseconds.
+    import socket
+
+    return socket.gethostname()
+
+
 def _read(path: Path) -> dict[str, Any] | None:
+    import json  # here, not at the top: init reads this file on every run (its console line)
+
     try:
         info = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
