@@ -7,6 +7,8 @@ run streams to in online mode.
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import warnings
 from pathlib import Path
 
@@ -101,13 +103,35 @@ def test_setting_after_finish_is_refused(root: Path) -> None:
         run.name = "late"
 
 
-def test_edits_reach_a_team_server(root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def _cli(*args: str, root: Path, stdin: str | None = None) -> str:
+    out = subprocess.run(
+        [sys.executable, "-m", "tracker.cli", *args, "--root", str(root)],
+        input=stdin, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    return out.stdout.strip()
+
+
+@pytest.mark.parametrize("db", ["sqlite", "postgres"])
+def test_edits_reach_a_team_server(
+    root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest, db: str
+) -> None:
     pytest.importorskip("fastapi")
     from tests._server import TrackerServer, make_key
 
     server_root = tmp_path / "server"
-    key = make_key(server_root)
-    server = TrackerServer(server_root)
+    if db == "sqlite":
+        key = make_key(server_root)
+        server = TrackerServer(server_root)
+    else:  # the PostgreSQL index folds the EDIT records as the SQLite one does
+        pytest.importorskip("psycopg")
+        url = request.getfixturevalue("pg_url")
+        _cli("server", "migrate", "--db", url, root=server_root)
+        _cli("server", "users", "create", "ann", "--password-stdin", "--db", url, root=server_root,
+             stdin="ann-pw-123\n")  # fmt: skip
+        key = _cli("server", "keys", "create", "--user", "ann", "--name", "t", "--db", url, root=server_root)
+        key = key.split()[-1]
+        server = TrackerServer(server_root, "--db", url)
     try:
         monkeypatch.setenv("TRACKER_BASE_URL", server.url)
         monkeypatch.setenv("TRACKER_API_KEY", key)
