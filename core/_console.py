@@ -26,7 +26,7 @@ PREFIX: Final = "tracker: "
 SUMMARY_KEYS: Final = 8
 _said: set[str] = set()
 #: Characters a shell word may hold unquoted (``shlex.quote``'s safe set).
-_PLAIN: Final = re.compile(r"[\w@%+=:,./-]+")
+_PLAIN: Final = re.compile(r"[\w@%+=:,./-]+", re.ASCII)
 #: Runs started with ``silent``/``quiet`` settings: ``termlog`` is silent while any is active.
 _quiet_runs: set[str] = set()
 
