@@ -242,3 +242,24 @@ def test_cli_import_then_api_reads_back_the_same_and_reimport_adds_nothing(
         in (capsys.readouterr().out)
     )
     assert len(tracker.Api().runs(logdir)) == len(direct)
+
+
+def test_root_run_repeated_steps_and_a_torn_tail(tmp_path: Path) -> None:
+    tensorboardx = pytest.importorskip("tensorboardX")
+    logdir = tmp_path / "exp"
+    w = tensorboardx.SummaryWriter(str(logdir))  # events in LOGDIR itself: the run "."
+    for i, step in enumerate((0, 1, 2, 1)):  # a restart logs step 1 again
+        w.add_scalar("loss", step + 0.5 + (10 if i == 3 else 0), step, walltime=100.0 + i)
+    w.close()
+    (event_file,) = logdir.iterdir()
+    with event_file.open("ab") as f:
+        f.write(b"\x10\x00\x00")  # a record cut short, as a writer killed mid-write leaves
+    (run,) = _tensorboard.read(logdir, project="mine")
+    rows = list(run.rows())
+    assert (run.name, run.source_key, run.project) == ("exp", ".", "mine")
+    assert rows == [
+        {"_step": 0, "_timestamp": 100.0, "loss": 0.5},
+        {"_step": 1, "_timestamp": 103.0, "loss": 11.5},  # the later value of step 1 is kept
+        {"_step": 2, "_timestamp": 102.0, "loss": 2.5},
+    ]
+    assert run.problems == ["loss: 1 value(s) written again at a step already seen; the last one is kept"]
