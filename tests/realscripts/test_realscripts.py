@@ -149,34 +149,57 @@ def _sweep_agent_code(project: str) -> str:
     )
 
 
-def _launch_all(tmp_factory: pytest.TempPathFactory) -> dict[str, Launch]:
-    def tmp(name: str) -> Path:
-        return tmp_factory.mktemp(name)
+def _stages() -> dict[str, tuple[list[list[str]], float]]:
+    """Each script's stages (argv after the interpreter) and the time limit of each stage."""
 
     def script(name: str, *args: str) -> list[str]:
         return [str(SCRIPTS / name), *args]
 
     return {
-        "hf_callback": Launch(tmp("hf"), [script("hf_callback.py")]),
-        "cleanrl_reinforce": Launch(tmp("cleanrl"), [script("cleanrl_reinforce.py")]),
-        "registry_automation": Launch(
-            tmp("registry"),
+        "hf_callback": ([script("hf_callback.py")], TIMEOUT_S),
+        "cleanrl_reinforce": ([script("cleanrl_reinforce.py")], TIMEOUT_S),
+        "registry_automation": (
             [script("registry_automation.py", "train"), script("registry_automation.py", "promote")],
+            TIMEOUT_S,
         ),
-        "model_eval": Launch(
-            tmp("eval"), [script("model_eval.py", "prepare"), script("model_eval.py", "evaluate")]
-        ),
-        "cv_sweep": Launch(tmp("cv"), [["-c", _sweep_agent_code("cv sweep")]], timeout=90),
-        "matplotlib_charts": Launch(tmp("mpl"), [script("matplotlib_charts.py")]),
-        "api_export": Launch(
-            tmp("export"), [script("api_export.py", "train"), script("api_export.py", "export")]
-        ),
+        "model_eval": ([script("model_eval.py", "prepare"), script("model_eval.py", "evaluate")], TIMEOUT_S),
+        "cv_sweep": ([["-c", _sweep_agent_code("cv sweep")]], 90),
+        "matplotlib_charts": ([script("matplotlib_charts.py")], TIMEOUT_S),
+        "api_export": ([script("api_export.py", "train"), script("api_export.py", "export")], TIMEOUT_S),
     }
 
 
+#: Which script's results each test reads (the fixture starts only those of the selected tests).
+SCRIPT_OF = {
+    "test_cleanrl_sync_tensorboard": "cleanrl_reinforce",
+    "test_registry_automation": "registry_automation",
+    "test_model_eval_use_artifact_and_tables": "model_eval",
+    "test_cv_sweep_folds_in_child_processes": "cv_sweep",
+    "test_matplotlib_pyplot_module": "matplotlib_charts",
+    "test_hf_callback_subclass": "hf_callback",
+    "test_api_export_write_back": "api_export",
+    "test_api_export_rename": "api_export",
+}
+
+
 @pytest.fixture(scope="module")
-def launched(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Launch]:
-    return _launch_all(tmp_path_factory)
+def launched(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Launch]:
+    """Start the scripts of the selected tests of this module, all at once."""
+    tests = {getattr(item, "originalname", item.name) for item in request.session.items}
+    wanted = {SCRIPT_OF[t] for t in tests if t in SCRIPT_OF}
+    return {
+        name: Launch(tmp_path_factory.mktemp(name), stages, timeout=timeout)
+        for name, (stages, timeout) in _stages().items()
+        if name in wanted
+    }
+
+
+def test_every_test_names_its_script() -> None:
+    tests = {
+        name for name in globals() if name.startswith("test_") and name != "test_every_test_names_its_script"
+    }
+    assert tests == set(SCRIPT_OF), tests ^ set(SCRIPT_OF)
+    assert set(SCRIPT_OF.values()) == set(_stages()) == {p.stem for p in GOLDEN.glob("*.json")}
 
 
 # ----------------------------------------------------------------------------- reading tracker
