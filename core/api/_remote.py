@@ -86,8 +86,14 @@ def rows_from_wire(data: Mapping[str, Any]) -> Rows:
 
 
 def run_to_wire(run: Run) -> dict[str, Any]:
-    """A run as the server sends it: its index record plus the state, tags and notes it reads as."""
-    return {"record": run._record._asdict(), "state": run.state, "tags": list(run.tags), "notes": run.notes}
+    """A run as the server sends it: its index record plus the state, tags and notes it reads as,
+    and its config and summary where ``Api`` write-back changed them."""
+    wire = {"record": run._record._asdict(), "state": run.state, "tags": list(run.tags), "notes": run.notes}
+    for key in ("config", "summary"):
+        value = dict(getattr(run, key))
+        if value != getattr(run._record, key):
+            wire[key] = value
+    return wire
 
 
 def _run_from_wire(api: Api, data: Mapping[str, Any]) -> Run:
@@ -101,6 +107,12 @@ def _run_from_wire(api: Api, data: Mapping[str, Any]) -> Run:
     run.state = str(data["state"])
     run.tags = [str(t) for t in data["tags"]]
     run.notes = data["notes"]
+    if "config" in data:
+        run.config = dict(data["config"])
+    if "summary" in data:
+        from tracker.api._writeback import RunSummary
+
+        run.summary = RunSummary(data["summary"], run._save_summary)
     return run
 
 
@@ -162,6 +174,11 @@ class Remote(Client):
         """``Api.run`` on the server."""
         path = f"/projects/{quote(project)}/runs/{quote(run_id)}"
         return _run_from_wire(api, self.call("GET", path, run_id=run_id))
+
+    def edit_run(self, project: str, run_id: str, fields: Mapping[str, Any]) -> None:
+        """Save ``Run.update()``/``summary.update()`` edits on the server (the editor role)."""
+        path = f"/projects/{quote(project)}/runs/{quote(run_id)}/edit"
+        self.call("POST", path, body=dict(fields), run_id=run_id)
 
     def history_rows(
         self, run: Run, samples: int | None, keys: list[str] | None, x_axis: str, stream: str

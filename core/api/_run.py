@@ -325,41 +325,47 @@ class Run(RunArtifactsMixin, RunMediaMixin):
         """Save edits of :attr:`tags`, :attr:`notes`, :attr:`config` and :attr:`summary`.
 
         Kept in the state store, not the run log (see :mod:`tracker.api._writeback`); a
-        new ``Api()`` and the dashboard show them.
+        new ``Api()`` and the dashboard show them. A run read from a team server is edited
+        there.
 
         Raises:
             UsageError: Invalid tags or notes, a config or summary that is not a dict.
-            UnsupportedError: The run was read from a team server.
+            CommError: A team server the run was read from refused the edit (the editor
+                role is needed).
         """
         if not isinstance(self.tags, (list, tuple)) or not all(isinstance(t, str) for t in self.tags):
             raise UsageError("run.tags must be a list of strings.")
         if self.notes is not None and not isinstance(self.notes, str):
             raise UsageError("run.notes must be a string.")
-        self._writable("run.update()")
-        self._api.state.edit_run(
-            self.project,
-            self.id,
+        self._save(
             tags=list(self.tags),
             notes=self.notes if self.notes is not None else ("" if self._record.notes else None),
-            config=diff(self._record.config, self._checked("config")),
-            summary=diff(self._record.summary, self._checked("summary")),
+            config=self._checked("config"),
+            summary=self._checked("summary"),
         )
 
     def _save_summary(self) -> None:
-        self._writable("run.summary.update()")
-        self._api.state.edit_run(
-            self.project, self.id, summary=diff(self._record.summary, self._checked("summary"))
-        )
+        self._save(summary=self._checked("summary"))
+
+    def _save(self, **fields: Any) -> None:
+        """Keep edits: locally in the state store, or through the team server the run came from.
+
+        ``config`` and ``summary`` are whole; what is kept is their difference from the log.
+        """
+        remote = self._api._remote
+        if remote is not None:
+            remote.edit_run(self.project, self.id, {k: v for k, v in fields.items() if v is not None})
+            return
+        for key in ("config", "summary"):
+            if key in fields:
+                fields[key] = diff(getattr(self._record, key), fields[key])
+        self._api.state.edit_run(self.project, self.id, **fields)
 
     def _checked(self, what: str) -> dict[str, Any]:
         value = getattr(self, what)
         if not isinstance(value, dict) or not all(isinstance(k, str) for k in value):
             raise UsageError(f"run.{what} must be a dict with string keys to save it.")
         return value
-
-    def _writable(self, what: str) -> None:
-        if self._api._remote is not None:
-            raise self._api._remote.unsupported(f"{what} (write-back to a team server)")
 
     def delete(self) -> None:
         """Hide the run from listings (a user edit; the run log stays on disk)."""

@@ -50,7 +50,7 @@ class RunSummary(dict[str, Any]):
         """Set keys (as ``dict.update``) and save the summary to the state store.
 
         Raises:
-            UsageError: The run was read from a team server (write-back is local only).
+            UsageError: The summary holds keys that are not strings.
         """
         super().update(other, **kwargs)
         self._save()

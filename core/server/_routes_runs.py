@@ -5,10 +5,11 @@ server's ``Api()`` reads of runs, history and scans (``v1``, see :mod:`tracker.s
 # No ``from __future__ import annotations``: FastAPI reads the endpoint annotations at runtime.
 
 import functools
+import json
 import time
 from typing import Any
 
-from fastapi import APIRouter, Query, Request  # noqa: TID253 - imported by the app factory only
+from fastapi import APIRouter, Body, Query, Request  # noqa: TID253 - imported by the app factory only
 
 from tracker._naming import LOG_NAME
 from tracker.api._remote import rows_to_wire, run_to_wire
@@ -16,6 +17,7 @@ from tracker.errors import StorageError, UsageError
 from tracker.server._data import Data, ServerData, guarded, json_response
 from tracker.server._paths import inside_root
 from tracker.server._remote import (
+    MAX_JSON_BODY,
     MAX_PAGE,
     MAX_SCAN_PAGE,
     PREFIX,
@@ -26,6 +28,7 @@ from tracker.server._remote import (
     json_arg,
     keys_arg,
     reply,
+    revive,
 )
 from tracker.server._views import clean, is_num, run_row
 
@@ -169,6 +172,49 @@ def _run_of(remote: RemoteState, request: Any, project: str, run_id: str) -> Any
     authorize(request, project)
     inside_root(remote.root, project, run_id)  # a run directory linked out of the root: not served
     return remote.api.run(f"{project}/{run_id}")
+
+
+@v1.post(_V1_RR + "/edit")
+def edit_run(
+    request: Request,
+    remote: Remote,
+    project: str,
+    run_id: str,
+    body: dict[str, Any] = Body(...),  # noqa: B008 - FastAPI's body
+) -> Any:
+    """Save ``Api`` edits of a run: ``{"tags", "notes", "config", "summary"}`` (each optional;
+    config and summary whole, as the client holds them: the difference from the run log is
+    what is kept). Needs the editor role. Answers the run as ``GET`` does."""
+
+    def do() -> Any:
+        from tracker.api._writeback import diff
+
+        authorize(request, project, write=True)
+        _run_of(remote, request, project, run_id)
+        if len(json.dumps(body, default=str)) > MAX_JSON_BODY:
+            raise UsageError(f"the edit is over {MAX_JSON_BODY} bytes.")
+        edit = revive(body)
+        unknown = set(edit) - {"tags", "notes", "config", "summary"}
+        tags, notes = edit.get("tags"), edit.get("notes")
+        if unknown or not all(isinstance(edit.get(k, {}), dict) for k in ("config", "summary")):
+            raise UsageError('send {"tags": [...], "notes": "...", "config": {...}, "summary": {...}}.')
+        if tags is not None and (not isinstance(tags, list) or not all(isinstance(t, str) for t in tags)):
+            raise UsageError("tags must be a list of strings.")
+        if notes is not None and not isinstance(notes, str):
+            raise UsageError("notes must be a string.")
+        record = remote.api.index.run(project, run_id)
+        assert record is not None  # _run_of found it
+        remote.api.state.edit_run(
+            project,
+            run_id,
+            tags=tags,
+            notes=notes,
+            config=None if "config" not in edit else diff(record.config, edit["config"]),
+            summary=None if "summary" not in edit else diff(record.summary, edit["summary"]),
+        )
+        return run_to_wire(_run_of(remote, request, project, run_id))
+
+    return reply(do)
 
 
 @v1.get(PREFIX + "/projects", name="projects")

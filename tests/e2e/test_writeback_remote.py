@@ -1,0 +1,53 @@
+"""Api write-back through a real team server: an editor's summary and config edits persist there."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import tracker
+from tests._server import TrackerServer, make_key
+from tracker.api import Api
+from tracker.cli import main
+from tracker.errors import CommError
+from tracker.server._auth import AuthStore
+
+
+def test_an_editor_writes_back_through_the_server(
+    root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytest.importorskip("fastapi")
+    with tracker.init(project="p", id="r1", config={"lr": 0.1}) as run:
+        run.log({"loss": 0.5})
+    server_root = tmp_path / "server"
+    store = AuthStore(server_root)
+    editor = make_key(store, "ci", "ci")
+    viewer = make_key(store, "ci", "reader", "viewer")
+    srv = TrackerServer(server_root)
+    try:
+        monkeypatch.setenv("TRACKER_BASE_URL", srv.url)
+        monkeypatch.setenv("TRACKER_API_KEY", editor)
+        assert main(["sync", "--all"]) == 0
+        monkeypatch.delenv("TRACKER_BASE_URL")
+        monkeypatch.delenv("TRACKER_API_KEY")
+
+        remote = Api(base_url=srv.url, api_key=editor).run("p/r1")
+        remote.summary["best"] = 0.25
+        remote.summary.update()
+        again = Api(base_url=srv.url, api_key=editor).run("p/r1")
+        again.config["lr"] = 0.01
+        again.tags = ["tuned"]
+        again.update()  # the summary edit made before is kept, not replaced
+
+        fresh = Api(base_url=srv.url, api_key=viewer).run("p/r1")
+        assert fresh.summary["best"] == 0.25
+        assert fresh.summary["loss"] == 0.5
+        assert fresh.config == {"lr": 0.01}
+        assert fresh.tags == ["tuned"]
+        assert Api(server_root).run("p/r1").summary["best"] == 0.25  # the server's own data root
+        with pytest.raises(CommError, match="403|editor|role"):
+            fresh.summary.update({"x": 1})
+        assert "x" not in Api(base_url=srv.url, api_key=editor).run("p/r1").summary
+    finally:
+        srv.stop()
