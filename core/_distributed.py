@@ -23,7 +23,6 @@ the process that writes it.
 
 from __future__ import annotations
 
-import logging
 import os
 import re
 from pathlib import Path
@@ -31,10 +30,11 @@ from typing import Any, Final, NamedTuple
 
 from tracker._disabled import DisabledRun
 from tracker._settings import env, env_raw
+from tracker.errors import LazyLogger
 
 __all__: list[str] = []
 
-_log = logging.getLogger(__name__)
+_log = LazyLogger(__name__)
 
 # Launcher variables (read, never set).
 ENV_TORCHELASTIC_RUN_ID: Final = "TORCHELASTIC_RUN_ID"

@@ -23,7 +23,6 @@ reads it through :func:`stop_state` and records that state instead of ``preempte
 from __future__ import annotations
 
 import json
-import logging
 import os
 import warnings
 from collections.abc import Mapping
@@ -39,14 +38,14 @@ from tracker._settings import (
     env,
     set_env,
 )
-from tracker.errors import TrackerWarning, UsageError
+from tracker.errors import LazyLogger, TrackerWarning, UsageError
 
 if TYPE_CHECKING:
     from tracker._port import RunPort
 
 __all__: list[str] = []
 
-_log = logging.getLogger(__name__)
+_log = LazyLogger(__name__)
 
 
 def _claim(param_path: str) -> bool:

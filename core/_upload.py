@@ -14,7 +14,6 @@ never touches the training loop's hot path. Requests go through the shared trans
 
 from __future__ import annotations
 
-import logging
 import os
 import random
 import struct
@@ -25,7 +24,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from tracker import _client
 from tracker._client import comm_error
-from tracker.errors import CommError, StorageError
+from tracker.errors import CommError, LazyLogger, StorageError
 from tracker.storage._format import FORMAT_VERSION, FRAME_HEADER_SIZE, HEADER_SIZE, MAX_PAYLOAD, parse_header
 
 if TYPE_CHECKING:
@@ -33,7 +32,7 @@ if TYPE_CHECKING:
 
 __all__ = ["BATCH_BYTES", "Client", "ShipResult", "Uploader", "ship"]
 
-_log = logging.getLogger("tracker.upload")
+_log = LazyLogger("tracker.upload")
 
 BATCH_BYTES: Final = 4 * 1024 * 1024
 VERSION_HEADER: Final = "X-Tracker-Format-Version"

@@ -20,6 +20,8 @@ Warnings meant for users go through :class:`TrackerWarning` (and
 
 from __future__ import annotations
 
+from typing import Any
+
 __all__ = [
     "CommError",
     "CorruptRecordError",
@@ -121,3 +123,23 @@ class TrackerWarning(UserWarning):
 
 class TrackerDeprecationWarning(TrackerWarning, DeprecationWarning):
     """A deprecated name or behaviour that will be removed."""
+
+
+class LazyLogger:
+    """``logging.getLogger(name)``, with :mod:`logging` imported on the first call.
+
+    Background failures are reported through :mod:`logging` (``debug``, never ``print``),
+    but almost every process never reports one: loading :mod:`logging` (and the
+    ``traceback``/``tokenize`` it pulls in) only when a message is logged keeps it out of
+    ``import tracker`` and ``init()``, a few milliseconds each. Not part of the public API.
+    """
+
+    __slots__ = ("_name",)
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+
+    def __getattr__(self, attr: str) -> Any:  # the Logger's debug, info, warning...
+        import logging
+
+        return getattr(logging.getLogger(self._name), attr)

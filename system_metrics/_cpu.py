@@ -10,7 +10,6 @@ or memory limit, when set, is what "capacity" and "total memory" mean.
 
 from __future__ import annotations
 
-import logging
 import math
 import os
 import time
@@ -18,11 +17,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Final
 
+from tracker.errors import LazyLogger
 from tracker.system_metrics import _keys as keys
 
 __all__ = ["CpuSource"]
 
-_log = logging.getLogger(__name__)
+_log = LazyLogger(__name__)
 
 _MIB: Final = float(2**20)
 _GIB: Final = float(2**30)

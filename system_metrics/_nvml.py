@@ -17,7 +17,6 @@ Traps handled here (notes/integrations.md §6.2):
 
 from __future__ import annotations
 
-import logging
 import os
 import threading
 from collections.abc import Callable, Collection
@@ -25,12 +24,13 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from tracker._settings import env_raw
+from tracker.errors import LazyLogger
 from tracker.system_metrics import _keys as keys
 from tracker.system_metrics._base import SourceUnavailableError
 
 __all__ = ["NvmlSource", "resolve_visible"]
 
-_log = logging.getLogger(__name__)
+_log = LazyLogger(__name__)
 
 #: NVML is initialised and shut down under this lock (nvmlInit/nvmlShutdown refcount).
 _lock = threading.Lock()

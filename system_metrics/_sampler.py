@@ -9,7 +9,6 @@ logged once and reported through ``on_problem``.
 
 from __future__ import annotations
 
-import logging
 import sys
 import threading
 import time
@@ -18,12 +17,12 @@ from collections.abc import Callable, Sequence
 from typing import Any, Final
 
 from tracker._optional import _find
-from tracker.errors import MissingExtraError, TrackerWarning, UsageError
+from tracker.errors import LazyLogger, MissingExtraError, TrackerWarning, UsageError
 from tracker.system_metrics._base import Source, SourceUnavailableError
 
 __all__ = ["SOURCES", "SystemMetricsSampler", "available_sources"]
 
-_log = logging.getLogger(__name__)
+_log = LazyLogger(__name__)
 
 #: Source name → the module it needs.
 SOURCES: Final = {"cpu": "psutil", "nvml": "pynvml"}

@@ -77,6 +77,7 @@ PACKAGE_LAYER = {
     "tracker.integrations": "adapters",
     "tracker.server": "apps",
     "tracker.cli": "apps",
+    "tracker.importers": "apps",  # tracker import: other tools' runs written as tracker runs
 }
 
 #: The sanctioned lazy upward imports (docs/architecture.md), each with its reason.
