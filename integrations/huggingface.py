@@ -37,7 +37,8 @@ from tracker._optional import require_extra
 require_extra("transformers", feature="tracker.integrations.huggingface.TrackerCallback", extra="hf")
 
 import tempfile  # noqa: E402  (after the extra check, on purpose: G5)
-from typing import Any, Final  # noqa: E402
+from types import ModuleType  # noqa: E402
+from typing import Any, ClassVar, Final  # noqa: E402
 
 from transformers.trainer_callback import TrainerCallback, TrainerControl, TrainerState  # noqa: E402
 from transformers.training_args import TrainingArguments  # noqa: E402
@@ -96,6 +97,10 @@ class TrackerCallback(TrainerCallback):
         >>> Trainer(model=model, args=args, train_dataset=ds).train()  # doctest: +SKIP
     """
 
+    #: W&B's callback keeps the wandb module here; subclasses call ``self._wandb.log(...)``.
+    #: A class attribute, so that the callback still pickles.
+    _wandb: ClassVar[ModuleType] = tracker
+
     def __init__(
         self,
         *,
@@ -115,8 +120,6 @@ class TrackerCallback(TrainerCallback):
         self._run: tracker.Run | None = None
         self._initialized = False
         self._state: TrainerState | None = None
-        #: W&B's callback keeps the wandb module here; subclasses call ``self._wandb.log(...)``.
-        self._wandb = tracker
         # Histograms of the optimizer step under way: (its global_step, row), merged into
         # that step's on_log row, else logged on their own at the next step.
         self._pending: tuple[int, dict[str, Any]] | None = None
