@@ -22,7 +22,6 @@ import importlib.abc
 import importlib.util
 import sys
 import threading
-import warnings
 from collections.abc import Callable, Sequence
 from types import ModuleType
 from typing import Any, Final
@@ -90,19 +89,26 @@ def _swap(owner: Any, attr: str, make: Callable[[Any], Any]) -> None:
 
 
 def _mirror_safely(send: Callable[[Mirror], None]) -> None:
-    """Mirror one summary; a failure never reaches the training loop (it warns once per kind)."""
+    """Mirror one summary; a failure never stops TensorBoard's own writing.
+
+    It is reported as the run's problem (a ``TrackerWarning`` at the next ``log``, an
+    error in strict mode), as a media object that cannot be stored is.
+    """
     current = mirror
     if current is None:
         return
     try:
         send(current)
-    except Exception as exc:  # noqa: BLE001 - TensorBoard logging must go on; reported
-        warnings.warn(
-            f"tracker could not mirror a TensorBoard summary into the run ({type(exc).__name__}: {exc}); "
-            "TensorBoard's own files are unaffected.",
-            RuntimeWarning,
-            stacklevel=3,
-        )
+    except Exception as exc:  # noqa: BLE001 - TensorBoard logging must go on; reported to the run
+        from tracker import _process
+
+        run = _process.current()
+        if run is not None:
+            run.problem(
+                f"tensorboard:{type(exc).__name__}",
+                f"a TensorBoard summary could not be mirrored into the run ({type(exc).__name__}: "
+                f"{exc}); TensorBoard's own files are unaffected",
+            )
 
 
 # ------------------------------------------------------------------ torch and tensorboardX

@@ -182,3 +182,39 @@ print(json.dumps({{"heavy": heavy, "rows": [[r["global_step"], r["a"]] for r in 
     )
     result = json.loads(out.stdout.strip().splitlines()[-1])
     assert result == {"heavy": [], "rows": [[7, 2.0]]}
+
+
+def test_patch_and_unpatch_by_hand(root: Path, tmp_path: Path) -> None:
+    from tensorboardX import SummaryWriter
+
+    tracker.tensorboard.patch(root_logdir=str(tmp_path / "logs"))
+    try:
+        run = tracker.init(project="manual")
+        writer = SummaryWriter(str(tmp_path / "logs" / "a"))
+        writer.add_scalar("r", 1.0, 5)
+        writer.close()
+        run.finish()
+    finally:
+        tracker.tensorboard.unpatch()
+    assert [(r["global_step"], r["a/r"]) for r in _rows(root, run)] == [(5, 1.0)]
+    later = tracker.init(project="manual")
+    writer = SummaryWriter(str(tmp_path / "logs" / "b"))
+    writer.add_scalar("r", 2.0, 6)
+    writer.close()
+    later.finish()
+    assert _rows(root, later) == []
+
+
+def test_a_summary_that_cannot_be_mirrored_is_the_runs_problem(root: Path, tmp_path: Path) -> None:
+    from torch.utils.tensorboard import SummaryWriter
+
+    from tracker.tensorboard import _hooks
+
+    run = tracker.init(project="tb", sync_tensorboard=True)
+    writer = SummaryWriter(str(tmp_path / "bad"))
+    _hooks._mirror_safely(lambda m: m.emit(None, 0, {"": 1.0}))  # an empty key: log() refuses it
+    writer.add_scalar("fine", 1.0, 0)  # TensorBoard keeps writing
+    writer.close()
+    with pytest.raises(tracker.Error, match="could not be mirrored"):
+        run.finish()  # strict mode (the suite's): the problem surfaces as an error
+    assert list((tmp_path / "bad").glob("events.out.tfevents.*"))
