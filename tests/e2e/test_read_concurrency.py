@@ -41,13 +41,18 @@ run.finish()
 POLLER = """
 import select, sys, traceback
 from tracker.api import Api
+from tracker.errors import StorageError
 
 project = sys.argv[1]
 api = Api()
 seen, polls, errors, rows_read = {}, 0, 0, 0
 while True:
     try:
-        for run in api.runs(project):
+        try:
+            runs = api.runs(project)
+        except StorageError:  # "no project": it appears with the first writer's run
+            runs = []
+        for run in runs:
             rows = run.history(keys=["a", "b"], pandas=False)
             for k, row in enumerate(rows):
                 if (row["_step"], row["a"], row["b"]) != (k, k, k * 0.5):
