@@ -30,11 +30,11 @@ from typing import Any, Final, NamedTuple
 
 from tracker._disabled import DisabledRun
 from tracker._settings import env, env_raw
-from tracker.errors import LazyLogger
+from tracker.errors import _LazyLogger
 
 __all__: list[str] = []
 
-_log = LazyLogger(__name__)
+_log = _LazyLogger(__name__)
 
 # Launcher variables (read, never set).
 ENV_TORCHELASTIC_RUN_ID: Final = "TORCHELASTIC_RUN_ID"

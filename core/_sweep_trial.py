@@ -38,14 +38,14 @@ from tracker._settings import (
     env,
     set_env,
 )
-from tracker.errors import LazyLogger, TrackerWarning, UsageError
+from tracker.errors import TrackerWarning, UsageError, _LazyLogger
 
 if TYPE_CHECKING:
     from tracker._port import RunPort
 
 __all__: list[str] = []
 
-_log = LazyLogger(__name__)
+_log = _LazyLogger(__name__)
 
 
 def _claim(param_path: str) -> bool:

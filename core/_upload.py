@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from tracker import _client
 from tracker._client import comm_error
-from tracker.errors import CommError, LazyLogger, StorageError
+from tracker.errors import CommError, StorageError, _LazyLogger
 from tracker.storage._format import FORMAT_VERSION, FRAME_HEADER_SIZE, HEADER_SIZE, MAX_PAYLOAD, parse_header
 
 if TYPE_CHECKING:
@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 
 __all__ = ["BATCH_BYTES", "Client", "ShipResult", "Uploader", "ship"]
 
-_log = LazyLogger("tracker.upload")
+_log = _LazyLogger("tracker.upload")
 
 BATCH_BYTES: Final = 4 * 1024 * 1024
 VERSION_HEADER: Final = "X-Tracker-Format-Version"

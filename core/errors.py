@@ -125,7 +125,7 @@ class TrackerDeprecationWarning(TrackerWarning, DeprecationWarning):
     """A deprecated name or behaviour that will be removed."""
 
 
-class LazyLogger:
+class _LazyLogger:
     """``logging.getLogger(name)``, with :mod:`logging` imported on the first call.
 
     Background failures are reported through :mod:`logging` (``debug``, never ``print``),

@@ -17,12 +17,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Final
 
-from tracker.errors import LazyLogger
+from tracker.errors import _LazyLogger
 from tracker.system_metrics import _keys as keys
 
 __all__ = ["CpuSource"]
 
-_log = LazyLogger(__name__)
+_log = _LazyLogger(__name__)
 
 _MIB: Final = float(2**20)
 _GIB: Final = float(2**30)

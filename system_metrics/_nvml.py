@@ -24,13 +24,13 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from tracker._settings import env_raw
-from tracker.errors import LazyLogger
+from tracker.errors import _LazyLogger
 from tracker.system_metrics import _keys as keys
 from tracker.system_metrics._base import SourceUnavailableError
 
 __all__ = ["NvmlSource", "resolve_visible"]
 
-_log = LazyLogger(__name__)
+_log = _LazyLogger(__name__)
 
 #: NVML is initialised and shut down under this lock (nvmlInit/nvmlShutdown refcount).
 _lock = threading.Lock()

@@ -17,12 +17,12 @@ from collections.abc import Callable, Sequence
 from typing import Any, Final
 
 from tracker._optional import _find
-from tracker.errors import LazyLogger, MissingExtraError, TrackerWarning, UsageError
+from tracker.errors import MissingExtraError, TrackerWarning, UsageError, _LazyLogger
 from tracker.system_metrics._base import Source, SourceUnavailableError
 
 __all__ = ["SOURCES", "SystemMetricsSampler", "available_sources"]
 
-_log = LazyLogger(__name__)
+_log = _LazyLogger(__name__)
 
 #: Source name → the module it needs.
 SOURCES: Final = {"cpu": "psutil", "nvml": "pynvml"}
