@@ -21,6 +21,9 @@ Mapping, per run:
 * status -> state (FINISHED finished, FAILED failed, KILLED killed, RUNNING/SCHEDULED
   running), start/end times -> created/ended;
 * artifacts -> run files (downloaded to a temporary folder while the sink copies them);
+  MLflow 3's logged models (``search_logged_models``, stored beside the run) -> tracker
+  artifacts of type ``model`` logged by the run, with the model's id, type, params and
+  tags as metadata;
 * nested runs (``mlflow.parentRunId``) -> the group of the top-level run's name, shared
   by the parent and all its descendants.
 
@@ -101,9 +104,10 @@ def read(
     for exp in experiments:
         runs = _runs(client, exp.experiment_id)
         groups = _groups(runs)
+        models = _logged_models(client, exp.experiment_id)
         for run in runs:
             with tempfile.TemporaryDirectory(prefix="tracker-mlflow-") as tmp:
-                yield _imported(client, run, project or exp.name, groups, Path(tmp))
+                yield _imported(client, run, project or exp.name, groups, models, Path(tmp))
 
 
 def _resolve(tracking_uri: str | None) -> str:
@@ -198,7 +202,31 @@ def _name(run: Any) -> str:
     return str(run.data.tags.get("mlflow.runName") or run.info.run_name or run.info.run_id)
 
 
-def _imported(client: Any, run: Any, project: str, groups: dict[str, str], tmp: Path) -> ImportedRun:
+def _logged_models(client: Any, experiment_id: str) -> dict[str, list[Any]]:
+    """MLflow 3's logged models of the experiment, by the run that logged them."""
+    from mlflow.exceptions import MlflowException
+
+    search = getattr(client, "search_logged_models", None)  # MLflow >= 3
+    if search is None:
+        return {}
+    found: dict[str, list[Any]] = {}
+    token = None
+    while True:
+        try:
+            page = search([experiment_id], max_results=_PAGE, page_token=token)
+        except MlflowException:  # a store (or server) without logged models
+            return found
+        for model in page:
+            if model.source_run_id:
+                found.setdefault(model.source_run_id, []).append(model)
+        token = page.token
+        if not token:
+            return found
+
+
+def _imported(
+    client: Any, run: Any, project: str, groups: dict[str, str], models: dict[str, list[Any]], tmp: Path
+) -> ImportedRun:
     info, data = run.info, run.data
     rid = info.run_id
     user_tags = {k: v for k, v in data.tags.items() if not k.startswith("mlflow.")}
@@ -229,7 +257,13 @@ def _imported(client: Any, run: Any, project: str, groups: dict[str, str], tmp: 
                 _fold_system(system, _system_key(key[len(_SYSTEM_PREFIX) :]), points)
             else:
                 _fold(table, key, points)
-        imported.files.extend(_artifacts(info.artifact_uri, client.tracking_uri, tmp, imported.problems))
+        imported.files.extend(
+            _artifacts(info.artifact_uri, client.tracking_uri, tmp / "run", imported.problems)
+        )
+        for model in models.get(rid, []):
+            art = _model(model, client.tracking_uri, tmp / model.model_id, imported.problems)
+            if art is not None:
+                imported.artifacts_logged.append(art)
         for step in sorted(table):
             yield from table.pop(step)
 
@@ -343,6 +377,33 @@ def _artifacts(artifact_uri: str, tracking_uri: str, tmp: Path, problems: list[s
         for path in sorted(local.rglob("*"))
         if path.is_file()
     ]
+
+
+def _model(model: Any, tracking_uri: str, tmp: Path, problems: list[str]) -> Any:
+    """A logged model as a tracker ``model`` artifact (its files, MLflow's ids as metadata)."""
+    from mlflow.artifacts import download_artifacts
+    from mlflow.exceptions import MlflowException
+
+    from tracker.artifacts import Artifact
+    from tracker.errors import Error
+
+    what = f"logged model {model.name} ({model.model_id})"
+    metadata = {
+        "mlflow_model_id": model.model_id,
+        "model_type": model.model_type,
+        "params": dict(model.params),
+    }
+    metadata["tags"] = {k: v for k, v in model.tags.items() if not k.startswith("mlflow.")}
+    try:
+        art = Artifact(model.name, "model", metadata=metadata)
+        local = download_artifacts(
+            artifact_uri=model.artifact_location, dst_path=str(tmp), tracking_uri=tracking_uri
+        )
+        art.add_dir(local)
+    except (MlflowException, OSError, Error) as exc:
+        problems.append(f"{what}: not imported: {exc}")
+        return None
+    return art
 
 
 _INT = re.compile(r"-?[1-9][0-9]*\Z|0\Z")

@@ -118,6 +118,8 @@ def test_params_tags_status_times_artifacts_and_nesting(stores: Path, script: Mo
         script.timestamp_ms(20_000) / 1000,
     )
     assert files == script.ARTIFACTS
+    (model,) = train.artifacts_logged  # MLflow 3's logged model, a tracker "model" artifact
+    assert (model.name, model.type, model.metadata["model_type"]) == ("classifier", "model", "demo")
     fold0, fold1 = runs["fold-0"][0], runs["fold-1"][0]
     assert train.group == fold0.group == fold1.group == "train"  # nested runs: one group
     assert (fold0.state, fold1.state) == ("finished", "failed")
@@ -198,7 +200,7 @@ def test_cli_import_then_api_reads_back_the_same_and_reimport_adds_nothing(
     direct = _read(uri, experiment="vision")
     argv = ["import", "mlflow", "--tracking-uri", uri, "--experiment", "vision"]
     assert main(argv) == 0
-    assert "imported 3 run(s), 20022 row(s), 2 file(s)" in capsys.readouterr().out
+    assert "imported 3 run(s), 20022 row(s), 2 file(s), 1 artifact version(s)" in capsys.readouterr().out
     runs = {r.name: r for r in tracker.Api().runs("vision")}
     assert sorted(runs) == ["fold-0", "fold-1", "train"]
     for name, (imported, rows, files) in direct.items():
@@ -215,6 +217,12 @@ def test_cli_import_then_api_reads_back_the_same_and_reimport_adds_nothing(
         run_dir = run_dir_for(root, "vision", run.id)
         assert {n: (run_dir / "files" / n).read_bytes() for n in files} == files
     assert runs["train"].summary_metrics["loss"] == script.loss(script.STEPS - 1)
+    model = tracker.Api().artifact("vision/classifier:latest")
+    assert model.logged_by().id == runs["train"].id
+    folder = Path(model.download(root / "dl"))
+    assert {p.relative_to(folder).as_posix(): p.read_bytes() for p in folder.rglob("*") if p.is_file()} == (
+        script.MODEL_FILES
+    )
     assert main(argv) == 0
     assert "imported 0 run(s), 0 row(s), 0 file(s), 0 artifact version(s); 3 already imported" in (
         capsys.readouterr().out
