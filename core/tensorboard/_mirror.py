@@ -3,7 +3,9 @@
 Summaries of one step (from every writer) gather in the run's open row (``log(...,
 commit=False)``); a summary at another step commits it first, so each TensorBoard step is
 one row, as in W&B. Each row carries the step as ``global_step``, and every mirrored key
-is defined with ``step_metric="global_step"``, so charts use TensorBoard's x axis.
+is defined with ``step_metric="global_step"``, so charts use TensorBoard's x axis. Text
+(``add_text``, ``tf.summary.text``) goes to the run's summary under its tag: W&B mirrors
+no text into rows, so the rows stay W&B's (cleanrl's hyperparameter table adds no row).
 
 Keys are the summaries' tags. Writers to several log directories (Keras writes
 ``logs/train`` and ``logs/validation``) get the directory as a prefix: its path under
@@ -47,6 +49,10 @@ class Mirror:
                 self._run_id, self._step, self._defined, self._dirs = id(run), None, set(), []
             prefix = self._prefix(logdir)
             row = {f"{prefix}/{k}" if prefix else k: v for k, v in values.items()}
+            for key in [k for k, v in row.items() if isinstance(v, str)]:
+                run.summary[key] = row.pop(key)  # text: in the summary, as no row of its own
+            if not row:
+                return
             for key in row:
                 if key not in self._defined:
                     self._defined.add(key)

@@ -45,6 +45,7 @@ def test_torch_summary_writer_mirrors_scalars_histograms_images_text(root: Path,
     image = rng.integers(0, 256, size=(3, 8, 6), dtype=np.uint8)
     run = tracker.init(project="tb", sync_tensorboard=True)
     writer = SummaryWriter(str(tmp_path / "runs" / "exp1"))
+    writer.add_text("hyperparameters", "|param|value|\n|-|-|\n|lr|0.1|")  # cleanrl's first call: no row
     returns = [1.5, 2.25, 3.125]
     for i, value in enumerate(returns):
         step = 100 * (i + 1)
@@ -68,6 +69,7 @@ def test_torch_summary_writer_mirrors_scalars_histograms_images_text(root: Path,
     np.testing.assert_allclose(last["weights"]["bins"], edges)
     np.testing.assert_array_equal(_pixels(run, last["obs"]), image.transpose(1, 2, 0))
     assert last["note"] == "hello tb"
+    assert last["hyperparameters"].startswith("|param|value|")
     metrics = _step_metrics(run)
     assert metrics["charts/episodic_return"] == "global_step"
     assert metrics["weights"] == "global_step"
@@ -129,7 +131,8 @@ def test_tensorboardx_writer(root: Path, tmp_path: Path) -> None:
     counts, edges = np.histogram(values, bins=5)
     assert last["acts"]["values"] == counts.tolist()
     np.testing.assert_allclose(last["acts"]["bins"], edges)
-    assert last["cfg"] == "lr=0.1"
+    assert "cfg" not in last  # text is no row value (W&B mirrors none)
+    assert tracker.Api(root).run(f"tbx/{run.id}").summary["cfg"] == "lr=0.1"
 
 
 def test_tf_summary(root: Path, tmp_path: Path) -> None:
@@ -156,7 +159,7 @@ def test_tf_summary(root: Path, tmp_path: Path) -> None:
     assert last["h"]["bins"][0] == 0.0
     assert last["h"]["bins"][-1] == 19.0
     np.testing.assert_array_equal(_pixels(run, last["img"]), image[0])
-    assert last["msg"] == "from tf"
+    assert tracker.Api(root).run(f"tf/{run.id}").summary["msg"] == "from tf"
     assert _step_metrics(run)["loss"] == "global_step"
 
 
