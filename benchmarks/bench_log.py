@@ -195,6 +195,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--smoke", action="store_true", help="tracker only, small sizes, fail at 3x a target")
     parser.add_argument("--bench-python", default=None, help="interpreter with the incumbents installed")
     parser.add_argument("--repeat", type=int, default=1, help="repeats per incumbent")
+    parser.add_argument(
+        "--tracker-only", action="store_true", help="full sizes, no incumbents (tracker against tracker)"
+    )
     parser.add_argument("--json", default=None, help="write all results here")
     args = parser.parse_args(argv)
     if args.cmd == "worker":
@@ -208,7 +211,7 @@ def main(argv: list[str] | None = None) -> int:
 
     started = time.perf_counter()
     ours = measure_tracker(args.smoke)
-    if args.smoke:
+    if args.smoke or args.tracker_only:
         baselines = run_baselines(["floor"], calls=20_000)
     else:
         python = args.bench_python
