@@ -2,11 +2,11 @@
 
 Written for this project after W&B's public-API examples
 (https://docs.wandb.ai/guides/track/public-api-guide, "update metrics for a run after the
-run has finished", "rename a run", "export metrics from a run"; MIT-licensed
-``wandb/examples``): for every run of a project read the history, store the best value in
-the summary (``run.summary[...] = ...; run.summary.update()``), mark the config
-(``run.config[...] = ...; run.update()``), rename the run (``run.name = ...;
-run.update()``), list ``run.files()``, and export everything to a JSON file.
+run has finished", "rename a run", "export metrics from a run"; no code copied): for every
+run of a project read the history, store the best value in the summary (``run.summary[...]
+= ...; run.summary.update()``), mark the config (``run.config[...] = ...; run.update()``),
+rename the run (``run.name = ...; run.update()``), list ``run.files()``, and export
+everything to a JSON file.
 
 Stages: ``train`` (two runs that log history and a table) then ``export``.
 ``REALSCRIPTS_SDK=tracker`` runs it with ``import tracker as wandb``.

@@ -1,11 +1,12 @@
 """cleanrl-style RL script: REINFORCE on a tiny corridor, logged through ``SummaryWriter``.
 
 Written for this project after the layout of cleanrl's single-file scripts
-(https://github.com/vwxyzjn/cleanrl, MIT licence, e.g. ``cleanrl/dqn.py``): ``Args``
-dataclass, ``wandb.init(sync_tensorboard=True, config=vars(args), save_code=True)`` when
-tracking, every metric through ``torch.utils.tensorboard.SummaryWriter``, the ``global_step``
-as TensorBoard step. The environment is written inline (no gym): a corridor of
-``length`` cells, actions left/right, reward 1 on reaching the right end.
+(https://github.com/vwxyzjn/cleanrl, MIT licence, e.g. ``cleanrl/dqn.py``; no code copied
+beyond the ``add_text`` hyperparameter table idiom): ``Args`` dataclass,
+``wandb.init(sync_tensorboard=True, config=vars(args), save_code=True)`` when tracking,
+every metric through ``torch.utils.tensorboard.SummaryWriter``, the ``global_step`` as
+TensorBoard step. The environment is written inline (no gym): a corridor of ``length``
+cells, actions left/right, reward 1 on reaching the right end.
 
 ``REALSCRIPTS_SDK=tracker`` runs it with ``import tracker as wandb``.
 """

@@ -1,13 +1,14 @@
 """Cross-validation sweep run: each fold trains in a child process with its own run.
 
 Written for this project after W&B's sweep cross-validation example
-(https://github.com/wandb/examples/tree/master/examples/wandb-sweeps/sweeps-cross-validation,
-MIT licence), keeping what makes it hard for a tracker: the fold workers are forked
-*before* ``wandb.init()`` and wait on a queue; each clears the ``WANDB_*`` variables it
-inherited (the sweep agent's run id among them) but keeps project/entity, starts its own
-run grouped by the sweep id, ends it with ``wandb.join()`` and sends its score back; the
-parent (the sweep's run, started by the agent) logs the mean. The example's random score
-is replaced by a real k-fold fit of a ridge classifier on synthetic data (deterministic).
+(https://github.com/wandb/examples/tree/master/examples/wandb-sweeps/sweeps-cross-validation;
+its structure and names are kept, the code is this project's), keeping what makes it hard
+for a tracker: the fold workers are forked *before* ``wandb.init()`` and wait on a queue;
+each clears the ``WANDB_*`` variables it inherited (the sweep agent's run id among them)
+but keeps project/entity, starts its own run grouped by the sweep id, ends it with
+``wandb.join()`` and sends its score back; the parent (the sweep's run, started by the
+agent) logs the mean. The example's random score is replaced by a real k-fold fit of a
+ridge classifier on synthetic data (deterministic).
 
 Run by a sweep agent (``wandb agent`` / ``tracker agent``), or directly.
 ``REALSCRIPTS_SDK=tracker`` runs it with ``import tracker as wandb``.

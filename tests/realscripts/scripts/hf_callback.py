@@ -1,12 +1,12 @@
 """Hugging Face notebook-style callback: a subclass of W&B's ``WandbCallback``.
 
-Written for this project after the ``WandbPredictionProgressCallback`` of W&B's
-Hugging Face guide and notebook (https://docs.wandb.ai/guides/integrations/huggingface,
-"custom callbacks", ``wandb/examples`` colabs, MIT licence): the subclass keeps the
-parent's logging (``super().on_evaluate``), runs ``trainer.predict`` on a few validation
-samples after each evaluation, and logs a prediction table through ``self._wandb``. The
-model is a tiny BERT built from a config (no hub download), trained for two epochs on
-synthetic token sequences.
+Written for this project after the ``WandbPredictionProgressCallback`` of W&B's Hugging
+Face guide and notebook (https://docs.wandb.ai/guides/integrations/huggingface, "custom
+callbacks"; no code copied): the subclass keeps the parent's logging
+(``super().on_evaluate``), runs ``trainer.predict`` on a few validation samples after each
+evaluation, and logs a prediction table through ``self._wandb``. The model is a tiny BERT
+built from a config (no hub download), trained for two epochs on synthetic token
+sequences.
 
 ``REALSCRIPTS_SDK=tracker`` swaps the two imports (the only change a user makes):
 ``import tracker as wandb`` and tracker's ``TrackerCallback`` in place of ``WandbCallback``.

@@ -1,10 +1,9 @@
 """Matplotlib script: log the pyplot module (its current figure) and a Figure.
 
 Written for this project after W&B's matplotlib examples
-(https://docs.wandb.ai/guides/track/log/plots/#matplotlib-and-plotly-plots and the
-``wandb/examples`` matplotlib notebook, MIT licence): build a chart with ``plt.plot``
-and log ``plt`` itself (W&B logs the current figure), log an explicit figure through
-``wandb.Image(fig)``, next to scalars.
+(https://docs.wandb.ai/guides/track/log/plots/#matplotlib-and-plotly-plots ; no code
+copied): build a chart with ``plt.plot`` and log ``plt`` itself (W&B logs the current
+figure), log an explicit figure through ``wandb.Image(fig)``, next to scalars.
 
 ``REALSCRIPTS_SDK=tracker`` runs it with ``import tracker as wandb``.
 """

@@ -1,10 +1,10 @@
 """Model evaluation script: fetch a model and a test set through ``use_artifact``, log tables.
 
 Written for this project after W&B's model-evaluation examples
-(https://github.com/wandb/examples, MIT licence: ``colabs/wandb-artifacts`` and the
-"evaluate a model from the registry" pattern): the evaluation job declares its inputs
-with ``run.use_artifact("name:alias")``, downloads the weights, reads the test set back as
-a ``wandb.Table`` with ``artifact.get``, and logs a predictions table built with the Table
+(https://github.com/wandb/examples ``colabs/wandb-artifacts`` and the "evaluate a model
+from the registry" pattern; no code copied): the evaluation job declares its inputs with
+``run.use_artifact("name:alias")``, downloads the weights, reads the test set back as a
+``wandb.Table`` with ``artifact.get``, and logs a predictions table built with the Table
 helpers real code uses (``add_data``, ``add_computed_columns``, ``get_column``,
 ``get_index``, ``iterrows``, ``add_column``).
 

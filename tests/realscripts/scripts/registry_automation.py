@@ -2,11 +2,11 @@
 
 Written for this project after W&B's documented artifact and registry workflows
 (https://docs.wandb.ai/guides/artifacts/update-an-artifact and
-https://docs.wandb.ai/guides/registry/link_version, the ``wandb/examples`` automation
-notebooks, MIT licence): a project and a registry collection whose names contain
-spaces, aliases on logging, metadata/alias/description edits with ``Artifact.save()``
-through ``wandb.Api()``, ``run.link_artifact`` into ``model-registry/MNIST Classifier``,
-and a Table stored in the artifact (``add`` / ``get``).
+https://docs.wandb.ai/guides/registry/link_version, no code copied): a project and a
+registry collection whose names contain spaces, aliases on logging,
+metadata/alias/description edits with ``Artifact.save()`` through ``wandb.Api()``,
+``run.link_artifact`` into ``model-registry/MNIST Classifier``, and a Table stored in the
+artifact (``add`` / ``get``).
 
 Stages (separate jobs in a real pipeline): ``train`` then ``promote``. The promote stage
 needs W&B's server (``Api``, ``use_artifact``), which W&B's offline mode does not have.
