@@ -89,6 +89,8 @@ def run_to_wire(run: Run) -> dict[str, Any]:
     """A run as the server sends it: its index record plus the state, tags and notes it reads as,
     and its config and summary where ``Api`` write-back changed them."""
     wire = {"record": run._record._asdict(), "state": run.state, "tags": list(run.tags), "notes": run.notes}
+    if run.name != run._record.name:
+        wire["name"] = run.name
     for key in ("config", "summary"):
         value = dict(getattr(run, key))
         if value != getattr(run._record, key):
@@ -107,6 +109,8 @@ def _run_from_wire(api: Api, data: Mapping[str, Any]) -> Run:
     run.state = str(data["state"])
     run.tags = [str(t) for t in data["tags"]]
     run.notes = data["notes"]
+    if "name" in data:
+        run.name = str(data["name"])
     if "config" in data:
         run.config = dict(data["config"])
     if "summary" in data:

@@ -67,7 +67,7 @@ class Run(RunArtifactsMixin, RunMediaMixin):
         self._api = api
         self._record = record
         self.id: str = record.id
-        self.name: str = record.name
+        self.name: str = edit.name if edit is not None and edit.name is not None else record.name
         self.project: str = record.project
         self.entity: str = record.entity or "local"
         self.group = record.group
@@ -322,7 +322,7 @@ class Run(RunArtifactsMixin, RunMediaMixin):
 
     # ---------------------------------------------------------------- edits
     def update(self) -> None:
-        """Save edits of :attr:`tags`, :attr:`notes`, :attr:`config` and :attr:`summary`.
+        """Save edits of :attr:`name`, :attr:`tags`, :attr:`notes`, :attr:`config` and :attr:`summary`.
 
         Kept in the state store, not the run log (see :mod:`tracker.api._writeback`); a
         new ``Api()`` and the dashboard show them. A run read from a team server is edited
@@ -337,7 +337,10 @@ class Run(RunArtifactsMixin, RunMediaMixin):
             raise UsageError("run.tags must be a list of strings.")
         if self.notes is not None and not isinstance(self.notes, str):
             raise UsageError("run.notes must be a string.")
+        if not isinstance(self.name, str) or not self.name:
+            raise UsageError("run.name must be a non-empty string.")
         self._save(
+            name=self.name if self.name != self._record.name else None,
             tags=list(self.tags),
             notes=self.notes if self.notes is not None else ("" if self._record.notes else None),
             config=self._checked("config"),

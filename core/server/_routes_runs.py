@@ -182,7 +182,7 @@ def edit_run(
     run_id: str,
     body: dict[str, Any] = Body(...),  # noqa: B008 - FastAPI's body
 ) -> Any:
-    """Save ``Api`` edits of a run: ``{"tags", "notes", "config", "summary"}`` (each optional;
+    """Save ``Api`` edits of a run: ``{"name", "tags", "notes", "config", "summary"}`` (each optional;
     config and summary whole, as the client holds them: the difference from the run log is
     what is kept). Needs the editor role. Answers the run as ``GET`` does."""
 
@@ -194,14 +194,18 @@ def edit_run(
         if len(json.dumps(body, default=str)) > MAX_JSON_BODY:
             raise UsageError(f"the edit is over {MAX_JSON_BODY} bytes.")
         edit = revive(body)
-        unknown = set(edit) - {"tags", "notes", "config", "summary"}
-        tags, notes = edit.get("tags"), edit.get("notes")
+        unknown = set(edit) - {"name", "tags", "notes", "config", "summary"}
+        tags, notes, name = edit.get("tags"), edit.get("notes"), edit.get("name")
         if unknown or not all(isinstance(edit.get(k, {}), dict) for k in ("config", "summary")):
-            raise UsageError('send {"tags": [...], "notes": "...", "config": {...}, "summary": {...}}.')
+            raise UsageError(
+                'send {"name": "...", "tags": [...], "notes": "...", "config": {...}, "summary": {...}}.'
+            )
         if tags is not None and (not isinstance(tags, list) or not all(isinstance(t, str) for t in tags)):
             raise UsageError("tags must be a list of strings.")
         if notes is not None and not isinstance(notes, str):
             raise UsageError("notes must be a string.")
+        if name is not None and (not isinstance(name, str) or not name):
+            raise UsageError("name must be a non-empty string.")
         record = remote.api.index.run(project, run_id)
         assert record is not None  # _run_of found it
         remote.api.state.edit_run(
@@ -209,6 +213,7 @@ def edit_run(
             run_id,
             tags=tags,
             notes=notes,
+            name=name,
             config=None if "config" not in edit else diff(record.config, edit["config"]),
             summary=None if "summary" not in edit else diff(record.summary, edit["summary"]),
         )

@@ -378,6 +378,7 @@ class StateStore(ABC):
         deleted: bool | None = None,
         config: Mapping[str, Any] | None = None,
         summary: Mapping[str, Any] | None = None,
+        name: str | None = None,
     ) -> RunEdit:
         """Record user edits of a run (arguments left as None are unchanged).
 

@@ -28,7 +28,7 @@ Version 2 adds the accounts of :mod:`tracker.server._auth`: ``auth_users``,
 Version 3 adds ``auth_blobs`` (who uploaded a blob, which projects reference it) and
 creates the ``model-registry`` project owned by the server.
 
-Version 4 adds ``config`` and ``summary`` to ``state_run_edits`` (``Api`` write-back).
+Version 4 adds ``config``, ``summary`` and ``name`` to ``state_run_edits`` (``Api`` write-back).
 """
 
 from __future__ import annotations
@@ -176,7 +176,7 @@ ON CONFLICT (name) DO NOTHING;
 
 # Version 4: Api write-back of a run's config and summary (see StateStore.edit_run).
 _RUN_VALUES: Final = """
-ALTER TABLE state_run_edits ADD COLUMN config text, ADD COLUMN summary text;
+ALTER TABLE state_run_edits ADD COLUMN config text, ADD COLUMN summary text, ADD COLUMN name text;
 """
 
 #: Every migration, oldest first: ``(version, name, sql)``.
@@ -184,7 +184,7 @@ MIGRATIONS: Final[tuple[tuple[int, str, str], ...]] = (
     (1, "initial", _INITIAL),
     (2, "accounts", _AUTH),
     (3, "blob owners and the registry project", _BLOB_OWNERS),
-    (4, "run config and summary edits", _RUN_VALUES),
+    (4, "run config, summary and name edits", _RUN_VALUES),
 )
 #: The schema version this code reads and writes.
 LATEST: Final = MIGRATIONS[-1][0]

@@ -330,6 +330,7 @@ class RunEdit(NamedTuple):
         config: Write-back of the config through ``Api`` (``run.update()``) as
             ``{"set": {key: value}, "del": [key, ...]}`` over what the run log says, or None.
         summary: The same for the summary (``run.summary.update()``), or None.
+        name: Replacement display name (``run.name = ...; run.update()``), or None.
     """
 
     project: str
@@ -340,6 +341,7 @@ class RunEdit(NamedTuple):
     updated_at: float
     config: dict[str, Any] | None = None
     summary: dict[str, Any] | None = None
+    name: str | None = None
 
 
 class JournalEntry(NamedTuple):

@@ -429,6 +429,7 @@ class SQLStateStore(StateStore):
         deleted: bool | None = None,
         config: Mapping[str, Any] | None = None,
         summary: Mapping[str, Any] | None = None,
+        name: str | None = None,
     ) -> RunEdit:
         """Record user edits of a run (None leaves a field unchanged)."""
         if tags is not None and isinstance(tags, str):
@@ -438,11 +439,11 @@ class SQLStateStore(StateStore):
         new_summary = None if summary is None else _dumps(_check_values(summary, "summary"))
         with self._write("editing a run") as conn:
             sql = (
-                "SELECT tags, notes, deleted, config, summary FROM {run_edits} "
+                "SELECT tags, notes, deleted, config, summary, name FROM {run_edits} "
                 "WHERE project = ? AND run_id = ?"
             )
             row = self._x(conn, sql, (project, run_id)).fetchone()
-            cur = row if row is not None else (None, None, False, None, None)
+            cur = row if row is not None else (None, None, False, None, None, None)
             values = (
                 _dumps(new_tags) if new_tags is not None else cur[0],
                 notes if notes is not None else cur[1],
@@ -450,14 +451,16 @@ class SQLStateStore(StateStore):
                 time.time(),
                 new_config if new_config is not None else cur[3],
                 new_summary if new_summary is not None else cur[4],
+                name if name is not None else cur[5],
             )
             self._x(
                 conn,
                 "INSERT INTO {run_edits} "
-                "(project, run_id, tags, notes, deleted, updated_at, config, summary) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (project, run_id) DO UPDATE SET "
+                "(project, run_id, tags, notes, deleted, updated_at, config, summary, name) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (project, run_id) DO UPDATE SET "
                 "tags = excluded.tags, notes = excluded.notes, deleted = excluded.deleted, "
-                "updated_at = excluded.updated_at, config = excluded.config, summary = excluded.summary",
+                "updated_at = excluded.updated_at, config = excluded.config, summary = excluded.summary, "
+                "name = excluded.name",
                 (project, run_id, *values),
             )
             change: dict[str, Any] = {"project": project, "run_id": run_id}
@@ -471,13 +474,15 @@ class SQLStateStore(StateStore):
                 change["config"] = dict(config)
             if summary is not None:
                 change["summary"] = dict(summary)
+            if name is not None:
+                change["name"] = name
             self._journal(conn, "run.edit", change)
         return _edit(project, run_id, *values)
 
     def run_edits(self, project: str) -> dict[str, RunEdit]:
         """Edits of every edited run of a project, by run id."""
         sql = (
-            "SELECT run_id, tags, notes, deleted, updated_at, config, summary FROM {run_edits} "
+            "SELECT run_id, tags, notes, deleted, updated_at, config, summary, name FROM {run_edits} "
             "WHERE project = ?"
         )
         with self._read() as conn:
@@ -541,6 +546,7 @@ def _edit(
     ts: float,
     config: str | None = None,
     summary: str | None = None,
+    name: str | None = None,
 ) -> RunEdit:
     return RunEdit(
         project=project,
@@ -551,6 +557,7 @@ def _edit(
         updated_at=float(ts),
         config=None if config is None else json.loads(config),
         summary=None if summary is None else json.loads(summary),
+        name=name,
     )
 
 

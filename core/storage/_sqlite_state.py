@@ -64,7 +64,7 @@ CREATE TABLE IF NOT EXISTS sweep_claims (
 );
 CREATE TABLE IF NOT EXISTS run_edits (
     project TEXT NOT NULL, run_id TEXT NOT NULL, tags TEXT, notes TEXT, deleted INTEGER NOT NULL DEFAULT 0,
-    updated_at REAL NOT NULL, config TEXT, summary TEXT, PRIMARY KEY (project, run_id)
+    updated_at REAL NOT NULL, config TEXT, summary TEXT, name TEXT, PRIMARY KEY (project, run_id)
 );
 CREATE TABLE IF NOT EXISTS journal (
     seq INTEGER PRIMARY KEY AUTOINCREMENT, ts REAL NOT NULL, op TEXT NOT NULL, data TEXT NOT NULL
@@ -103,7 +103,7 @@ class SQLiteStateStore(SQLStateStore):
     def _ready(conn: sqlite3.Connection) -> bool:
         if not conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'journal'").fetchone():
             return False
-        if "summary" not in _columns(conn, "run_edits"):  # a store from before Api write-back
+        if "name" not in _columns(conn, "run_edits"):  # a store from before Api write-back
             return False
         row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
         return row is not None and row[0] == SCHEMA_VERSION
@@ -113,10 +113,10 @@ class SQLiteStateStore(SQLStateStore):
         for statement in _SCHEMA.split(";"):
             if statement.strip():
                 conn.execute(statement)
-        # Api write-back (config, summary) added two nullable columns: older trackers read
+        # Api write-back (config, summary, name) added nullable columns: older trackers read
         # the table as before, so the schema version stays.
         have = _columns(conn, "run_edits")
-        for column in ("config", "summary"):
+        for column in ("config", "summary", "name"):
             if column not in have:
                 conn.execute(f"ALTER TABLE run_edits ADD COLUMN {column} TEXT")
         row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()

@@ -38,6 +38,7 @@ def test_an_editor_writes_back_through_the_server(
         again = Api(base_url=srv.url, api_key=editor).run("p/r1")
         again.config["lr"] = 0.01
         again.tags = ["tuned"]
+        again.name = "tuned run"
         again.update()  # the summary edit made before is kept, not replaced
 
         fresh = Api(base_url=srv.url, api_key=viewer).run("p/r1")
@@ -45,8 +46,9 @@ def test_an_editor_writes_back_through_the_server(
         assert fresh.summary["loss"] == 0.5
         assert fresh.config == {"lr": 0.01}
         assert fresh.tags == ["tuned"]
+        assert fresh.name == "tuned run"
         assert Api(server_root).run("p/r1").summary["best"] == 0.25  # the server's own data root
-        with pytest.raises(CommError, match="403|editor|role"):
+        with pytest.raises(CommError, match=r"403|editor|role"):
             fresh.summary.update({"x": 1})
         assert "x" not in Api(base_url=srv.url, api_key=editor).run("p/r1").summary
     finally:

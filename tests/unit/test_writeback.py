@@ -51,11 +51,14 @@ def test_config_edit_with_run_update_persists_and_filters_see_it(root: Path) -> 
     run.config["lr"] = 0.01
     run.config["note"] = "tuned"
     run.tags = ["edited"]
+    run.name = "best run"
     run.update()
     api = tracker.Api(root)
     fresh = api.run(f"wb/{run_id}")
     assert fresh.config == {"lr": 0.01, "layers": 2, "note": "tuned"}
     assert fresh.tags == ["edited"]
+    assert fresh.name == "best run"
+    assert fresh.display_name == "best run"
     assert [r.id for r in api.runs("wb", filters={"config.lr": 0.01})] == [run_id]
     assert [r.id for r in api.runs("wb", filters={"config.lr": 0.1})] == []
 
@@ -80,12 +83,14 @@ def test_the_dashboard_run_listing_shows_the_edit(root: Path) -> None:
     run = tracker.Api(root).run(f"wb/{run_id}")
     run.summary.update({"acc": 0.75})
     run.config["lr"] = 0.5
+    run.name = "renamed"
     run.update()
     with TestClient(create_app(root, token=None), base_url="http://127.0.0.1") as client:
         rows = client.get("/api/projects/wb/runs").json()
     row = next(r for r in rows if r["id"] == run_id)
     assert row["summary"]["acc"] == 0.75
     assert row["config"]["lr"] == 0.5
+    assert row["name"] == "renamed"
 
 
 def test_an_older_state_store_gains_the_columns(root: Path) -> None:
@@ -95,8 +100,8 @@ def test_an_older_state_store_gains_the_columns(root: Path) -> None:
     api.close()
     state = next(root.rglob("state.sqlite"))
     with sqlite3.connect(state) as conn:  # as a tracker before write-back left it
-        conn.execute("ALTER TABLE run_edits DROP COLUMN config")
-        conn.execute("ALTER TABLE run_edits DROP COLUMN summary")
+        for column in ("config", "summary", "name"):
+            conn.execute(f"ALTER TABLE run_edits DROP COLUMN {column}")
     run = tracker.Api(root).run(f"wb/{run_id}")
     run.summary.update({"k": 3})
     assert tracker.Api(root).run(f"wb/{run_id}").summary["k"] == 3
@@ -119,9 +124,10 @@ def test_the_team_servers_state_store_keeps_the_edits(request: pytest.FixtureReq
     migrate(pg_url)
     store = PostgresStateStore(pg_url)
     store.edit_run("p", "r1", tags=["a"])
-    store.edit_run("p", "r1", summary={"set": {"k": 1}, "del": ["loss"]})
+    store.edit_run("p", "r1", summary={"set": {"k": 1}, "del": ["loss"]}, name="n")
     edit = store.run_edits("p")["r1"]
     store.close()
+    assert edit.name == "n"
     assert edit.tags == ("a",)
     assert edit.summary == {"set": {"k": 1}, "del": ["loss"]}
     assert edit.config is None
