@@ -70,10 +70,23 @@ def run_gc(args: argparse.Namespace) -> int:
         print("nothing to collect: no artifacts stored.")
         return 0
 
-    def progress(line: str) -> None:
-        print(line, file=sys.stderr, flush=True)
+    tty = sys.stderr.isatty()
+    shown = False
 
-    result = collect(api.root, api.state, delete=args.yes, grace=args.grace, progress=progress)
+    def progress(line: str) -> None:  # collect() calls this at most once a second
+        nonlocal shown
+        if tty:  # one line redrawn in place, as the other commands' bars
+            sys.stderr.write(f"\r\x1b[K{line}")
+            sys.stderr.flush()
+            shown = True
+        else:
+            print(line, file=sys.stderr, flush=True)
+
+    try:
+        result = collect(api.root, api.state, delete=args.yes, grace=args.grace, progress=progress)
+    finally:
+        if shown:
+            sys.stderr.write("\n")
     verb = "would delete" if result.dry_run else "deleted"
     if not args.quiet:
         for digest, size in result.removed:
