@@ -569,19 +569,7 @@ class Artifact(MediaAndEdits):
         remote: Client | None = None,
         lineage: LineageReader | None = None,
     ) -> Artifact:
-        art = cls.__new__(cls)
-        art._name = version.name
-        art.type = version.type
-        art.description = None
-        art.metadata = {}
-        art._draft = {}
-        art._staging = None
-        art._done = None
-        art._error = None
-        art._committed = None
-        art._root = None
-        art._manifest = None
-        art._pending_aliases = []
+        art = cls(version.name, version.type)  # as stored: valid names
         art._remote = remote
         art._lineage = lineage
         art._bind(version, root)
