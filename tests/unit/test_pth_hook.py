@@ -133,18 +133,16 @@ def test_report_to_tracker_and_all_without_import_tracker(tmp_path: Path) -> Non
     assert [r["train/global_step"] for r in rows if "train/loss" in r] == [2, 4]
 
 
-def test_no_hook_env_turns_it_off(tmp_path: Path) -> None:
+def test_no_hook_env_turns_it_off() -> None:
     pytest.importorskip("transformers")
-    pytest.importorskip("accelerate")
-    script = tmp_path / "train.py"
-    script.write_text(_TRAIN)
-    out = _run_script(script, env={"TRACKER_NO_HOOK": "1"}, cwd=tmp_path)
-    # report_to="all" means the installed integrations, without tracker; "tracker" is refused.
-    assert "'TrackerCallback'" not in out.split("ALL", 1)[1].splitlines()[0]
-    assert "REFUSED" in out
-    assert "tracker" in out.split("REFUSED", 1)[1]
-    assert "IMPORTED_BY_HOOK False" in out
-    assert not (tmp_path / "tracker-root").exists() or not any((tmp_path / "tracker-root").rglob("*.log"))
+    code = (
+        "import sys\n"
+        "from transformers.integrations import integration_utils as iu\n"
+        "names = iu.get_available_reporting_integrations()\n"
+        "print('tracker' in iu.INTEGRATION_TO_CALLBACK, 'tracker' in names, 'tracker' in sys.modules)\n"
+    )
+    # The registry loads (it imports torch, as Trainer does) and tracker stays out of it.
+    assert _python(code, env={"TRACKER_NO_HOOK": "1"}).split() == ["False", "False", "False"]
 
 
 def _run_script(script: Path, *, env: dict[str, str], cwd: Path) -> str:
