@@ -204,6 +204,8 @@ class Api(ApiArtifactsMixin):
 
         Raises:
             UsageError: A malformed path, filter or order.
+            StorageError: ``path`` names a project the data root does not have (see
+                :meth:`check_project`; also a ``ValueError``, as in W&B).
         """
         project = self._project_path(path)
         predicate = compile_filter(filters)
@@ -234,7 +236,9 @@ class Api(ApiArtifactsMixin):
         """Raise when the data root has no project ``project`` (no runs, no folder, no sweep).
 
         Raises:
-            StorageError: ``no project 'x' under ROOT (projects: a, b); did you mean 'a'?``.
+            StorageError: ``no project 'x' under ROOT (projects: a, b); did you mean 'a'?``;
+                also a ``ValueError``, which W&B's ``Api().runs`` raises ("Could not find
+                project").
         """
         from tracker._human import did_you_mean, listing
         from tracker._naming import project_dir
@@ -246,7 +250,7 @@ class Api(ApiArtifactsMixin):
             return
         if self._edits_exist() and (self.state.sweeps(project) or self.state.artifacts(project)):
             return  # a project with sweeps or artifacts but no runs yet
-        raise StorageError(
+        raise _NoProjectError(
             f"no project {project!r} under {self.root} (projects: {listing(names)})"
             f"{did_you_mean(project, names) or '.'}",
             path=str(self.root),
@@ -336,6 +340,10 @@ class Api(ApiArtifactsMixin):
         if self._remote is not None:
             return f"<Api base_url={self._remote.base_url!r}>"
         return f"<Api root={str(self.root)!r}>"
+
+
+class _NoProjectError(StorageError, ValueError):
+    """No such project: a StorageError here, and the ValueError that W&B's ``runs()`` raises."""
 
 
 def _check(name: str, what: str, path: str) -> str:

@@ -55,6 +55,7 @@ def test_api_runs_of_an_unknown_project_raises_like_the_cli() -> None:
     _logged("audio")
     with pytest.raises(StorageError) as info:
         Api().runs("visoin")
+    assert isinstance(info.value, ValueError)  # what W&B raises ("Could not find project ...")
     assert "no project 'visoin' under " in str(info.value)
     assert "(projects: audio, vision); did you mean 'vision'?" in str(info.value)
     assert len(Api().runs("vision")) == 1
