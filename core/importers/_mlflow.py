@@ -267,6 +267,9 @@ def _imported(
         for step in sorted(table):
             yield from table.pop(step)
 
+    inputs = getattr(getattr(run, "inputs", None), "dataset_inputs", None)
+    if inputs:
+        imported.problems.append(f"{len(inputs)} dataset input(s) (mlflow.log_input) have no tracker mapping")
     imported.rows = rows
     imported.system = lambda: iter(sorted(system.values(), key=lambda r: r["_timestamp"]))
     return imported

@@ -202,7 +202,7 @@ def _event(run: _Run, event: Any) -> None:
         for value in event.summary.value:
             _value(run, step, wall, value)
     elif what in _UNMAPPED:
-        run.skip(_UNMAPPED[what], "-")
+        run.skip(_UNMAPPED[what], what)
 
 
 def _value(run: _Run, step: int, wall: float, value: Any) -> None:

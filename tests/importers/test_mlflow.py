@@ -132,6 +132,15 @@ def test_params_tags_status_times_artifacts_and_nesting(stores: Path, script: Mo
         script.timestamp_ms(20_000) / 1000,
     )
     assert files == script.ARTIFACTS
+    assert list(train.system()) == [  # MLflow's system metrics, under tracker's sampler names
+        {
+            "_timestamp": script.timestamp_ms(10 * k) / 1000,
+            "system.cpu": 50.0 + k,
+            "system.gpu.0.gpu": 90.0 - k,
+            "system.mlflow.network_receive_megabytes": 1.5 * k,
+        }
+        for k in range(3)
+    ]
     (model,) = train.artifacts_logged  # MLflow 3's logged model, a tracker "model" artifact
     assert (model.name, model.type, model.metadata["model_type"]) == ("classifier", "model", "demo")
     fold0, fold1 = runs["fold-0"][0], runs["fold-1"][0]
