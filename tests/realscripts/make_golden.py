@@ -188,9 +188,14 @@ def run_shape(run: dict[str, Any]) -> dict[str, Any]:
 
 
 def run_script(
-    name: str, *args: str, cwd: Path, env: dict[str, str] | None = None, runner: str | None = None
+    name: str,
+    *args: str,
+    cwd: Path,
+    env: dict[str, str] | None = None,
+    runner: str | None = None,
+    path: Path | None = None,
 ) -> str:
-    """Run ``scripts/<name>`` under wandb offline in ``cwd``; its stdout."""
+    """Run ``scripts/<name>`` (or a copy of it at ``path``) under wandb offline in ``cwd``; its stdout."""
     environ = {k: v for k, v in os.environ.items() if not k.startswith("WANDB_")}
     environ.update(
         WANDB_MODE="offline",
@@ -203,7 +208,7 @@ def run_script(
         PYTHONHASHSEED="0",
         **(env or {}),
     )
-    argv = [sys.executable, *([runner] if runner else []), str(SCRIPTS / name), *args]
+    argv = [sys.executable, *([runner] if runner else []), str(path or SCRIPTS / name), *args]
     proc = subprocess.run(argv, cwd=cwd, env=environ, capture_output=True, text=True, timeout=300)
     if proc.returncode != 0:
         raise RuntimeError(f"{name} {args} failed:\n{proc.stdout}\n{proc.stderr}")
@@ -232,8 +237,13 @@ def _wandb_version() -> str:
 
 
 def golden_cleanrl(tmp: Path) -> None:
-    run_script("cleanrl_reinforce.py", cwd=tmp)
+    # Run from the folder that holds it (as `python dqn.py` in a cleanrl checkout): W&B's
+    # save_code saves only a program under the run's root.
+    local = tmp / "cleanrl_reinforce.py"
+    shutil.copyfile(SCRIPTS / local.name, local)
+    run_script("cleanrl_reinforce.py", cwd=tmp, path=local)
     (run,) = runs_in(tmp)
+    code = Path(run["dir"]) / "files" / "code"
     save(
         "cleanrl_reinforce",
         {
@@ -242,8 +252,11 @@ def golden_cleanrl(tmp: Path) -> None:
                 "TensorBoard step as one row with global_step = the TensorBoard step.",
                 "charts/SPS is wall-clock: compare its steps, not its values.",
                 "add_text is not mirrored by wandb 0.31 (no row carries 'hyperparameters').",
+                "save_code=True: wandb saved the program as the run file code/<path> ('code_files'); "
+                "tracker logs it as a 'code' artifact (named as W&B's run.log_code() names its own).",
             ],
             "runs": [run_shape(run)],
+            "code_files": sorted(str(p.relative_to(code)) for p in code.rglob("*") if p.is_file()),
         },
     )
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import shutil
 import subprocess
 import sys
 import threading
@@ -50,9 +51,12 @@ class Launch:
         stages: list[list[str]],
         env: dict[str, str] | None = None,
         timeout: float = TIMEOUT_S,
+        copies: tuple[str, ...] = (),
     ) -> None:
         self.cwd = tmp
         self.root = tmp / "tracker-root"
+        for name in copies:  # scripts run from the folder that holds them (save_code saves them)
+            shutil.copyfile(SCRIPTS / name, tmp / name)
         self.stages, self.env, self.timeout = stages, env or {}, timeout
         self.outputs: list[subprocess.CompletedProcess[str]] = []
         self.error: BaseException | None = None
@@ -149,23 +153,29 @@ def _sweep_agent_code(project: str) -> str:
     )
 
 
-def _stages() -> dict[str, tuple[list[list[str]], float]]:
-    """Each script's stages (argv after the interpreter) and the time limit of each stage."""
+def _stages() -> dict[str, tuple[list[list[str]], float, tuple[str, ...]]]:
+    """Each script's stages (argv after the interpreter), the time limit of each stage, and
+    the scripts that run from a copy in the working folder."""
 
     def script(name: str, *args: str) -> list[str]:
         return [str(SCRIPTS / name), *args]
 
     return {
-        "hf_callback": ([script("hf_callback.py")], TIMEOUT_S),
-        "cleanrl_reinforce": ([script("cleanrl_reinforce.py")], TIMEOUT_S),
+        "hf_callback": ([script("hf_callback.py")], TIMEOUT_S, ()),
+        "cleanrl_reinforce": ([["cleanrl_reinforce.py"]], TIMEOUT_S, ("cleanrl_reinforce.py",)),
         "registry_automation": (
             [script("registry_automation.py", "train"), script("registry_automation.py", "promote")],
             TIMEOUT_S,
+            (),
         ),
-        "model_eval": ([script("model_eval.py", "prepare"), script("model_eval.py", "evaluate")], TIMEOUT_S),
-        "cv_sweep": ([["-c", _sweep_agent_code("cv sweep")]], 90),
-        "matplotlib_charts": ([script("matplotlib_charts.py")], TIMEOUT_S),
-        "api_export": ([script("api_export.py", "train"), script("api_export.py", "export")], TIMEOUT_S),
+        "model_eval": (
+            [script("model_eval.py", "prepare"), script("model_eval.py", "evaluate")],
+            TIMEOUT_S,
+            (),
+        ),
+        "cv_sweep": ([["-c", _sweep_agent_code("cv sweep")]], 90, ()),
+        "matplotlib_charts": ([script("matplotlib_charts.py")], TIMEOUT_S, ()),
+        "api_export": ([script("api_export.py", "train"), script("api_export.py", "export")], TIMEOUT_S, ()),
     }
 
 
@@ -188,8 +198,8 @@ def launched(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFa
     tests = {getattr(item, "originalname", item.name) for item in request.session.items}
     wanted = {SCRIPT_OF[t] for t in tests if t in SCRIPT_OF}
     return {
-        name: Launch(tmp_path_factory.mktemp(name), stages, timeout=timeout)
-        for name, (stages, timeout) in _stages().items()
+        name: Launch(tmp_path_factory.mktemp(name), stages, timeout=timeout, copies=copies)
+        for name, (stages, timeout, copies) in _stages().items()
         if name in wanted
     }
 
@@ -348,6 +358,9 @@ def test_cleanrl_sync_tensorboard(launched: dict[str, Launch]) -> None:
                     out.setdefault(key, []).append([row["global_step"], None if timing(key) else value])
         return out
 
+    # save_code=True: wandb saved the program as a run file; tracker logs it as a code artifact.
+    code = [a for a in got["artifacts"] if a["type"] == "code"]
+    assert [a["files"] for a in code] == [golden("cleanrl_reinforce")["code_files"]], got["artifacts"]
     want_series, got_series = series(want["history"]), series(got["history"])
     # W&B 0.31 does not mirror add_text; the issue asks for text too, so tracker's extra key is expected.
     assert set(got_series) - set(want_series) <= {"hyperparameters"}, sorted(got_series)
