@@ -21,13 +21,14 @@ import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
+from urllib.parse import quote
 
 from tracker.errors import UsageError
 
 if TYPE_CHECKING:
     from tracker.api._run import Run
 
-__all__ = ["File"]
+__all__ = ["File", "RemoteFile"]
 
 STANDARD: Final = (
     "config.yaml",
@@ -80,6 +81,15 @@ class File:
         assert self._content is not None
         return self._content()
 
+    @property
+    def local(self) -> Path | None:
+        """The file on this machine's disk (a saved or media file of a local run), else None."""
+        return self._source
+
+    def content(self) -> bytes:
+        """The file's bytes."""
+        return self._bytes() if self._content is not None else self.path.read_bytes()
+
     def download(self, root: str = ".", replace: bool = False, exist_ok: bool = False) -> Path:
         """Write the file to ``root/<name>``; refuses to overwrite unless ``replace``.
 
@@ -98,8 +108,46 @@ class File:
             shutil.copyfile(self.path, target)
         return target
 
+
+class RemoteFile(File):
+    """A file of a run read from a team server; ``download`` streams it from there."""
+
+    def __init__(self, remote: Any, run_path: str, name: str, size: int, sha256: str | None) -> None:
+        super().__init__(name, size, sha256=sha256)
+        self._remote = remote
+        self._url = f"{run_path}/files/{quote(name)}"
+
+    def content(self) -> bytes:
+        """The file's bytes, from the server."""
+        with self._remote.stream(self._url) as chunks:
+            return b"".join(chunks)
+
+    def download(self, root: str = ".", replace: bool = False, exist_ok: bool = False) -> Path:
+        """Stream the file to ``root/<name>`` (see :meth:`File.download`)."""
+        target = Path(root) / self.name
+        if target.exists() and not replace:
+            if exist_ok:
+                return target
+            raise UsageError(f"{target} exists; pass replace=True to overwrite it.")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        part = target.with_name(target.name + ".part")
+        with self._remote.stream(self._url) as chunks, open(part, "wb") as out:
+            for chunk in chunks:
+                out.write(chunk)
+        part.replace(target)
+        return target
+
     def __repr__(self) -> str:
         return f"<File {self.name}>"
+
+
+def remote_files(run: Run) -> list[File]:
+    """The files of a run read from a team server (``GET .../files``)."""
+    remote = run._api._remote
+    assert remote is not None
+    path = f"/projects/{quote(run.project)}/runs/{quote(run.id)}"
+    listed = remote.call("GET", f"{path}/files", run_id=run.id)["files"]
+    return [RemoteFile(remote, path, str(f["name"]), int(f["size"]), f.get("sha256")) for f in listed]
 
 
 def run_files(run: Run) -> list[File]:

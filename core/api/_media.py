@@ -79,14 +79,11 @@ class RunMediaMixin:
             names: Only these names.
             per_page: Accepted for W&B compatibility.
 
-        Raises:
-            UnsupportedError: The run was read from a team server.
+        A run read from a team server lists the server's files; ``download`` streams them.
         """
-        from tracker.api._files import run_files
+        from tracker.api._files import remote_files, run_files
 
-        if self._api._remote is not None:
-            raise self._api._remote.unsupported("run.files()")
-        found = run_files(cast("Run", self))
+        found = (remote_files if self._api._remote is not None else run_files)(cast("Run", self))
         return found if names is None else [f for f in found if f.name in set(names)]
 
     def file(self, name: str) -> File:

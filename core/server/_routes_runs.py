@@ -222,6 +222,37 @@ def edit_run(
     return reply(do)
 
 
+@v1.get(_V1_RR + "/files")
+def v1_files(request: Request, remote: Remote, project: str, run_id: str) -> Any:
+    """The run's files as ``Api`` ``run.files()`` lists them (standard, media, saved)."""
+
+    def do() -> Any:
+        found = _run_of(remote, request, project, run_id).files()
+        return {"files": [{"name": f.name, "size": f.size, "sha256": f.sha256} for f in found]}
+
+    return reply(do)
+
+
+@v1.get(_V1_RR + "/files/{name:path}")
+def v1_file(request: Request, remote: Remote, project: str, run_id: str, name: str) -> Any:
+    """One file of ``run.files()`` (only names it lists), as an attachment."""
+    from starlette.responses import FileResponse, Response
+
+    from tracker.server._routes_media import FILE_HEADERS
+
+    def do() -> Any:
+        run = _run_of(remote, request, project, run_id)
+        found = {f.name: f for f in run.files()}.get(name)
+        if found is None:
+            raise StorageError(f"run {project}/{run_id} has no file named {name!r}.")
+        headers = {**FILE_HEADERS, "Content-Disposition": "attachment"}
+        if found.local is None:
+            return Response(found.content(), headers=headers, media_type="application/octet-stream")
+        return FileResponse(found.local, headers=headers, media_type="application/octet-stream")
+
+    return reply(do)
+
+
 @v1.get(PREFIX + "/projects", name="projects")
 def v1_projects(request: Request, remote: Remote) -> Any:
     """Projects of the server with their run counts (those the key may read)."""
