@@ -16,7 +16,8 @@ Every importer ends here, so the rules live in one place:
   driven in this thread instead of its own, with the source's clock: the RUN record's
   ``created``, each row's ``_step`` and ``_timestamp``, the EXIT record's ``ts`` and
   ``runtime`` are the source run's. Media objects in rows are encoded by the writer's
-  media store, as ``run.log`` does.
+  media store, as ``run.log`` does. The sink takes each row dict over (it pops ``_step``
+  and ``_timestamp`` and hands the rest to the writer as it is when every value is plain).
 
 The CLI (``tracker import``) passes a progress bar and prints :class:`Report`.
 """
