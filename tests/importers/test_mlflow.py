@@ -189,6 +189,29 @@ def test_a_database_is_read_in_bulk_with_the_same_points_as_get_metric_history(
     assert rows() == bulk
 
 
+def test_no_uri_means_mlflow_s_own_default(
+    stores: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """./mlruns when it holds runs (MLflow keeps legacy users there), else ./mlflow.db."""
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    monkeypatch.chdir(stores)  # both: mlruns wins
+    assert (
+        next(_mlflow.read(None, "audio")).source_key
+        == json.loads((stores / "ids-file.json").read_text())["wav2vec"]
+    )
+    (tmp_path / "mlflow.db").symlink_to(stores / "mlflow.db")
+    monkeypatch.chdir(tmp_path)  # MLflow 3's default, sqlite:///mlflow.db
+    assert (
+        next(_mlflow.read(None, "audio")).source_key
+        == json.loads((stores / "ids-sqlite.json").read_text())["wav2vec"]
+    )
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", (stores / "mlruns").as_uri())
+    assert (
+        next(_mlflow.read(None, "audio")).source_key
+        == json.loads((stores / "ids-file.json").read_text())["wav2vec"]
+    )
+
+
 def test_a_missing_store_is_refused_and_not_created(tmp_path: Path) -> None:
     db = tmp_path / "mlflow.db"
     with pytest.raises(UsageError, match="does not exist"):
