@@ -377,7 +377,8 @@ def _histc(t: torch.Tensor, bins: int, lo: float, hi: float) -> torch.Tensor:
     if t.numel() <= HISTC_SLICE:
         return torch.histc(t, bins=bins, min=lo, max=hi)
     total = torch.zeros(bins, dtype=torch.float64, device=t.device)
-    for part in t.split(HISTC_SLICE):
+    for start in range(0, t.numel(), HISTC_SLICE):
+        part = t[start : start + HISTC_SLICE]
         total += torch.histc(part, bins=bins, min=lo, max=hi)
     return total
 
