@@ -42,7 +42,7 @@ from pathlib import Path
 from typing import Any
 
 from tracker._optional import require_extra
-from tracker.errors import UsageError
+from tracker.errors import StorageError, UsageError
 from tracker.importers._model import ImportedFile, ImportedRun, Row
 
 __all__ = ["read"]
@@ -86,28 +86,43 @@ def read(
     Raises:
         MissingExtraError: The ``mlflow`` package is not installed.
         UsageError: The store does not exist, or has no such experiment.
+        StorageError: MLflow could not read the store (a server that does not answer...);
+            while a run's ``rows`` are read: that run could not be read.
     """
     require_extra("mlflow", feature="tracker import mlflow", extra="import")
-    from mlflow.entities import ViewType
+    from mlflow.exceptions import MlflowException
 
     uri = _resolve(tracking_uri)
-    client = _client(uri)
+    try:
+        client = _client(uri)
+        experiments = _experiments(client, uri, experiment)
+    except MlflowException as exc:
+        raise StorageError(f"MLflow store {_redact(uri)}: {exc.message}") from exc
+    for exp in experiments:
+        try:
+            runs = _runs(client, exp.experiment_id)
+            groups = _groups(runs)
+            models = _logged_models(client, exp.experiment_id)
+        except MlflowException as exc:
+            raise StorageError(f"MLflow store {_redact(uri)}, experiment {exp.name}: {exc.message}") from exc
+        for run in runs:
+            with tempfile.TemporaryDirectory(prefix="tracker-mlflow-") as tmp:
+                yield _imported(client, run, project or exp.name, groups, models, Path(tmp))
+
+
+def _experiments(client: Any, uri: str, experiment: str | None) -> list[Any]:
+    from mlflow.entities import ViewType
+
     if experiment is not None:
         found = client.get_experiment_by_name(experiment)
         if found is None:
             names = sorted(e.name for e in client.search_experiments(view_type=ViewType.ACTIVE_ONLY))
             listed = ", ".join(names) or "none"
-            raise UsageError(f"MLflow store {uri} has no experiment {experiment!r}; existing: {listed}.")
-        experiments = [found]
-    else:
-        experiments = list(client.search_experiments(view_type=ViewType.ACTIVE_ONLY))
-    for exp in experiments:
-        runs = _runs(client, exp.experiment_id)
-        groups = _groups(runs)
-        models = _logged_models(client, exp.experiment_id)
-        for run in runs:
-            with tempfile.TemporaryDirectory(prefix="tracker-mlflow-") as tmp:
-                yield _imported(client, run, project or exp.name, groups, models, Path(tmp))
+            raise UsageError(
+                f"MLflow store {_redact(uri)} has no experiment {experiment!r}; existing: {listed}."
+            )
+        return [found]
+    return list(client.search_experiments(view_type=ViewType.ACTIVE_ONLY))
 
 
 def _resolve(tracking_uri: str | None) -> str:
@@ -138,6 +153,11 @@ def _resolve(tracking_uri: str | None) -> str:
         if not Path(local_file_uri_to_path(uri)).is_dir():
             raise UsageError(f"MLflow file store {uri!r} does not exist.")
     return uri
+
+
+def _redact(uri: str) -> str:
+    """The URI for a message: a password in it (``postgresql://user:pw@host/db``) masked."""
+    return re.sub(r"(//[^/:@]*:)[^/@]*@", r"\1***@", uri)
 
 
 def _client(uri: str) -> Any:
@@ -251,12 +271,17 @@ def _imported(
     system: dict[int, Row] = {}  # step -> sample
 
     def rows() -> Iterator[Row]:
+        from mlflow.exceptions import MlflowException
+
         table: dict[int, list[Row]] = {}
-        for key, points in _histories(client, rid, sorted(data.metrics)):
-            if key.startswith(_SYSTEM_PREFIX):
-                _fold_system(system, _system_key(key[len(_SYSTEM_PREFIX) :]), points)
-            else:
-                _fold(table, key, points)
+        try:
+            for key, points in _histories(client, rid, sorted(data.metrics)):
+                if key.startswith(_SYSTEM_PREFIX):
+                    _fold_system(system, _system_key(key[len(_SYSTEM_PREFIX) :]), points)
+                else:
+                    _fold(table, key, points)
+        except MlflowException as exc:  # this run fails; the sink goes on with the next
+            raise StorageError(f"MLflow run {rid}: metrics not read: {exc.message}") from exc
         imported.files.extend(
             _artifacts(info.artifact_uri, client.tracking_uri, tmp / "run", imported.problems)
         )
@@ -309,15 +334,19 @@ def _sql_store(client: Any) -> Any:
 
 def _sql_history(store: Any, run_id: str, key: str) -> list[Point]:
     from mlflow.store.tracking.dbmodels.models import SqlMetric
+    from sqlalchemy.exc import SQLAlchemyError
 
     m = SqlMetric
-    with store.ManagedSessionMaker() as session:
-        found = (
-            session.query(m.step, m.timestamp, m.value, m.is_nan)
-            .filter(m.run_uuid == run_id, m.key == key)
-            .order_by(m.step, m.timestamp, m.value)
-            .all()
-        )
+    try:
+        with store.ManagedSessionMaker() as session:
+            found = (
+                session.query(m.step, m.timestamp, m.value, m.is_nan)
+                .filter(m.run_uuid == run_id, m.key == key)
+                .order_by(m.step, m.timestamp, m.value)
+                .all()
+            )
+    except SQLAlchemyError as exc:
+        raise StorageError(f"MLflow run {run_id}: metric {key!r} not read: {exc}") from exc
     nan = float("nan")
     return [(step, ts, nan if is_nan else value) for step, ts, value, is_nan in found]
 

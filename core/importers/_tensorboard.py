@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from tracker._optional import require_extra
-from tracker.errors import UsageError
+from tracker.errors import StorageError, UsageError
 from tracker.importers._model import ImportedRun, Row
 
 __all__ = ["read"]
@@ -64,6 +64,7 @@ def read(logdir: Path, project: str | None = None) -> Iterator[ImportedRun]:
     Raises:
         MissingExtraError: The ``tensorboard`` package is not installed.
         UsageError: ``logdir`` is not a directory or holds no event files.
+        StorageError: While a run's ``rows`` are read: one of its event files cannot be read.
     """
     require_extra("tensorboard", feature="tracker import tensorboard", extra="import")
     root = Path(logdir).expanduser()
@@ -168,13 +169,19 @@ def _first_wall_time(path: Path) -> float | None:
 
 
 def _parse(files: list[Path]) -> _Run:
+    from google.protobuf.message import DecodeError
     from tensorboard.backend.event_processing.event_file_loader import LegacyEventFileLoader
 
     run = _Run()
     try:
         for path in files:
-            for event in LegacyEventFileLoader(str(path)).Load():
-                _event(run, event)
+            try:
+                for event in LegacyEventFileLoader(str(path)).Load():
+                    _event(run, event)
+            except (OSError, DecodeError) as exc:  # this run fails; the sink goes on with the next
+                raise StorageError(
+                    f"TensorBoard event file {path} cannot be read: {exc}", path=str(path)
+                ) from exc
     finally:
         if run.tmp is not None:
             run.tmp.cleanup()

@@ -23,7 +23,7 @@ from unittest.mock import patch
 
 import pytest
 
-from tracker.errors import MissingExtraError, UsageError
+from tracker.errors import MissingExtraError, StorageError, UsageError
 from tracker.importers import _mlflow
 from tracker.importers._model import ImportedRun
 
@@ -222,6 +222,13 @@ def test_a_missing_store_is_refused_and_not_created(tmp_path: Path) -> None:
     assert not db.exists()
     with pytest.raises(UsageError, match="does not exist"):
         next(_mlflow.read(str(tmp_path / "mlruns")))
+
+
+def test_a_server_that_does_not_answer_is_a_storage_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "5")
+    with pytest.raises(StorageError, match=r"MLflow store http://user:\*\*\*@127\.0\.0\.1:9: API request"):
+        next(_mlflow.read("http://user:secret@127.0.0.1:9"))
 
 
 def test_missing_extra_names_the_pip_command() -> None:
