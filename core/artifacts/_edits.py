@@ -29,7 +29,7 @@ __all__: list[str] = []
 #: The reference ``_type`` of each media file kind, as W&B names the JSON files.
 _TABLE: Final = "table-file"
 _SUFFIXES: Final = ("table", "image-file", "audio-file", "video-file", "html-file", "object3D-file",
-                    "molecule-file", "plotly-file")  # fmt: skip
+                    "molecule-file", "plotly-file", "histogram")  # fmt: skip
 
 
 def suffix_of(ref: dict[str, Any]) -> str:
@@ -44,6 +44,13 @@ def add_media(art: Artifact, obj: Any, name: str) -> Any:
     from tracker.media._store import MediaStore
 
     art._require_draft("add()")
+    plain = getattr(obj, "_tracker_plain", None)  # a Histogram: stored inline, as in a row
+    if plain is not None and not isinstance(obj, Media):
+        return _add_json(
+            art,
+            json.dumps(plain(), separators=(",", ":")).encode("utf-8"),
+            f"{check_entry(name)}.histogram.json",
+        )
     if not isinstance(obj, Media):
         raise UsageError(
             f"artifact.add() takes a tracker media object (Table, Image, Audio, Video, Html, Object3D, "
@@ -67,7 +74,13 @@ def add_media(art: Artifact, obj: Any, name: str) -> Any:
         rel = path.relative_to(stage).as_posix()
         if rel not in art._draft:
             art.add_file(path, name=rel)
-    target = stage / entry
+    return _add_json(art, body, entry)
+
+
+def _add_json(art: Artifact, body: bytes, entry: str) -> Any:
+    if art._staging is None:
+        art._staging = tempfile.mkdtemp(prefix="tracker-artifact-")
+    target = Path(art._staging) / ".media" / "json" / entry
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_bytes(body)
     return art.add_file(target, name=entry, overwrite=True)
@@ -108,7 +121,7 @@ def _table(root: Path, data: dict[str, Any]) -> Any:
 
 
 def _cell(root: Path, value: Any) -> Any:
-    if isinstance(value, dict) and isinstance(value.get("_type"), str) and "path" in value:
+    if isinstance(value, dict) and ("path" in value or value.get("_type") == "histogram"):
         return from_ref(root, value)
     return value
 
@@ -119,6 +132,8 @@ def from_ref(root: Path, ref: dict[str, Any]) -> Any:
     from tracker.media._read import resolve
 
     kind = ref.get("_type")
+    if kind == "histogram":
+        return media.Histogram(np_histogram=(ref["values"], ref["bins"]))
     if kind == _TABLE:
         return _table(root, json.loads(resolve(root, ref).read_text(encoding="utf-8")))
     makers: dict[str, Any] = {

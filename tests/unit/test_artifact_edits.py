@@ -50,12 +50,17 @@ def test_add_a_table_stores_name_table_json_and_get_returns_it(root: Path) -> No
     np.testing.assert_array_equal(tracker.media.read_image(run.dir, ref), pixels)
 
 
-def test_add_an_image_and_get_it_back(root: Path) -> None:
+def test_add_an_image_and_a_histogram_and_get_them_back(root: Path) -> None:
     art = tracker.Artifact("pics", type="dataset")
     art.add(tracker.Image(np.zeros((2, 3), dtype=np.uint8)), "blank")
+    art.add(tracker.Histogram(np_histogram=([1, 2], [0.0, 0.5, 1.0])), "h")
     logged = _logged(root, art)
-    assert "blank.image-file.json" in [e.path for e in logged.files()]
-    assert isinstance(tracker.Api(root).artifact("arts/pics:v0").get("blank"), tracker.Image)
+    assert {"blank.image-file.json", "h.histogram.json"} <= {e.path for e in logged.files()}
+    fetched = tracker.Api(root).artifact("arts/pics:v0")
+    assert isinstance(fetched.get("blank"), tracker.Image)
+    hist = fetched.get("h")
+    assert isinstance(hist, tracker.Histogram)
+    assert (hist.histogram, hist.bins) == ([1, 2], [0.0, 0.5, 1.0])
     assert logged.get("missing") is None
 
 
