@@ -27,7 +27,8 @@ Mapping, per run:
 * nested runs (``mlflow.parentRunId``) -> the group of the top-level run's name, shared
   by the parent and all its descendants.
 
-The project defaults to the experiment's name.
+The project defaults to the experiment's name (characters a project name cannot hold,
+such as the ``/`` of Databricks' experiment paths, become ``-``).
 """
 
 from __future__ import annotations
@@ -105,24 +106,46 @@ def read(
             models = _logged_models(client, exp.experiment_id)
         except MlflowException as exc:
             raise StorageError(f"MLflow store {_redact(uri)}, experiment {exp.name}: {exc.message}") from exc
+        name = project or _project(exp.name)
         for run in runs:
             with tempfile.TemporaryDirectory(prefix="tracker-mlflow-") as tmp:
-                yield _imported(client, run, project or exp.name, groups, models, Path(tmp))
+                imported = _imported(client, run, name, groups, models, Path(tmp))
+                if name != (project or exp.name):
+                    imported.problems.append(
+                        f"experiment {exp.name!r} is not a valid project name: imported into {name!r}"
+                    )
+                yield imported
+
+
+def _project(experiment: str) -> str:
+    """A tracker project name for an experiment's (Databricks' are paths: ``/Users/ann/x``)."""
+    return re.sub(r"[^A-Za-z0-9._ -]+", "-", experiment).strip(" -._")[:128].rstrip(" ") or "mlflow"
 
 
 def _experiments(client: Any, uri: str, experiment: str | None) -> list[Any]:
-    from mlflow.entities import ViewType
-
     if experiment is not None:
         found = client.get_experiment_by_name(experiment)
         if found is None:
-            names = sorted(e.name for e in client.search_experiments(view_type=ViewType.ACTIVE_ONLY))
+            names = sorted(e.name for e in _all_experiments(client))
             listed = ", ".join(names) or "none"
             raise UsageError(
                 f"MLflow store {_redact(uri)} has no experiment {experiment!r}; existing: {listed}."
             )
         return [found]
-    return list(client.search_experiments(view_type=ViewType.ACTIVE_ONLY))
+    return _all_experiments(client)
+
+
+def _all_experiments(client: Any) -> list[Any]:
+    from mlflow.entities import ViewType
+
+    found: list[Any] = []
+    token = None
+    while True:
+        page = client.search_experiments(view_type=ViewType.ACTIVE_ONLY, max_results=_PAGE, page_token=token)
+        found.extend(page)
+        token = page.token
+        if not token:
+            return found
 
 
 def _resolve(tracking_uri: str | None) -> str:

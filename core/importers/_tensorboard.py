@@ -157,14 +157,18 @@ def _first_wall_time(path: Path) -> float | None:
     Not the ``file_version`` event's: a writer given explicit wall times (a replay) stamps
     that one with the clock, and the sink needs ``created`` before the rows.
     """
+    from google.protobuf.message import DecodeError
     from tensorboard.backend.event_processing.event_file_loader import LegacyEventFileLoader
 
     first = None
-    for event in LegacyEventFileLoader(str(path)).Load():
-        if event.WhichOneof("what") == "summary":
-            return float(event.wall_time)
-        if first is None:
-            first = float(event.wall_time)
+    try:
+        for event in LegacyEventFileLoader(str(path)).Load():
+            if event.WhichOneof("what") == "summary":
+                return float(event.wall_time)
+            if first is None:
+                first = float(event.wall_time)
+    except (OSError, DecodeError):
+        pass  # reading the rows says what is wrong with the file, as that run's failure
     return first
 
 

@@ -237,6 +237,12 @@ def test_missing_extra_names_the_pip_command() -> None:
             next(_mlflow.read(None))
 
 
+def test_experiment_paths_become_project_names() -> None:
+    assert _mlflow._project("/Users/ann@corp.com/churn v2") == "Users-ann-corp.com-churn v2"
+    assert _mlflow._project("vision") == "vision"
+    assert _mlflow._project("///") == "mlflow"
+
+
 def test_params_come_back_as_the_values_python_printed() -> None:
     cases = {"0.001": 0.001, "1e-05": 1e-05, "20": 20, "-3": -3, "True": True, "None": None}
     cases |= {"007": "007", "1.50": "1.50", "1e3": "1e3", "adam": "adam", "NaN": "NaN", "": ""}
