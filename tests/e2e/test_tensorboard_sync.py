@@ -221,3 +221,17 @@ def test_a_summary_that_cannot_be_mirrored_is_the_runs_problem(root: Path, tmp_p
     with pytest.raises(tracker.Error, match="could not be mirrored"):
         run.finish()  # strict mode (the suite's): the problem surfaces as an error
     assert list((tmp_path / "bad").glob("events.out.tfevents.*"))
+
+
+def test_the_scripts_own_log_shares_the_open_row(root: Path, tmp_path: Path) -> None:
+    from torch.utils.tensorboard import SummaryWriter
+
+    run = tracker.init(project="mix", sync_tensorboard=True)
+    writer = SummaryWriter(str(tmp_path / "mix"))
+    writer.add_scalar("a", 1.0, 0)
+    run.log({"b": 2.0})  # commits the open row, TensorBoard's value with it
+    writer.add_scalar("a", 3.0, 1)
+    writer.close()
+    run.finish()
+    rows = [{k: v for k, v in r.items() if not k.startswith("_")} for r in _rows(root, run)]
+    assert rows == [{"a": 1.0, "b": 2.0, "global_step": 0}, {"a": 3.0, "global_step": 1}]
