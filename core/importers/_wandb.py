@@ -163,6 +163,8 @@ class _Stream:
         except Exception as exc:  # wandb raises a bare Exception("Invalid header")
             ds.close()
             raise StorageError(f"{self.log}: not a W&B run log ({exc})", path=str(self.log)) from exc
+        from google.protobuf.message import DecodeError
+
         n = 0
         try:
             while True:
@@ -175,7 +177,14 @@ class _Stream:
                 if data is None:
                     return
                 rec = self._record()
-                rec.ParseFromString(data)
+                try:
+                    rec.ParseFromString(data)
+                except DecodeError as exc:  # a record whose bytes passed the CRC but not the schema
+                    if self.run is not None:
+                        self.run.problems.append(
+                            f"{self.log.name}: record {n + 1} is not a W&B record ({exc})"
+                        )
+                    continue
                 n += 1
                 yield rec
         finally:

@@ -235,3 +235,21 @@ def test_an_unreadable_run_folder_does_not_stop_the_others(root: Path, source: P
     assert out.startswith("imported 2 run(s), 41 row(s)"), out
     assert "1 failed" in out
     assert "run-broken1.wandb: not a W&B run log" in out
+
+
+def test_a_torn_log_imports_what_was_written(root: Path, source: Path) -> None:
+    """An offline run killed mid-write: the rows before the tear, and the run is crashed."""
+    folder = next((source / "wandb").glob(f"offline-run-*-{REGRESSION['id']}"))
+    (log,) = folder.glob("run-*.wandb")
+    data = log.read_bytes()
+    log.write_bytes(data[: len(data) // 2])
+    code, out = _import(root, folder)
+    assert code == 0, out
+    assert "read stopped after" in out
+    assert "imported as crashed" in out
+    run = tracker.Api(root).run(f"wb-import/{REGRESSION['id']}")
+    history = run.history(pandas=False)
+    assert 0 < len(history) < len(REGRESSION["rows"])
+    for got, want in zip(history, REGRESSION["rows"], strict=False):
+        assert {k: got[k] for k in want} == want
+    assert run.state == "crashed"
