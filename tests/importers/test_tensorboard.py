@@ -271,3 +271,24 @@ def test_root_run_repeated_steps_and_a_torn_tail(tmp_path: Path) -> None:
         {"_step": 2, "_timestamp": 102.0, "loss": 2.5},
     ]
     assert run.problems == ["loss: 1 value(s) written again at a step already seen; the last one is kept"]
+
+
+def test_text_tensors_of_rank_1_and_2_and_a_graph(tmp_path: Path) -> None:
+    from tensorboard.compat.proto.event_pb2 import Event
+    from tensorboard.compat.proto.summary_pb2 import Summary, SummaryMetadata
+    from tensorboard.summary.writer.event_file_writer import EventFileWriter
+    from tensorboard.util import tensor_util
+
+    text = SummaryMetadata(plugin_data=SummaryMetadata.PluginData(plugin_name="text"))
+    w = EventFileWriter(str(tmp_path / "run"))
+    for step, array in ((0, np.array(["one", "two"])), (1, np.array([["a", "b"], ["c", "d"]]))):
+        value = Summary.Value(tag="notes", metadata=text, tensor=tensor_util.make_tensor_proto(array))
+        w.add_event(Event(wall_time=5.0, step=step, summary=Summary(value=[value])))
+    w.add_event(Event(wall_time=6.0, graph_def=b"\x0a\x00"))
+    w.close()
+    (run,) = _tensorboard.read(tmp_path)
+    rows = list(run.rows())
+    assert rows[0] == {"_step": 0, "_timestamp": 5.0, "notes": ["one", "two"]}
+    table = rows[1]["notes"]
+    assert (table.columns, table.data) == (["0", "1"], [["a", "b"], ["c", "d"]])
+    assert run.problems == ["graph has no tracker mapping, not imported: graph_def (1)"]
