@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import contextlib
 import operator
-import os
 import re
 import tempfile
 from collections.abc import Iterator
@@ -193,16 +192,13 @@ def _client(uri: str) -> Any:
 
 @contextlib.contextmanager
 def _allow_file_store() -> Iterator[None]:
-    name = "MLFLOW_ALLOW_FILE_STORE"
-    old = os.environ.get(name)
-    os.environ[name] = "true"
+    from tracker._settings import set_env  # the one module that touches the environment
+
+    previous = set_env({"MLFLOW_ALLOW_FILE_STORE": "true"})
     try:
         yield
     finally:
-        if old is None:
-            del os.environ[name]
-        else:
-            os.environ[name] = old
+        set_env(previous)
 
 
 def _runs(client: Any, experiment_id: str) -> list[Any]:

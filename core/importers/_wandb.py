@@ -26,6 +26,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any, Final
 
+from tracker._settings import env_raw
 from tracker.errors import MissingExtraError, StorageError
 from tracker.importers._model import ImportedFile, ImportedRun, Row
 
@@ -574,7 +575,7 @@ def _staged(local_path: str) -> Path | None:
     path = Path(local_path)
     if path.is_file():
         return path
-    data_dir = os.environ.get("WANDB_DATA_DIR") or str(Path.home() / ".local" / "share" / "wandb")
+    data_dir = env_raw("WANDB_DATA_DIR") or str(Path.home() / ".local" / "share" / "wandb")
     moved = Path(data_dir) / "artifacts" / "staging" / path.name
     return moved if moved.is_file() else None
 
