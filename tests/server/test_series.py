@@ -131,7 +131,9 @@ def test_project_page_preloads_its_runs_and_keys(client: TestClient) -> None:
     assert '<link rel="preload" as="fetch" crossorigin="anonymous" href="/api/projects/p/runs">' in page
     assert 'href="/api/projects/p/keys"' in page
     # Other pages, and names that are not project names, get the plain page.
-    for path in ("/projects/p/runs/abc", "/projects/p/artifacts", "/projects/a%20b", "/"):
+    for path in ("/projects/p/runs/abc", "/projects/p/artifacts", "/projects/a%3Cb", "/"):
         res = client.get(path)
         assert res.status_code == 200
         assert 'as="fetch"' not in res.text, path
+    # A name with a space is a project name (as in W&B): preloaded, its URL encoded.
+    assert 'href="/api/projects/a%20b/runs"' in client.get("/projects/a%20b").text
