@@ -7,7 +7,8 @@ Every error tracker raises on purpose derives from :class:`Error`, so one
     tracker.Error
     ├── UsageError              misuse of the API, raised at once in the caller
     │   ├── UnsupportedError    a valid request tracker does not support (yet)
-    │   └── SweepConfigError    an invalid sweep config (every problem, with its path)
+    │   ├── SweepConfigError    an invalid sweep config (every problem, with its path)
+    │   └── FilterSyntaxError   a malformed filter text (the dashboard's box), with its position
     ├── MissingExtraError       an optional dependency is missing (also a ModuleNotFoundError)
     ├── StorageError            reading or writing the data root failed
     │   ├── RunNotFoundError    no run with that id (e.g. ``resume="must"``)
@@ -26,6 +27,7 @@ __all__ = [
     "CommError",
     "CorruptRecordError",
     "Error",
+    "FilterSyntaxError",
     "MissingExtraError",
     "RunNotFoundError",
     "StorageError",
@@ -68,6 +70,19 @@ class SweepConfigError(UsageError):
     def __init__(self, message: str, *, problems: list[str]) -> None:
         super().__init__(message)
         self.problems = problems
+
+
+class FilterSyntaxError(UsageError):
+    """A filter text (the dashboard's filter box) does not parse.
+
+    Attributes:
+        position: The 0-based character offset where the problem is
+            (``expected a value after '<' at 14``).
+    """
+
+    def __init__(self, message: str, *, position: int) -> None:
+        super().__init__(message)
+        self.position = position
 
 
 class MissingExtraError(Error, ModuleNotFoundError):
