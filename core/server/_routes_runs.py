@@ -10,10 +10,12 @@ import time
 from typing import Any
 
 from fastapi import APIRouter, Body, Query, Request  # noqa: TID253 - imported by the app factory only
+from fastapi.responses import JSONResponse  # noqa: TID253 - imported by the app factory only
 
 from tracker._naming import LOG_NAME
+from tracker.api._filter_text import parse_filter
 from tracker.api._remote import rows_to_wire, run_to_wire
-from tracker.errors import StorageError, UsageError
+from tracker.errors import FilterSyntaxError, StorageError, UsageError
 from tracker.server._data import Data, ServerData, guarded, json_response
 from tracker.server._paths import inside_root
 from tracker.server._remote import (
@@ -65,6 +67,20 @@ def keys(
     """Numeric metric keys of a project's runs (with how many runs logged each)."""
     ids = [r for r in runs.split(",") if r] if runs else None
     return json_response(guarded(lambda: _metric_keys(data, project, ids)))
+
+
+@router.get(_PR + "/filter")
+def filter_runs(
+    data: Data, project: str, q: str = Query("", max_length=4096, description="filter text")
+) -> Any:
+    """The filter box: ``q`` parsed (:mod:`tracker.api._filter_text`) into ``Api``'s filter dict,
+    and the ids of the runs it selects; a malformed ``q`` is a 400 ``{detail, position}``."""
+    try:
+        filters = parse_filter(q)
+    except FilterSyntaxError as exc:
+        return JSONResponse({"detail": str(exc), "position": exc.position}, status_code=400)
+    ids = guarded(lambda: [r.id for r in data.api.runs(project, filters=filters or None)])
+    return json_response({"filters": filters, "ids": ids})
 
 
 def _project_rows(data: ServerData) -> list[dict[str, Any]]:
