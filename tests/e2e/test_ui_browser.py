@@ -641,3 +641,66 @@ def test_demo_pages_have_no_console_errors(browser: Any, tmp_path: Path) -> None
         thread.join(10)
         sock.close()
     assert errors == []
+
+
+VAL_LOSS = textwrap.dedent(
+    """
+    import tracker
+    for name, summary in [("low", {"val/loss": 0.5}), ("high", {"val/loss": 0.7}), ("export", {"rows": 3}),
+                          ("evaluate", {"acc": 0.9}), ("probe", {"acc": 0.2})]:
+        run = tracker.init(project="vl", name=name, config={"lr": 0.01 if name == "high" else 0.0001})
+        run.summary.update(summary)
+        run.finish()
+    """
+)
+
+
+def test_filter_box_selects_on_the_server_and_shows_parse_errors(
+    browser: Any, server: str, data_root: Path
+) -> None:
+    from urllib.parse import parse_qs, urlparse
+
+    expect = playwright_sync.expect
+    subprocess.run([sys.executable, "-c", VAL_LOSS], env=_env(data_root), check=True, timeout=120)
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    context.set_default_timeout(TIMEOUT)
+    page = context.new_page()
+    errors: list[str] = []  # the malformed filter's 400 is the one console error expected
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(server + "/?token=tok")
+    _project(page, server, "vl")
+    rows = page.locator("#runs-table tbody tr[data-run]")
+    expect(rows).to_have_count(5)
+    box = page.get_by_test_id("filter")
+    # A malformed filter: the message under the box says what and where; the table is kept.
+    box.fill("config.lr <")
+    error = page.get_by_test_id("filter-error")
+    expect(error).to_have_text("expected a value after '<' at 11, found the end")
+    expect(rows).to_have_count(5)
+    # A run without val/loss never matches a comparison on it (the issue: 5 runs were listed).
+    box.fill("summary.val/loss<0.6")
+    expect(error).to_have_count(0)
+    expect(rows).to_have_count(1)
+    expect(rows.first.locator("td.name")).to_have_text("low")
+    box.fill("config.lr > 1e-3")  # spaces around the operator (ignored before)
+    expect(rows).to_have_count(1)
+    expect(rows.first.locator("td.name")).to_have_text("high")
+    box.fill("val/loss>0")  # a bare key: summary or config
+    expect(rows).to_have_count(2)
+    page.locator("#runs-table th[data-col='name']").click()
+    expect(page.locator("#runs-table tbody tr[data-run] td.name")).to_have_text(["high", "low"])
+    # The filter and the sort are in the URL; opening it in a new page shows the same rows.
+    page.wait_for_function("() => new URLSearchParams(location.search).get('filter') === 'val/loss>0'")
+    page.wait_for_function("() => new URLSearchParams(location.search).get('sort') === 'name'")
+    query = parse_qs(urlparse(page.url).query)
+    assert query["filter"] == ["val/loss>0"]
+    assert query["sort"] == ["name"]
+    other = page.context.new_page()
+    try:
+        other.goto(page.url)
+        expect(other.get_by_test_id("filter")).to_have_value("val/loss>0")
+        expect(other.locator("#runs-table tbody tr[data-run] td.name")).to_have_text(["high", "low"])
+    finally:
+        context.close()
+    assert errors == ["Failed to load resource: the server responded with a status of 400 (Bad Request)"]

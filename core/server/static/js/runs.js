@@ -1,5 +1,6 @@
-// Runs as rows: column values, ordering, the filter box's conditions, grouping and group
-// aggregates (used by the runs table, the run picker and the charts' group lines).
+// Runs as rows: column values, ordering, grouping and group aggregates (used by the runs
+// table, the run picker and the charts' group lines). The filter box is evaluated by the
+// server (filter.js).
 import { fmtVal } from "./format.js";
 
 export function getCol(run, col) {
@@ -11,27 +12,6 @@ export function cmp(a, b) {
   if (a == null && b == null) return 0; if (a == null) return 1; if (b == null) return -1;
   if (typeof a === "number" && typeof b === "number") return a - b;
   return String(a).localeCompare(String(b));
-}
-
-export function parseFilter(text) {
-  // "config.lr<0.01 state=running summary.loss>=1": space-separated conditions.
-  const conds = [];
-  for (const part of text.trim().split(/\s+/).filter(Boolean)) {
-    const m = part.match(/^([^<>=!]+)(<=|>=|!=|=|<|>)(.*)$/);
-    if (m) conds.push({ col: m[1], op: m[2], val: m[3] });
-  }
-  return conds;
-}
-export function matches(run, conds) {
-  for (const c of conds) {
-    const v = getCol(run, c.col); const n = Number(c.val); const num = typeof v === "number" && !Number.isNaN(n);
-    const a = num ? v : String(v ?? ""); const b = num ? n : c.val;
-    if (c.op === "=" && !(a == b)) return false; // eslint-disable-line eqeqeq
-    if (c.op === "!=" && a == b) return false; // eslint-disable-line eqeqeq
-    if (c.op === "<" && !(a < b)) return false; if (c.op === ">" && !(a > b)) return false;
-    if (c.op === "<=" && !(a <= b)) return false; if (c.op === ">=" && !(a >= b)) return false;
-  }
-  return true;
 }
 
 // Group runs by a column (state, group, tags, a config or summary key): groups sorted by
@@ -62,10 +42,11 @@ export function aggregate(rs, col) {
   return { text: `${new Set(vals.map(String)).size} values`, title: [...new Set(vals.map(String))].join(", ") };
 }
 
-// The runs shown: matching the search (name, id or tag) and the filter, in the sort's order.
-export function pickRuns(runs, search, filter, sort) {
-  const s = search.toLowerCase(); const conds = parseFilter(filter);
-  const out = runs.filter((r) => (!s || r.name.toLowerCase().includes(s) || r.id.toLowerCase().includes(s) || r.tags.some((t) => t.toLowerCase().includes(s))) && matches(r, conds));
+// The runs shown: matching the search (name, id or tag) and in `ids` (the filter box's
+// runs, null: no filter), in the sort's order.
+export function pickRuns(runs, search, ids, sort) {
+  const s = search.toLowerCase();
+  const out = runs.filter((r) => (!ids || ids.has(r.id)) && (!s || r.name.toLowerCase().includes(s) || r.id.toLowerCase().includes(s) || r.tags.some((t) => t.toLowerCase().includes(s))));
   out.sort((a, b) => sort.dir * cmp(getCol(a, sort.col), getCol(b, sort.col)));
   return out;
 }

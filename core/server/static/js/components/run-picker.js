@@ -21,10 +21,12 @@ export function defaultSelection(runs, sel) {
   return new Set(sel === "all" ? runs.map((r) => r.id) : sel ? sel.split(",") : runs.slice(0, 10).map((r) => r.id));
 }
 
-export function RunPicker({ project, shown, charted, allCols, columns, setColumns, search, setSearch, filter, setFilter, groupBy, setGroupBy }) {
+export function RunPicker({ project, shown, charted, allCols, columns, setColumns, search, setSearch, filter, setFilter, filterError, groupBy, setGroupBy }) {
   return html`<div class="toolbar">
     <input type="search" placeholder="search name, id, tag" data-testid="search" value=${search} onInput=${(e) => setSearch(e.target.value)}/>
-    <input type="search" placeholder="filter: config.lr<0.01 state=running" data-testid="filter" value=${filter} onInput=${(e) => setFilter(e.target.value)}/>
+    <span class="filterbox"><input type="search" placeholder="filter: config.lr<0.01 state=finished" data-testid="filter" value=${filter} onInput=${(e) => setFilter(e.target.value)}
+      aria-invalid=${filterError ? "true" : "false"} aria-describedby="filter-error" title="config.x, summary.x or a bare key; = != < <= > >= ~ (regex) :; and, or, not, ( )"/>
+      ${filterError ? html`<span id="filter-error" class="filter-error" role="alert" data-testid="filter-error" data-position=${filterError.position ?? ""}>${filterError.detail}</span>` : null}</span>
     <label>group by <select data-testid="group-by" value=${groupBy} onChange=${(e) => setGroupBy(e.target.value)}>
       <option value="">none</option>${["state", "group", "tags", ...allCols.filter((c) => c.startsWith("config."))].map((c) => html`<option value=${c}>${c}</option>`)}
     </select></label>

@@ -5,6 +5,7 @@ import { html } from "../html.js";
 import { api, first, useLive } from "../api.js";
 import { enc, qs } from "../url.js";
 import { groupRuns, pickRuns } from "../runs.js";
+import { parseSort, sortParam, useServerFilter, writeParams } from "../filter.js";
 import { ChartControls, ChartPanel } from "../components/chart.js";
 import { RunPicker, defaultColumns, defaultSelection, runColumns } from "../components/run-picker.js";
 import { RunsTable } from "../components/runs-table.js";
@@ -14,7 +15,7 @@ export function Project({ project }) {
   const [error, setError] = useState(null);
   const [search, setSearch] = useState(qs.get("search") || "");
   const [filter, setFilter] = useState(qs.get("filter") || "");
-  const [sort, setSort] = useState({ col: "created", dir: -1 });
+  const [sort, setSort] = useState(() => parseSort(qs.get("sort")));
   const [columns, setColumns] = useState(null);
   const [selected, setSelected] = useState(null);
   const [keys, setKeys] = useState(null);
@@ -50,7 +51,9 @@ export function Project({ project }) {
     });
   });
 
-  const view = useMemo(() => (runs ? pickRuns(runs, search, filter, sort) : []), [runs, search, filter, sort]);
+  const matched = useServerFilter(project, filter, runs);
+  useEffect(() => writeParams({ filter: filter.trim(), sort: sort.col === "created" && sort.dir < 0 ? "" : sortParam(sort) }), [filter, sort]);
+  const view = useMemo(() => (runs ? pickRuns(runs, search, matched.ids, sort) : []), [runs, search, matched.ids, sort]);
 
   if (error) return html`<main><h1>${project}</h1><div class="card">${error}</div></main>`;
   if (!runs || !columns || !selected) return html`<main><h1>${project}</h1><div class="muted">loading…</div></main>`;
@@ -64,7 +67,7 @@ export function Project({ project }) {
   return html`<main><h1>${project} <span class="muted">${runs.length} runs</span></h1>
     <div class="card">
       <${RunPicker} project=${project} shown=${view.length} charted=${chartRuns} allCols=${allCols} columns=${columns} setColumns=${setColumns}
-        search=${search} setSearch=${setSearch} filter=${filter} setFilter=${setFilter} groupBy=${groupBy} setGroupBy=${setGroupBy}/>
+        search=${search} setSearch=${setSearch} filter=${filter} setFilter=${setFilter} filterError=${matched.error} groupBy=${groupBy} setGroupBy=${setGroupBy}/>
       <${RunsTable} runs=${view} project=${project} columns=${columns} selected=${selected} setSelected=${setSelected} sort=${sort} setSort=${setSort} groupBy=${groupBy}/>
     </div>
     <h2>Charts</h2>
