@@ -41,6 +41,7 @@ from tracker._run_args import (
     resume_record,
     run_record,
 )
+from tracker._run_names import name_for_new_run
 from tracker._run_resume import (
     Resumed,
     auto_resumable,
@@ -453,7 +454,7 @@ def _make_run(a: Args, launch: _Launch, run_dir: Path, writer: Writer, resumed: 
     base_url = (env(ENV_UI_URL) or DEFAULT_UI).rstrip("/")
     return Run(
         run_id=launch.id,
-        name=a.name or meta.get("name") or launch.id,
+        name=a.name or meta.get("name") or name_for_new_run(run_dir, launch.id),
         project=a.project,
         entity=a.entity or meta.get("entity"),
         group=a.group or meta.get("group"),
