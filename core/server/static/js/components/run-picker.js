@@ -2,6 +2,7 @@
 // columns, and a link comparing the runs picked for the charts.
 import { html, Link } from "../html.js";
 import { enc } from "../url.js";
+import { FilterBuilder } from "./filter-builder.js";
 
 // The config and summary columns of the first 200 runs ("config.lr", "summary.loss").
 export function runColumns(runs) {
@@ -27,6 +28,7 @@ export function RunPicker({ project, shown, charted, allCols, columns, setColumn
     <span class="filterbox"><input type="search" placeholder="filter: config.lr<0.01 state=finished" data-testid="filter" value=${filter} onInput=${(e) => setFilter(e.target.value)}
       aria-invalid=${filterError ? "true" : "false"} aria-describedby="filter-error" title="config.x, summary.x or a bare key; = != < <= > >= ~ (regex) :; and, or, not, ( )"/>
       ${filterError ? html`<span id="filter-error" class="filter-error" role="alert" data-testid="filter-error" data-position=${filterError.position ?? ""}>${filterError.detail}</span>` : null}</span>
+    <${FilterBuilder} allCols=${allCols} filter=${filter} setFilter=${setFilter}/>
     <label>group by <select data-testid="group-by" value=${groupBy} onChange=${(e) => setGroupBy(e.target.value)}>
       <option value="">none</option>${["state", "group", "tags", ...allCols.filter((c) => c.startsWith("config."))].map((c) => html`<option value=${c}>${c}</option>`)}
     </select></label>
