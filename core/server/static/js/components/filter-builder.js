@@ -19,6 +19,7 @@ export function FilterBuilder({ allCols, filter, setFilter }) {
   const [key, setKey] = useState("");
   const [op, setOp] = useState("=");
   const [value, setValue] = useState("");
+  const [keysShown, setKeysShown] = useState(false); // the key list (thousands of columns) is built on first focus
   const add = (e) => {
     e.preventDefault();
     if (!key.trim() || !value.trim()) return;
@@ -27,8 +28,8 @@ export function FilterBuilder({ allCols, filter, setFilter }) {
     setValue("");
   };
   return html`<form class="filter-builder" data-testid="filter-builder" onSubmit=${add}>
-    <input list="filter-keys" placeholder="key" aria-label="filter key" data-testid="fb-key" value=${key} onInput=${(e) => setKey(e.target.value)}/>
-    <datalist id="filter-keys">${[...FIELDS, ...allCols].map((c) => html`<option value=${c}/>`)}</datalist>
+    <input list="filter-keys" placeholder="key" aria-label="filter key" data-testid="fb-key" value=${key} onFocus=${() => setKeysShown(true)} onInput=${(e) => setKey(e.target.value)}/>
+    ${keysShown ? html`<datalist id="filter-keys">${[...FIELDS, ...allCols].map((c) => html`<option value=${c}/>`)}</datalist>` : null}
     <select aria-label="filter operator" data-testid="fb-op" value=${op} onChange=${(e) => setOp(e.target.value)}>${OPS.map((o) => html`<option value=${o}>${o}</option>`)}</select>
     <input placeholder="value" aria-label="filter value" data-testid="fb-value" value=${value} onInput=${(e) => setValue(e.target.value)}/>
     <button type="submit" data-testid="fb-add" disabled=${!key.trim() || !value.trim()}>add filter</button>
