@@ -27,6 +27,15 @@ export async function api(path, body) {
   return (await checked(res)).json();
 }
 
+// A GET whose refusal is an answer too (the filter box's 400 {detail, position}):
+// {ok, status, body}; a 401 still goes to the login page.
+export async function apiResult(path) {
+  const res = await fetch(apiUrl(path), { credentials: "same-origin" });
+  if (res.status === 401) await checked(res);
+  const body = await res.json().catch(() => ({ detail: `${res.status} ${res.statusText}` }));
+  return { ok: res.ok, status: res.status, body };
+}
+
 // POST /api/series in its binary encoding (tracker.server._series): a uint32 header length,
 // a JSON header, then float64 arrays. Each view gets typed-array views of the buffer.
 export async function seriesApi(body) {

@@ -2,7 +2,7 @@
 // parses it with tracker.api._filter_text (the grammar Api's filter dicts come from) and
 // answers the ids of the runs it selects, or {detail, position} for a malformed text.
 import { useEffect, useRef, useState } from "preact/hooks";
-import { apiUrl } from "./api.js";
+import { apiResult } from "./api.js";
 import { enc } from "./url.js";
 
 const TYPING_MS = 250; // the box is debounced: one request once typing pauses
@@ -23,9 +23,8 @@ export function useServerFilter(project, text, runs) {
     if (!q) { setState({ ids: null, error: null }); return; }
     let next;
     try {
-      const res = await fetch(apiUrl(`/projects/${enc(project)}/filter?q=${enc(q)}`), { credentials: "same-origin" });
-      const body = await res.json().catch(() => ({ detail: `${res.status} ${res.statusText}` }));
-      next = res.ok ? { ids: new Set(body.ids), error: null } : { ids: null, error: { detail: String(body.detail), position: body.position ?? null } };
+      const { ok, body } = await apiResult(`/projects/${enc(project)}/filter?q=${enc(q)}`);
+      next = ok ? { ids: new Set(body.ids), error: null } : { ids: null, error: { detail: String(body.detail), position: body.position ?? null } };
     } catch (e) {
       next = { ids: null, error: { detail: String(e), position: null } };
     }
