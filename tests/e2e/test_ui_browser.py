@@ -709,6 +709,12 @@ def test_filter_box_selects_on_the_server_and_shows_parse_errors(
     query = parse_qs(urlparse(page.url).query)
     assert query["filter"] == ["val/loss>0"]
     assert query["sort"] == ["name"]
+    # To a run's page and back: the filter and the sort come back with the address.
+    page.locator("#runs-table tbody tr[data-run] td.name a").first.click()
+    page.wait_for_function("() => location.pathname.includes('/runs/')")
+    page.go_back()
+    expect(box).to_have_value("val/loss>0")
+    expect(page.locator("#runs-table tbody tr[data-run] td.name")).to_have_text(["high", "low"])
     other = page.context.new_page()
     try:
         other.goto(page.url)

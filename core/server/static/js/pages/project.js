@@ -14,8 +14,9 @@ export function Project({ project }) {
   const [runs, setRuns] = useState(null);
   const [error, setError] = useState(null);
   const [search, setSearch] = useState(qs.get("search") || "");
-  const [filter, setFilter] = useState(qs.get("filter") || "");
-  const [sort, setSort] = useState(() => parseSort(qs.get("sort")));
+  // The address as it is now (qs is the first page's): back to this page restores its filter.
+  const [filter, setFilter] = useState(() => new URLSearchParams(location.search).get("filter") || "");
+  const [sort, setSort] = useState(() => parseSort(new URLSearchParams(location.search).get("sort")));
   const [columns, setColumns] = useState(null);
   const [selected, setSelected] = useState(null);
   const [keys, setKeys] = useState(null);
