@@ -13,7 +13,6 @@ always survives. NaN never wins min or max.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
 if TYPE_CHECKING:
@@ -31,15 +30,27 @@ RUNTIME: Final = "_runtime"
 SPECIAL: Final = (STEP, TIMESTAMP, RUNTIME)
 
 
-@dataclass
 class Rows:
-    """Selected rows: their step and time, and each key's values on them."""
+    """Selected rows: their step and time, and each key's values on them.
 
-    seq: NDArray[np.int64]
-    step: NDArray[np.int64]
-    ts: NDArray[np.float64]
-    #: key -> (positions of the rows that have the key, values at those positions)
-    columns: dict[str, tuple[NDArray[np.int64], NDArray[np.float64] | list[Any], bool]]
+    A plain class, not a dataclass: importing :mod:`dataclasses` loads :mod:`inspect`, about
+    5 ms of a fresh process's first ``history()``.
+    """
+
+    __slots__ = ("columns", "seq", "step", "ts")
+
+    def __init__(
+        self,
+        seq: NDArray[np.int64],
+        step: NDArray[np.int64],
+        ts: NDArray[np.float64],
+        columns: dict[str, tuple[NDArray[np.int64], NDArray[np.float64] | list[Any], bool]],
+    ) -> None:
+        self.seq = seq
+        self.step = step
+        self.ts = ts
+        #: key -> (positions of the rows that have the key, values at those positions)
+        self.columns = columns
 
     def __len__(self) -> int:
         return len(self.seq)
