@@ -14,10 +14,10 @@ import pytest
 
 pytest.importorskip("httpx", reason="FastAPI's TestClient needs httpx (the test group)")
 
-from fastapi.testclient import TestClient  # noqa: E402
+from fastapi.testclient import TestClient
 
-from tracker.server import create_app  # noqa: E402
-from tracker.server._routes_pages import STATIC  # noqa: E402
+from tracker.server import create_app
+from tracker.server._routes_pages import STATIC
 
 
 @pytest.fixture
@@ -42,13 +42,21 @@ def test_a_browser_that_has_the_file_gets_304(client: TestClient) -> None:
     again = client.get("/static/js/api.js", headers={"If-None-Match": first.headers["etag"]})
     other = client.get("/static/js/url.js", headers={"If-None-Match": first.headers["etag"]})
 
-    assert again.status_code == 304 and again.content == b""
-    assert other.status_code == 200 and other.content == (STATIC / "js" / "url.js").read_bytes()
+    assert again.status_code == 304
+    assert again.content == b""
+    assert other.status_code == 200
+    assert other.content == (STATIC / "js" / "url.js").read_bytes()
 
 
 @pytest.mark.parametrize(
     "path",
-    ["/static/../_app.py", "/static/js/../../_app.py", "/static/%2e%2e/_app.py", "/static/nope.js", "/static/"],
+    [
+        "/static/../_app.py",
+        "/static/js/../../_app.py",
+        "/static/%2e%2e/_app.py",
+        "/static/nope.js",
+        "/static/",
+    ],
 )
 def test_only_the_apps_files_are_served(client: TestClient, path: str) -> None:
     assert client.get(path).status_code == 404
@@ -57,5 +65,6 @@ def test_only_the_apps_files_are_served(client: TestClient, path: str) -> None:
 def test_writes_are_refused_and_head_has_no_body(client: TestClient) -> None:
     assert client.post("/static/js/api.js").status_code == 405
     head = client.head("/static/js/api.js")
-    assert head.status_code == 200 and head.content == b""
+    assert head.status_code == 200
+    assert head.content == b""
     assert int(head.headers["content-length"]) == (STATIC / "js" / "api.js").stat().st_size
