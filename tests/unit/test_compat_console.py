@@ -110,7 +110,8 @@ def test_lines_in_a_real_process_go_to_stderr(root: Path, tmp_path: Path) -> Non
     script = tmp_path / "train.py"
     script.write_text(
         "import tracker\n"
-        "run = tracker.init(project='p', id='sub1', name='first', settings={'disable_git': True, 'stats_interval': 0})\n"
+        "run = tracker.init(project='p', id='sub1', name='first',\n"
+        "                   settings={'disable_git': True, 'stats_interval': 0})\n"
         "run.log({'loss': 0.125})\n"
         "print('training output')\n"
         "run.finish()\n"
@@ -121,4 +122,6 @@ def test_lines_in_a_real_process_go_to_stderr(root: Path, tmp_path: Path) -> Non
     )
     assert out.stdout == "training output\n"
     assert out.stderr.splitlines()[0].startswith("tracker: run first (sub1) is saved locally in ")
-    assert out.stderr.splitlines()[-1] == "tracker: run first (sub1) finished after 1 step; summary: loss=0.125"
+    assert (
+        out.stderr.splitlines()[-1] == "tracker: run first (sub1) finished after 1 step; summary: loss=0.125"
+    )
