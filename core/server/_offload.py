@@ -22,7 +22,9 @@ A worker that dies is replaced on the next upload; the upload that was in flight
 from __future__ import annotations
 
 import logging
+import os
 import threading
+import time
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
@@ -34,6 +36,8 @@ _log = logging.getLogger(__name__)
 
 #: Uploads at least this large are checked and indexed in the worker process.
 OFFLOAD_BYTES: Final = 4 * 1024 * 1024
+#: How often the worker checks that the server that started it is still there.
+PARENT_POLL_S: Final = 0.5
 
 
 class Offload:
@@ -61,6 +65,10 @@ class Offload:
     def start(self) -> None:
         """Start the worker now, in the background (the first big upload then finds it ready)."""
         self._executor().submit(_ready)
+
+    def worker_pid(self) -> int:
+        """The worker's process id (starting it if needed)."""
+        return self._executor().submit(_ready).result()
 
     def append(self, project: str, run_id: str, offset: int, body: bytes) -> tuple[int, int]:
         """``_Logs.append`` then index, in the worker; ``(server offset, bytes appended)``.
@@ -92,6 +100,7 @@ _worker: tuple[Any, Any] | None = None
 def _start(root: str, db: str | None) -> None:
     """The worker's logs and index: those of the server that started it."""
     global _worker
+    _exit_with(os.getppid())
     from tracker.server._ingest import _Logs
 
     if db:
@@ -105,8 +114,23 @@ def _start(root: str, db: str | None) -> None:
     _worker = (_Logs(Path(root)), index)
 
 
-def _ready() -> bool:
-    return _worker is not None
+def _exit_with(parent: int) -> None:
+    """End this worker when the server that started it is gone (killed -9, say).
+
+    A pool worker holds both ends of its task queue's pipe, so it never reads an end of file
+    when the server dies: without this it would wait on that pipe forever.
+    """
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(PARENT_POLL_S)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="tracker-offload-parent", daemon=True).start()
+
+
+def _ready() -> int:
+    return os.getpid()
 
 
 def _work(project: str, run_id: str, offset: int, body: bytes) -> tuple[int, int]:

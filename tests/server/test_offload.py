@@ -95,3 +95,46 @@ def test_ingest_sends_bodies_over_the_threshold_to_the_worker(
     assert ingest.append("alpha", "big", 0, data) == (len(data), len(data))
 
     assert _indexed_steps(root) == STEPS
+
+
+PARENT = """
+import os, sys
+from pathlib import Path
+from tracker.server._offload import Offload
+offload = Offload(Path(sys.argv[1]))
+print(offload.worker_pid(), flush=True)
+sys.stdin.readline()
+os._exit(0)  # as a server killed -9 would: no shutdown of the pool
+"""
+
+
+def test_the_worker_ends_when_the_server_is_killed(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+    import time
+
+    with subprocess.Popen(
+        [sys.executable, "-c", PARENT, str(tmp_path / "server")],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    ) as parent:  # fmt: skip
+        assert parent.stdout is not None
+        assert parent.stdin is not None
+        worker = int(parent.stdout.readline())
+        assert _alive(worker)
+        parent.stdin.write("\n")
+        parent.stdin.close()
+        assert parent.wait(timeout=30) == 0
+
+    deadline = time.monotonic() + 30  # the worker polls its parent every PARENT_POLL_S
+    while _alive(worker) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _alive(worker), "the upload worker outlived the server that started it"
+
+
+def _alive(pid: int) -> bool:
+    """True while ``pid`` runs (a zombie counts as gone: it is not our child to reap)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
