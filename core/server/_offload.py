@@ -58,7 +58,7 @@ class Offload:
                     max_workers=1,
                     mp_context=multiprocessing.get_context("spawn"),
                     initializer=_start,
-                    initargs=(self._root, self._db),
+                    initargs=(self._root, self._db, os.getpid()),
                 )
             return self._pool
 
@@ -97,10 +97,10 @@ class Offload:
 _worker: tuple[Any, Any] | None = None
 
 
-def _start(root: str, db: str | None) -> None:
-    """The worker's logs and index: those of the server that started it."""
+def _start(root: str, db: str | None, server: int) -> None:
+    """The worker's logs and index: those of the server (process ``server``) that started it."""
     global _worker
-    _exit_with(os.getppid())
+    _exit_with(server)
     from tracker.server._ingest import _Logs
 
     if db:
@@ -122,7 +122,7 @@ def _exit_with(parent: int) -> None:
     """
 
     def watch() -> None:
-        while os.getppid() == parent:
+        while os.getppid() == parent:  # also false at once if the server died while we started
             time.sleep(PARENT_POLL_S)
         os._exit(0)
 

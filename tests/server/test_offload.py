@@ -11,6 +11,7 @@ its status and reason, and the server's ingest sends bodies over the threshold t
 
 from __future__ import annotations
 
+import os
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -138,3 +139,41 @@ def _alive(pid: int) -> bool:
             return f.read().rsplit(")", 1)[1].split()[0] != "Z"
     except FileNotFoundError:
         return False
+
+
+EARLY = """
+import os, sys
+from pathlib import Path
+from tracker.server._offload import Offload
+Offload(Path(sys.argv[1])).start()  # as tracker server does at start-up
+os._exit(0)  # killed before its worker has even started
+"""
+
+
+def test_a_worker_whose_server_died_while_it_started_ends_too(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+    import time
+
+    mark = f"offload-test-{os.getpid()}-{time.monotonic_ns()}"
+    env = {**os.environ, "TRACKER_TEST_MARK": mark}
+    subprocess.run([sys.executable, "-c", EARLY, str(tmp_path / "server")], env=env, check=True, timeout=60)
+
+    deadline = time.monotonic() + 30
+    while _marked(mark) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert _marked(mark) == [], "the upload worker outlived the server that started it"
+
+
+def _marked(mark: str) -> list[int]:
+    """Live processes whose environment carries ``mark``."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/environ", "rb") as f:
+                    if f"TRACKER_TEST_MARK={mark}".encode() in f.read() and _alive(int(entry)):
+                        found.append(int(entry))
+            except OSError:
+                continue
+    return found
